@@ -1,0 +1,736 @@
+//! `tessera.toml`: what the user wrote, checked once into types the pipeline can trust.
+//!
+//! Parsing keeps the span of every key so that each mistake is reported as
+//! `tessera.toml:LINE:COL: message`, with a "did you mean" for misspelt names.
+
+use crate::schema::{FieldType, Role, SourceKind};
+use crate::value::{self, LocalTime, MoneyFormat};
+use chrono_tz::Tz;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use toml::Spanned;
+
+/// A mistake in the config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Default lowest and highest dates accepted for date and timestamp fields without bounds.
+pub const DEFAULT_MIN_DATE: &str = "1900-01-01";
+pub const DEFAULT_MAX_DATE: &str = "2100-12-31";
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// UTF-8; a row with invalid bytes is rejected as `invalid_utf8`.
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    /// ISO-8859-1: every byte is a character, so no row is rejected for its encoding.
+    #[serde(rename = "latin1", alias = "iso-8859-1")]
+    Latin1,
+}
+
+/// What to do with rows that share an id but differ in content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// Keep the first row seen, reject the later ones.
+    First,
+    /// Keep the last row seen, reject the earlier ones.
+    Last,
+    /// Reject every row with that id.
+    Reject,
+}
+
+/// What to do with an order, event or feedback row whose customer is not in `customers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCustomerPolicy {
+    Reject,
+    /// Keep the row and add a customer with only an id.
+    Create,
+}
+
+/// How a field is found in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    Name(String),
+    /// 0-based position (written 1-based in the config).
+    Index(usize),
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(n) => f.write_str(n),
+            Self::Index(i) => write!(f, "#{}", i + 1),
+        }
+    }
+}
+
+/// A checked bound in the field's stored unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Bound {
+    Int(i64),
+    Float(f64),
+    /// Days since 1970-01-01.
+    Days(i32),
+    /// Microseconds since the epoch, UTC.
+    Micros(i64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CsvOptions {
+    pub delimiter: char,
+    pub header: bool,
+    pub quote: char,
+    pub encoding: Encoding,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self { delimiter: ',', header: true, quote: '"', encoding: Encoding::Utf8 }
+    }
+}
+
+/// One output column of a source and where it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldConfig {
+    pub name: String,
+    pub column: ColumnRef,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    pub required: bool,
+    /// True when the config did not name the column: an optional field may then be absent.
+    pub implicit: bool,
+    #[serde(skip)]
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<Bound>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Bound>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+impl FieldConfig {
+    pub fn is_canonical(&self) -> bool {
+        self.role.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Path or glob as written, relative to the config file's folder.
+    pub path: String,
+    pub format: Format,
+    pub csv: CsvOptions,
+    pub fields: Vec<FieldConfig>,
+    #[serde(serialize_with = "tz_name")]
+    pub time_zone: Tz,
+    #[serde(skip)]
+    pub money: MoneyFormat,
+    pub on_conflict: ConflictPolicy,
+    pub unknown_customers: UnknownCustomerPolicy,
+}
+
+impl SourceConfig {
+    pub fn field(&self, name: &str) -> Option<&FieldConfig> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// The checked project config.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The config file as named by the user.
+    pub file: PathBuf,
+    /// Folder that relative source paths start from.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Days since 1970-01-01, if set in the config.
+    #[serde(skip)]
+    pub as_of: Option<i32>,
+    #[serde(serialize_with = "tz_name")]
+    pub time_zone: Tz,
+    pub money_decimals: u8,
+    pub batch_rows: usize,
+    pub sources: Vec<SourceConfig>,
+}
+
+fn tz_name<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+impl Config {
+    pub fn source(&self, kind: SourceKind) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.kind == kind)
+    }
+
+    /// Parses and checks a config. `file` names it in messages; relative source paths start from
+    /// its folder.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let ctx = Ctx { text, file: file.display().to_string() };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.from_toml_error(&e))?;
+        ctx.resolve(raw, file)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the file says, with spans.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    project: RawProject,
+    sources: Option<Spanned<RawSources>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    name: Option<String>,
+    as_of: Option<Spanned<toml::Value>>,
+    time_zone: Option<Spanned<String>>,
+    money_decimals: Option<Spanned<i64>>,
+    batch_rows: Option<Spanned<i64>>,
+    on_conflict: Option<ConflictPolicy>,
+    unknown_customers: Option<UnknownCustomerPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSources {
+    customers: Option<Spanned<RawSource>>,
+    orders: Option<Spanned<RawSource>>,
+    events: Option<Spanned<RawSource>>,
+    feedback: Option<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    path: Spanned<String>,
+    format: Option<Format>,
+    csv: Option<RawCsv>,
+    #[serde(default)]
+    columns: BTreeMap<Spanned<String>, Spanned<RawField>>,
+    #[serde(default)]
+    attributes: BTreeMap<Spanned<String>, Spanned<RawField>>,
+    date_format: Option<Spanned<String>>,
+    timestamp_format: Option<Spanned<String>>,
+    time_zone: Option<Spanned<String>>,
+    decimal_separator: Option<Spanned<String>>,
+    thousands_separator: Option<Spanned<String>>,
+    on_conflict: Option<ConflictPolicy>,
+    unknown_customers: Option<UnknownCustomerPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCsv {
+    delimiter: Option<Spanned<String>>,
+    header: Option<bool>,
+    quote: Option<Spanned<String>>,
+    encoding: Option<Encoding>,
+}
+
+/// A field mapping: `"Column"`, `3` (1-based position) or a table with details.
+struct RawField(RawFieldTable);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFieldTable {
+    column: Option<Spanned<RawColumn>>,
+    #[serde(rename = "type")]
+    ty: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    values: Option<Vec<String>>,
+    min: Option<Spanned<toml::Value>>,
+    max: Option<Spanned<toml::Value>>,
+    required: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawColumn {
+    Name(String),
+    Index(i64),
+}
+
+impl<'de> Deserialize<'de> for RawField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a column name, a 1-based column number, or a table such as { column = \"Total\", type = \"money\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawField, E> {
+                Ok(RawField(RawFieldTable {
+                    column: Some(Spanned::new(0..0, RawColumn::Name(v.to_string()))),
+                    ..Default::default()
+                }))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawField, E> {
+                Ok(RawField(RawFieldTable {
+                    column: Some(Spanned::new(0..0, RawColumn::Index(v))),
+                    ..Default::default()
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
+                RawFieldTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawField)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking.
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: String,
+}
+
+impl Ctx<'_> {
+    fn at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError { file: self.file.clone(), line, column, message: message.into() }
+    }
+
+    fn from_toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let message = e.message().trim().to_string();
+        let message = add_did_you_mean(&message);
+        self.at(e.span().unwrap_or(0..0), message)
+    }
+
+    fn resolve(&self, raw: RawConfig, file: &Path) -> Result<Config, ConfigError> {
+        let p = raw.project;
+        let time_zone = match &p.time_zone {
+            Some(tz) => self.time_zone(tz)?,
+            None => Tz::UTC,
+        };
+        let money_decimals = match &p.money_decimals {
+            Some(d) if (0..=9).contains(d.get_ref()) => *d.get_ref() as u8,
+            Some(d) => return Err(self.at(d.span(), format!("money_decimals must be 0..=9, got {}", d.get_ref()))),
+            None => 2,
+        };
+        let batch_rows = match &p.batch_rows {
+            Some(b) if (1..=16_777_216).contains(b.get_ref()) => *b.get_ref() as usize,
+            Some(b) => return Err(self.at(b.span(), format!("batch_rows must be 1..=16777216, got {}", b.get_ref()))),
+            None => DEFAULT_BATCH_ROWS,
+        };
+        let as_of = match &p.as_of {
+            Some(v) => Some(self.date_value(v, "as_of")?),
+            None => None,
+        };
+        let Some(sources) = raw.sources else {
+            return Err(self.at(0..0, "no [sources] table: at least [sources.customers] is required"));
+        };
+        let sources_span = sources.span();
+        let s = sources.into_inner();
+        if s.customers.is_none() {
+            return Err(self.at(sources_span, "[sources.customers] is required"));
+        }
+        let defaults = Defaults {
+            time_zone,
+            money_decimals,
+            on_conflict: p.on_conflict.unwrap_or(ConflictPolicy::Reject),
+            unknown_customers: p.unknown_customers.unwrap_or(UnknownCustomerPolicy::Reject),
+        };
+        let mut out = Vec::new();
+        for (kind, src) in SourceKind::ALL.into_iter().zip([s.customers, s.orders, s.events, s.feedback]) {
+            if let Some(src) = src {
+                out.push(self.source(kind, src.into_inner(), &defaults)?);
+            }
+        }
+        let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Config {
+            file: file.to_path_buf(),
+            base_dir,
+            name: p.name,
+            as_of,
+            time_zone,
+            money_decimals,
+            batch_rows,
+            sources: out,
+        })
+    }
+
+    fn time_zone(&self, tz: &Spanned<String>) -> Result<Tz, ConfigError> {
+        tz.get_ref().parse::<Tz>().map_err(|_| {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            self.at(tz.span(), format!("unknown time zone `{}`{}", tz.get_ref(), did_you_mean(tz.get_ref(), names)))
+        })
+    }
+
+    fn date_value(&self, v: &Spanned<toml::Value>, what: &str) -> Result<i32, ConfigError> {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => return Err(self.at(v.span(), format!("{what} must be a date like 2025-01-01, got {}", other.type_str()))),
+        };
+        value::parse_date(&text, None)
+            .map_err(|_| self.at(v.span(), format!("{what} must be a date like 2025-01-01, got `{text}`")))
+    }
+
+    fn one_char(&self, s: &Spanned<String>, what: &str) -> Result<char, ConfigError> {
+        let v = s.get_ref();
+        let c = match v.as_str() {
+            "\\t" | "tab" => '\t',
+            _ => {
+                let mut chars = v.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii() => c,
+                    _ => return Err(self.at(s.span(), format!("{what} must be one ASCII character, got `{v}`"))),
+                }
+            }
+        };
+        if c == '\n' || c == '\r' {
+            return Err(self.at(s.span(), format!("{what} cannot be a line break")));
+        }
+        Ok(c)
+    }
+
+    fn format(&self, f: &Spanned<String>) -> Result<String, ConfigError> {
+        use chrono::format::{Item, StrftimeItems};
+        if StrftimeItems::new(f.get_ref()).any(|i| matches!(i, Item::Error)) {
+            return Err(self.at(f.span(), format!("`{}` is not a valid strftime format", f.get_ref())));
+        }
+        Ok(f.get_ref().clone())
+    }
+
+    fn source(&self, kind: SourceKind, src: RawSource, d: &Defaults) -> Result<SourceConfig, ConfigError> {
+        if src.path.get_ref().trim().is_empty() {
+            return Err(self.at(src.path.span(), format!("sources.{kind}.path is empty")));
+        }
+        let format = match src.format {
+            Some(f) => f,
+            None => format_from_path(src.path.get_ref()).ok_or_else(|| {
+                self.at(src.path.span(), format!(
+                    "cannot tell the format of `{}` from its extension; set format = \"csv\", \"parquet\" or \"ndjson\"",
+                    src.path.get_ref()
+                ))
+            })?,
+        };
+        let mut csv = CsvOptions::default();
+        if src.path.get_ref().ends_with(".tsv") {
+            csv.delimiter = '\t';
+        }
+        if let Some(c) = &src.csv {
+            if let Some(x) = &c.delimiter {
+                csv.delimiter = self.one_char(x, "delimiter")?;
+            }
+            if let Some(x) = &c.quote {
+                csv.quote = self.one_char(x, "quote")?;
+            }
+            csv.header = c.header.unwrap_or(true);
+            csv.encoding = c.encoding.unwrap_or(Encoding::Utf8);
+        }
+        let time_zone = match &src.time_zone {
+            Some(tz) => self.time_zone(tz)?,
+            None => d.time_zone,
+        };
+        let mut money = MoneyFormat { decimals: d.money_decimals, ..MoneyFormat::default() };
+        if let Some(s) = &src.decimal_separator {
+            money.decimal_separator = self.one_char(s, "decimal_separator")? as u8;
+        }
+        if let Some(s) = &src.thousands_separator {
+            money.thousands_separator = Some(self.one_char(s, "thousands_separator")? as u8);
+        }
+        let date_format = src.date_format.as_ref().map(|f| self.format(f)).transpose()?;
+        let ts_format = src.timestamp_format.as_ref().map(|f| self.format(f)).transpose()?;
+        let formats = SourceFormats { date: date_format, timestamp: ts_format, tz: time_zone };
+
+        let canonical = kind.fields();
+        for key in src.columns.keys() {
+            if !canonical.iter().any(|c| c.name == key.get_ref()) {
+                let names = canonical.iter().map(|c| c.name);
+                return Err(self.at(key.span(), format!(
+                    "unknown field `{}` in [sources.{kind}.columns]{}; extra columns go under [sources.{kind}.attributes]",
+                    key.get_ref(),
+                    did_you_mean(key.get_ref(), names)
+                )));
+            }
+        }
+        let mut fields = Vec::new();
+        for c in canonical {
+            let entry = src.columns.iter().find(|(k, _)| k.get_ref() == c.name);
+            let mut f = match entry {
+                Some((_, spec)) => {
+                    let span = spec.span();
+                    let spec = &spec.get_ref().0;
+                    if let Some(t) = &spec.ty {
+                        return Err(self.at(t.span(), format!(
+                            "`{}` is a canonical field of type {}; its type cannot be changed",
+                            c.name, c.ty
+                        )));
+                    }
+                    self.field(c.name, c.ty, spec, span, false, &formats)?
+                }
+                None => FieldConfig {
+                    name: c.name.to_string(),
+                    column: ColumnRef::Name(c.name.to_string()),
+                    ty: c.ty,
+                    required: c.required,
+                    implicit: true,
+                    role: None,
+                    format: None,
+                    values: None,
+                    min: None,
+                    max: None,
+                    default: None,
+                },
+            };
+            f.role = Some(c.role);
+            f.required = f.required || c.required;
+            f.default = c.default.map(str::to_string);
+            if matches!(f.ty, FieldType::Date | FieldType::Timestamp) {
+                self.default_date_bounds(&mut f, &formats);
+            }
+            if f.ty == FieldType::Timestamp && f.format.is_none() {
+                f.format = formats.timestamp.clone();
+            }
+            fields.push(f);
+        }
+        for (name, spec) in &src.attributes {
+            let n = name.get_ref();
+            if fields.iter().any(|f| &f.name == n) {
+                return Err(self.at(name.span(), format!("attribute `{n}` has the name of a canonical field of {kind}")));
+            }
+            if !is_identifier(n) {
+                return Err(self.at(name.span(), format!(
+                    "attribute name `{n}` must start with a letter and hold only letters, digits and `_`"
+                )));
+            }
+            let t = spec.get_ref().0.ty.as_ref().ok_or_else(|| {
+                self.at(name.span(), format!(
+                    "attribute `{n}` needs a type: one of {}",
+                    FieldType::USER_TYPES.join(", ")
+                ))
+            })?;
+            let ty = parse_user_type(t.get_ref()).ok_or_else(|| {
+                self.at(t.span(), format!(
+                    "unknown type `{}`{}",
+                    t.get_ref(),
+                    did_you_mean(t.get_ref(), FieldType::USER_TYPES.iter().copied())
+                ))
+            })?;
+            let mut f = self.field(n, ty, &spec.get_ref().0, spec.span(), true, &formats)?;
+            if matches!(ty, FieldType::Date | FieldType::Timestamp) {
+                self.default_date_bounds(&mut f, &formats);
+            }
+            fields.push(f);
+        }
+        if src.unknown_customers.is_some() && kind == SourceKind::Customers {
+            return Err(self.at(src.path.span(), "unknown_customers applies to orders, events and feedback, not customers"));
+        }
+        Ok(SourceConfig {
+            kind,
+            path: src.path.into_inner(),
+            format,
+            csv,
+            fields,
+            time_zone,
+            money,
+            on_conflict: src.on_conflict.unwrap_or(d.on_conflict),
+            unknown_customers: src.unknown_customers.unwrap_or(d.unknown_customers),
+        })
+    }
+
+    fn default_date_bounds(&self, f: &mut FieldConfig, formats: &SourceFormats) {
+        let min = value::parse_date(DEFAULT_MIN_DATE, None).expect("constant date");
+        let max = value::parse_date(DEFAULT_MAX_DATE, None).expect("constant date") + 1;
+        let _ = formats;
+        let (lo, hi) = match f.ty {
+            FieldType::Date => (Bound::Days(min), Bound::Days(max - 1)),
+            _ => (Bound::Micros(i64::from(min) * 86_400_000_000), Bound::Micros(i64::from(max) * 86_400_000_000 - 1)),
+        };
+        f.min.get_or_insert(lo);
+        f.max.get_or_insert(hi);
+    }
+
+    fn field(
+        &self,
+        name: &str,
+        ty: FieldType,
+        spec: &RawFieldTable,
+        span: std::ops::Range<usize>,
+        explicit_type: bool,
+        formats: &SourceFormats,
+    ) -> Result<FieldConfig, ConfigError> {
+        let column = match &spec.column {
+            None => ColumnRef::Name(name.to_string()),
+            Some(c) => match c.get_ref() {
+                RawColumn::Name(n) if n.is_empty() => {
+                    return Err(self.at(span, format!("column name for `{name}` is empty")));
+                }
+                RawColumn::Name(n) => ColumnRef::Name(n.clone()),
+                RawColumn::Index(i) if *i >= 1 => ColumnRef::Index(*i as usize - 1),
+                RawColumn::Index(i) => {
+                    return Err(self.at(span, format!("column numbers start at 1, got {i} for `{name}`")));
+                }
+            },
+        };
+        let _ = explicit_type;
+        let format = match (&spec.format, ty) {
+            (Some(f), FieldType::Date | FieldType::Timestamp) => Some(self.format(f)?),
+            (Some(f), _) => return Err(self.at(f.span(), format!("`format` applies to date and timestamp fields; `{name}` is {ty}"))),
+            (None, FieldType::Date) => formats.date.clone(),
+            (None, FieldType::Timestamp) => formats.timestamp.clone(),
+            (None, _) => None,
+        };
+        if spec.values.is_some() && ty != FieldType::String {
+            return Err(self.at(span, format!("`values` lists the allowed strings; `{name}` is {ty}")));
+        }
+        let mut values = spec.values.clone();
+        if let Some(v) = &mut values {
+            if v.is_empty() {
+                return Err(self.at(span, format!("`values` for `{name}` is empty: no row could pass")));
+            }
+            v.sort();
+            v.dedup();
+        }
+        let mut clock = LocalTime::new(formats.tz);
+        let mut bound = |b: &Option<Spanned<toml::Value>>, which: &str| -> Result<Option<Bound>, ConfigError> {
+            let Some(b) = b else { return Ok(None) };
+            if !ty.is_ordered() {
+                return Err(self.at(b.span(), format!("`{which}` needs an ordered type; `{name}` is {ty}")));
+            }
+            let v = b.get_ref();
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Datetime(d) => d.to_string(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    return Err(self.at(b.span(), format!("`{which}` of `{name}` must be a number or date, got {}", other.type_str())));
+                }
+            };
+            let parsed = match ty {
+                FieldType::Int => value::parse_int(&text).map(Bound::Int),
+                FieldType::Float => value::parse_float(&text).map(Bound::Float),
+                FieldType::Money => value::parse_money(&text, MoneyFormat::default()).map(Bound::Int),
+                FieldType::Date => value::parse_date(&text, None).map(Bound::Days),
+                _ => value::parse_timestamp(&text, None, &mut clock).map(Bound::Micros),
+            };
+            parsed.map(Some).map_err(|e| self.at(b.span(), format!("`{which}` of `{name}`: {e}")))
+        };
+        let min = bound(&spec.min, "min")?;
+        let max = bound(&spec.max, "max")?;
+        Ok(FieldConfig {
+            name: name.to_string(),
+            column,
+            ty,
+            required: spec.required.unwrap_or(false),
+            implicit: spec.column.is_none() && !explicit_type,
+            role: None,
+            format,
+            values,
+            min,
+            max,
+            default: None,
+        })
+    }
+}
+
+struct Defaults {
+    time_zone: Tz,
+    money_decimals: u8,
+    on_conflict: ConflictPolicy,
+    unknown_customers: UnknownCustomerPolicy,
+}
+
+struct SourceFormats {
+    date: Option<String>,
+    timestamp: Option<String>,
+    tz: Tz,
+}
+
+fn parse_user_type(s: &str) -> Option<FieldType> {
+    Some(match s {
+        "string" => FieldType::String,
+        "int" => FieldType::Int,
+        "float" => FieldType::Float,
+        "bool" => FieldType::Bool,
+        "date" => FieldType::Date,
+        "timestamp" => FieldType::Timestamp,
+        "money" => FieldType::Money,
+        _ => return None,
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic()) && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The format implied by a file name, if its extension is a known one.
+pub fn format_from_path(path: &str) -> Option<Format> {
+    let ext = path.rsplit('.').next()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "tsv" | "txt" => Some(Format::Csv),
+        "parquet" | "pq" => Some(Format::Parquet),
+        "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+        _ => None,
+    }
+}
+
+/// `"; did you mean `x`?"` for the closest candidate within a small edit distance, or `""`.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let best = candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, c)) if d <= (word.chars().count() / 3).max(2) => format!("; did you mean `{c}`?"),
+        _ => String::new(),
+    }
+}
+
+/// Adds a suggestion to serde's "unknown field/variant `x`, expected one of `a`, `b`" messages.
+fn add_did_you_mean(message: &str) -> String {
+    if !(message.starts_with("unknown field") || message.starts_with("unknown variant")) {
+        return message.to_string();
+    }
+    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    match quoted.split_first() {
+        Some((word, rest)) => {
+            let hint = did_you_mean(word, rest.iter().copied());
+            format!("{message}{hint}")
+        }
+        None => message.to_string(),
+    }
+}

@@ -1,0 +1,502 @@
+//! Parsers from the text people export to Tessera's stored values.
+//!
+//! Money becomes integer minor units, dates become days since 1970-01-01, timestamps become
+//! microseconds since the epoch in UTC. Every parser either gives the exact value or says why not:
+//! nothing is rounded, clamped or guessed silently.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use thiserror::Error;
+
+/// Why a text could not become a value.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ValueError {
+    #[error("`{0}` is not an integer")]
+    NotInt(String),
+    #[error("`{0}` is not a number")]
+    NotFloat(String),
+    #[error("`{0}` is not finite")]
+    NotFinite(String),
+    #[error("`{0}` is not a boolean (expected true/false, yes/no, y/n, t/f or 1/0)")]
+    NotBool(String),
+    #[error("`{text}` is not a date in format `{format}`")]
+    NotDate { text: String, format: String },
+    #[error("`{text}` is not a timestamp in format `{format}`")]
+    NotTimestamp { text: String, format: String },
+    #[error("`{text}` does not exist in time zone {tz} (skipped by a daylight-saving change)")]
+    NonexistentLocalTime { text: String, tz: String },
+    #[error("`{0}` is not an amount")]
+    NotMoney(String),
+    #[error("`{text}` has {places} decimal places; money_decimals is {decimals}")]
+    MoneyPrecision { text: String, places: usize, decimals: u8 },
+    #[error("`{0}` is too large for an amount")]
+    MoneyOverflow(String),
+}
+
+/// How amounts are written in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyFormat {
+    pub decimals: u8,
+    pub decimal_separator: u8,
+    pub thousands_separator: Option<u8>,
+}
+
+impl Default for MoneyFormat {
+    fn default() -> Self {
+        Self { decimals: 2, decimal_separator: b'.', thousands_separator: None }
+    }
+}
+
+/// Parses a decimal amount such as `-1,234.50` into minor units, exactly.
+///
+/// Extra decimal places are accepted only when they are zeros: `12.500` is 1250 cents, `12.505`
+/// is an error, because turning it into 1250 or 1251 would change the user's data.
+pub fn parse_money(text: &str, fmt: MoneyFormat) -> Result<i64, ValueError> {
+    let s = text.trim();
+    let bad = || ValueError::NotMoney(text.to_string());
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        Some(_) => (false, s),
+        None => return Err(bad()),
+    };
+    if is_non_finite_word(digits) {
+        return Err(ValueError::NotFinite(text.to_string()));
+    }
+    let scale = 10i128.pow(u32::from(fmt.decimals));
+    let mut whole: i128 = 0;
+    let mut frac: i128 = 0;
+    let mut places = 0usize;
+    let mut seen_digit = false;
+    let mut in_frac = false;
+    for &b in digits.as_bytes() {
+        if b.is_ascii_digit() {
+            seen_digit = true;
+            let d = i128::from(b - b'0');
+            if in_frac {
+                places += 1;
+                if places <= usize::from(fmt.decimals) {
+                    frac = frac * 10 + d;
+                } else if d != 0 {
+                    let places = digits.len() - digits.find(fmt.decimal_separator as char).unwrap_or(0) - 1;
+                    return Err(ValueError::MoneyPrecision {
+                        text: text.to_string(),
+                        places,
+                        decimals: fmt.decimals,
+                    });
+                }
+            } else {
+                whole = whole * 10 + d;
+                if whole > i128::from(i64::MAX) {
+                    return Err(ValueError::MoneyOverflow(text.to_string()));
+                }
+            }
+        } else if b == fmt.decimal_separator && !in_frac {
+            in_frac = true;
+        } else if Some(b) == fmt.thousands_separator && !in_frac {
+            continue;
+        } else {
+            return Err(bad());
+        }
+    }
+    if !seen_digit {
+        return Err(bad());
+    }
+    for _ in places.min(usize::from(fmt.decimals))..usize::from(fmt.decimals) {
+        frac *= 10;
+    }
+    let minor = whole * scale + frac;
+    let minor = if negative { -minor } else { minor };
+    i64::try_from(minor).map_err(|_| ValueError::MoneyOverflow(text.to_string()))
+}
+
+/// Converts a binary float amount (from Parquet or JSON) to minor units.
+///
+/// A float like `29.33` is stored as 29.329999…; it is accepted when it is within a billionth of
+/// a minor unit of a whole number of minor units, which no genuine extra decimal place is.
+pub fn money_from_f64(value: f64, decimals: u8) -> Result<i64, ValueError> {
+    if !value.is_finite() {
+        return Err(ValueError::NotFinite(value.to_string()));
+    }
+    let scaled = value * 10f64.powi(i32::from(decimals));
+    let rounded = scaled.round();
+    if rounded.abs() >= 9.0e18 {
+        return Err(ValueError::MoneyOverflow(value.to_string()));
+    }
+    if (scaled - rounded).abs() > 1e-6 * rounded.abs().max(1.0) {
+        let text = value.to_string();
+        let places = text.split('.').nth(1).map_or(0, str::len);
+        return Err(ValueError::MoneyPrecision { text, places, decimals });
+    }
+    Ok(rounded as i64)
+}
+
+/// Converts a decimal with `scale` fractional digits (Parquet DECIMAL) to minor units.
+pub fn money_from_decimal(unscaled: i128, scale: i8, decimals: u8) -> Result<i64, ValueError> {
+    let shift = i32::from(decimals) - i32::from(scale);
+    let value = if shift >= 0 {
+        unscaled.checked_mul(10i128.pow(shift as u32))
+    } else {
+        let div = 10i128.pow((-shift) as u32);
+        if unscaled % div != 0 {
+            return Err(ValueError::MoneyPrecision {
+                text: format_decimal(unscaled, scale),
+                places: scale as usize,
+                decimals,
+            });
+        }
+        Some(unscaled / div)
+    };
+    value
+        .and_then(|v| i64::try_from(v).ok())
+        .ok_or_else(|| ValueError::MoneyOverflow(format_decimal(unscaled, scale)))
+}
+
+fn format_decimal(unscaled: i128, scale: i8) -> String {
+    if scale <= 0 {
+        return format!("{unscaled}{}", "0".repeat((-scale) as usize));
+    }
+    let s = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = format!("{s:0>width$}", width = scale + 1);
+    let (w, f) = padded.split_at(padded.len() - scale);
+    format!("{}{w}.{f}", if unscaled < 0 { "-" } else { "" })
+}
+
+fn is_non_finite_word(s: &str) -> bool {
+    ["nan", "inf", "infinity"].iter().any(|w| s.eq_ignore_ascii_case(w))
+}
+
+pub fn parse_int(text: &str) -> Result<i64, ValueError> {
+    let s = text.trim();
+    s.strip_prefix('+').unwrap_or(s).parse().map_err(|_| ValueError::NotInt(text.to_string()))
+}
+
+/// Parses a float; NaN and infinities are refused because every statistic downstream breaks on them.
+pub fn parse_float(text: &str) -> Result<f64, ValueError> {
+    let v: f64 = text.trim().parse().map_err(|_| ValueError::NotFloat(text.to_string()))?;
+    if v.is_finite() { Ok(v) } else { Err(ValueError::NotFinite(text.to_string())) }
+}
+
+pub fn parse_bool(text: &str) -> Result<bool, ValueError> {
+    let s = text.trim();
+    const TRUE: [&str; 5] = ["true", "t", "yes", "y", "1"];
+    const FALSE: [&str; 5] = ["false", "f", "no", "n", "0"];
+    if TRUE.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        Ok(true)
+    } else if FALSE.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        Ok(false)
+    } else {
+        Err(ValueError::NotBool(text.to_string()))
+    }
+}
+
+/// Days from 1970-01-01 to the given civil date (proleptic Gregorian), or `None` if it is not a date.
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> Option<i32> {
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+pub const ISO_DATE: &str = "%Y-%m-%d";
+pub const ISO_TIMESTAMP: &str = "ISO 8601 / RFC 3339";
+
+/// Parses a date with a strftime `format`, or ISO `YYYY-MM-DD` when `format` is `None`.
+pub fn parse_date(text: &str, format: Option<&str>) -> Result<i32, ValueError> {
+    let s = text.trim();
+    let bad = || ValueError::NotDate {
+        text: text.to_string(),
+        format: format.unwrap_or(ISO_DATE).to_string(),
+    };
+    let date = match format {
+        None => parse_iso_date(s.as_bytes()).ok_or_else(bad)?,
+        Some(f) => {
+            let d = NaiveDate::parse_from_str(s, f).map_err(|_| bad())?;
+            date_to_days(d)
+        }
+    };
+    Ok(date)
+}
+
+pub fn date_to_days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+pub fn days_to_date(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(i64::from(days))
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+fn parse_iso_date(b: &[u8]) -> Option<i32> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    days_from_civil(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// Converts local wall-clock times in one zone to UTC, remembering the last hour's offset.
+///
+/// Offsets change only at whole-hour local times in practice, but the cache is keyed on the local
+/// hour and refreshed through chrono-tz whenever the hour changes, so it never assumes that.
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    tz: Tz,
+    utc: bool,
+    cached_hour: i64,
+    cached_offset: i64,
+}
+
+impl LocalTime {
+    pub fn new(tz: Tz) -> Self {
+        Self { tz, utc: tz == Tz::UTC, cached_hour: i64::MIN, cached_offset: 0 }
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// UTC microseconds of a local time given as seconds since the epoch on the local clock.
+    /// `None` when the local time falls in a daylight-saving gap.
+    pub fn to_utc_micros(&mut self, local_secs: i64, micros: i64) -> Option<i64> {
+        if self.utc {
+            return Some(local_secs * 1_000_000 + micros);
+        }
+        let hour = local_secs.div_euclid(3600);
+        if hour != self.cached_hour {
+            let naive = DateTime::from_timestamp(hour * 3600, 0)?.naive_utc();
+            let start = self.tz.from_local_datetime(&naive).earliest()?;
+            let naive_end = DateTime::from_timestamp(hour * 3600 + 3599, 0)?.naive_utc();
+            let end = self.tz.from_local_datetime(&naive_end).earliest()?;
+            let start_off = naive.and_utc().timestamp() - start.timestamp();
+            let end_off = naive_end.and_utc().timestamp() - end.timestamp();
+            if start_off != end_off {
+                // The offset changes inside this hour: resolve this instant alone.
+                let naive = DateTime::from_timestamp(local_secs, 0)?.naive_utc();
+                let t = self.tz.from_local_datetime(&naive).earliest()?;
+                return Some(t.timestamp() * 1_000_000 + micros);
+            }
+            self.cached_hour = hour;
+            self.cached_offset = start_off;
+        }
+        Some((local_secs - self.cached_offset) * 1_000_000 + micros)
+    }
+}
+
+/// Parses a timestamp to UTC microseconds.
+///
+/// With `format` `None`, accepts ISO 8601 / RFC 3339: `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS[.f]]`
+/// with an optional `Z` or `±HH:MM` offset. Times without an offset are local to `clock`'s zone.
+/// With a strftime format, a format with `%z` carries its own offset; a format without a time of
+/// day gives local midnight.
+pub fn parse_timestamp(
+    text: &str,
+    format: Option<&str>,
+    clock: &mut LocalTime,
+) -> Result<i64, ValueError> {
+    let s = text.trim();
+    let bad = || ValueError::NotTimestamp {
+        text: text.to_string(),
+        format: format.unwrap_or(ISO_TIMESTAMP).to_string(),
+    };
+    let gap = |clock: &LocalTime| ValueError::NonexistentLocalTime {
+        text: text.to_string(),
+        tz: clock.tz().name().to_string(),
+    };
+    let Some(f) = format else {
+        let (local, micros, offset) = parse_iso_timestamp(s.as_bytes()).ok_or_else(bad)?;
+        return match offset {
+            Some(off) => Ok((local - off) * 1_000_000 + micros),
+            None => clock.to_utc_micros(local, micros).ok_or_else(|| gap(clock)),
+        };
+    };
+    if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
+        let t = DateTime::parse_from_str(s, f).map_err(|_| bad())?;
+        return Ok(t.timestamp_micros());
+    }
+    let naive = match NaiveDateTime::parse_from_str(s, f) {
+        Ok(n) => n,
+        Err(_) => NaiveDate::parse_from_str(s, f).map_err(|_| bad())?.and_time(NaiveTime::MIN),
+    };
+    let utc = naive.and_utc();
+    clock
+        .to_utc_micros(utc.timestamp(), i64::from(utc.timestamp_subsec_micros()))
+        .ok_or_else(|| gap(clock))
+}
+
+/// Returns (local seconds since epoch, micros, offset seconds if given).
+fn parse_iso_timestamp(b: &[u8]) -> Option<(i64, i64, Option<i64>)> {
+    let days = i64::from(parse_iso_date(b.get(..10)?)?);
+    if b.len() == 10 {
+        return Some((days * 86_400, 0, None));
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
+        return None;
+    }
+    let hh = i64::from(digits(&b[11..13])?);
+    let mm = i64::from(digits(&b[14..16])?);
+    let mut i = 16;
+    let mut ss = 0;
+    let mut micros = 0i64;
+    if b.get(i) == Some(&b':') {
+        ss = i64::from(digits(b.get(i + 1..i + 3)?)?);
+        i += 3;
+        if matches!(b.get(i), Some(b'.') | Some(b',')) {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 6 {
+                    micros = micros * 10 + i64::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            for _ in (i - start)..6 {
+                micros *= 10;
+            }
+        }
+    }
+    if hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let local = days * 86_400 + hh * 3600 + mm * 60 + ss.min(59);
+    let offset = match &b[i..] {
+        [] => None,
+        [b'Z' | b'z'] => Some(0),
+        b" UTC" | b"UTC" => Some(0),
+        [sign @ (b'+' | b'-'), rest @ ..] => {
+            let (h, m) = match rest {
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?)
+                }
+                [h1, h2] => (digits(&[*h1, *h2])?, 0),
+                _ => return None,
+            };
+            let off = i64::from(h * 3600 + m * 60);
+            Some(if *sign == b'-' { -off } else { off })
+        }
+        _ => return None,
+    };
+    Some((local, micros, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cents(s: &str) -> Result<i64, ValueError> {
+        parse_money(s, MoneyFormat::default())
+    }
+
+    #[test]
+    fn money_is_exact() {
+        assert_eq!(cents("12.34"), Ok(1234));
+        assert_eq!(cents("-0.5"), Ok(-50));
+        assert_eq!(cents("7"), Ok(700));
+        assert_eq!(cents("12.500"), Ok(1250));
+        assert_eq!(cents(" +3.07 "), Ok(307));
+        assert!(matches!(cents("12.505"), Err(ValueError::MoneyPrecision { places: 3, .. })));
+        assert!(matches!(cents("NaN"), Err(ValueError::NotFinite(_))));
+        assert!(matches!(cents("-inf"), Err(ValueError::NotFinite(_))));
+        assert!(matches!(cents("12,3"), Err(ValueError::NotMoney(_))));
+        assert!(matches!(cents(""), Err(ValueError::NotMoney(_))));
+        assert!(matches!(cents("."), Err(ValueError::NotMoney(_))));
+        assert!(matches!(cents("99999999999999999999"), Err(ValueError::MoneyOverflow(_))));
+        let eu = MoneyFormat { decimals: 2, decimal_separator: b',', thousands_separator: Some(b'.') };
+        assert_eq!(parse_money("1.234,56", eu), Ok(123_456));
+        let yen = MoneyFormat { decimals: 0, ..MoneyFormat::default() };
+        assert_eq!(parse_money("1500", yen), Ok(1500));
+        assert!(parse_money("1500.5", yen).is_err());
+    }
+
+    #[test]
+    fn float_and_decimal_money() {
+        assert_eq!(money_from_f64(29.33, 2), Ok(2933));
+        assert_eq!(money_from_f64(-0.1, 2), Ok(-10));
+        assert!(money_from_f64(29.335, 2).is_err());
+        assert!(money_from_f64(f64::NAN, 2).is_err());
+        assert_eq!(money_from_decimal(12_345, 3, 2), Err(ValueError::MoneyPrecision {
+            text: "12.345".into(),
+            places: 3,
+            decimals: 2
+        }));
+        assert_eq!(money_from_decimal(12_340, 3, 2), Ok(1234));
+        assert_eq!(money_from_decimal(-5, 0, 2), Ok(-500));
+    }
+
+    #[test]
+    fn civil_days_match_chrono() {
+        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (1900, 3, 1), (2024, 12, 31), (1600, 1, 1)] {
+            let expected = date_to_days(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+            assert_eq!(days_from_civil(y, m, d), Some(expected), "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+        assert_eq!(days_from_civil(2023, 13, 1), None);
+    }
+
+    #[test]
+    fn timestamps_in_zones() {
+        let mut utc = LocalTime::new(Tz::UTC);
+        let t = parse_timestamp("2024-03-05T14:22:10Z", None, &mut utc).unwrap();
+        assert_eq!(t, 1_709_648_530_000_000);
+        assert_eq!(parse_timestamp("2024-03-05 15:22:10+01:00", None, &mut utc), Ok(t));
+        assert_eq!(parse_timestamp("2024-03-05T14:22:10.5", None, &mut utc), Ok(t + 500_000));
+        let mut berlin = LocalTime::new(chrono_tz::Europe::Berlin);
+        assert_eq!(parse_timestamp("2024-03-05 15:22:10", None, &mut berlin), Ok(t));
+        // Summer time: UTC+2.
+        let summer = parse_timestamp("2024-07-01 12:00:00", None, &mut berlin).unwrap();
+        assert_eq!(summer, parse_timestamp("2024-07-01T10:00:00Z", None, &mut utc).unwrap());
+        // 02:30 on the spring-forward day does not exist in Berlin.
+        assert!(matches!(
+            parse_timestamp("2024-03-31 02:30:00", None, &mut berlin),
+            Err(ValueError::NonexistentLocalTime { .. })
+        ));
+        let custom = parse_timestamp("05/03/2024 15:22", Some("%d/%m/%Y %H:%M"), &mut berlin);
+        assert_eq!(custom, Ok(t - 10_000_000));
+        let midnight = parse_timestamp("05/03/2024", Some("%d/%m/%Y"), &mut utc).unwrap();
+        assert_eq!(midnight, 1_709_596_800_000_000);
+        assert!(parse_timestamp("2024-02-30", None, &mut utc).is_err());
+        assert!(parse_timestamp("2024-01-01T25:00", None, &mut utc).is_err());
+    }
+
+    #[test]
+    fn dates_and_scalars() {
+        assert_eq!(parse_date("1970-01-02", None), Ok(1));
+        assert_eq!(parse_date("02.01.1970", Some("%d.%m.%Y")), Ok(1));
+        assert!(parse_date("1970-1-2", None).is_err());
+        assert_eq!(parse_bool("Yes"), Ok(true));
+        assert_eq!(parse_bool("0"), Ok(false));
+        assert!(parse_bool("maybe").is_err());
+        assert_eq!(parse_int("+42"), Ok(42));
+        assert!(parse_int("4.2").is_err());
+        assert!(matches!(parse_float("inf"), Err(ValueError::NotFinite(_))));
+    }
+}
