@@ -472,7 +472,7 @@ impl Ctx<'_> {
         }
         let date_format = src.date_format.as_ref().map(|f| self.format(f)).transpose()?;
         let ts_format = src.timestamp_format.as_ref().map(|f| self.format(f)).transpose()?;
-        let formats = SourceFormats { date: date_format, timestamp: ts_format, tz: time_zone };
+        let formats = SourceFormats { date: date_format, timestamp: ts_format, tz: time_zone, money };
 
         let canonical = kind.fields();
         for key in src.columns.keys() {
@@ -518,7 +518,7 @@ impl Ctx<'_> {
             f.required = f.required || c.required;
             f.default = c.default.map(str::to_string);
             if matches!(f.ty, FieldType::Date | FieldType::Timestamp) {
-                self.default_date_bounds(&mut f, &formats);
+                self.default_date_bounds(&mut f);
             }
             if f.ty == FieldType::Timestamp && f.format.is_none() {
                 f.format = formats.timestamp.clone();
@@ -550,7 +550,7 @@ impl Ctx<'_> {
             })?;
             let mut f = self.field(n, ty, &spec.get_ref().0, spec.span(), true, &formats)?;
             if matches!(ty, FieldType::Date | FieldType::Timestamp) {
-                self.default_date_bounds(&mut f, &formats);
+                self.default_date_bounds(&mut f);
             }
             fields.push(f);
         }
@@ -570,10 +570,9 @@ impl Ctx<'_> {
         })
     }
 
-    fn default_date_bounds(&self, f: &mut FieldConfig, formats: &SourceFormats) {
+    fn default_date_bounds(&self, f: &mut FieldConfig) {
         let min = value::parse_date(DEFAULT_MIN_DATE, None).expect("constant date");
         let max = value::parse_date(DEFAULT_MAX_DATE, None).expect("constant date") + 1;
-        let _ = formats;
         let (lo, hi) = match f.ty {
             FieldType::Date => (Bound::Days(min), Bound::Days(max - 1)),
             _ => (Bound::Micros(i64::from(min) * 86_400_000_000), Bound::Micros(i64::from(max) * 86_400_000_000 - 1)),
@@ -604,7 +603,6 @@ impl Ctx<'_> {
                 }
             },
         };
-        let _ = explicit_type;
         let format = match (&spec.format, ty) {
             (Some(f), FieldType::Date | FieldType::Timestamp) => Some(self.format(f)?),
             (Some(f), _) => return Err(self.at(f.span(), format!("`format` applies to date and timestamp fields; `{name}` is {ty}"))),
@@ -642,7 +640,7 @@ impl Ctx<'_> {
             let parsed = match ty {
                 FieldType::Int => value::parse_int(&text).map(Bound::Int),
                 FieldType::Float => value::parse_float(&text).map(Bound::Float),
-                FieldType::Money => value::parse_money(&text, MoneyFormat::default()).map(Bound::Int),
+                FieldType::Money => value::parse_money(&text, MoneyFormat { decimals: formats.money.decimals, ..MoneyFormat::default() }).map(Bound::Int),
                 FieldType::Date => value::parse_date(&text, None).map(Bound::Days),
                 _ => value::parse_timestamp(&text, None, &mut clock).map(Bound::Micros),
             };
@@ -677,6 +675,7 @@ struct SourceFormats {
     date: Option<String>,
     timestamp: Option<String>,
     tz: Tz,
+    money: MoneyFormat,
 }
 
 fn parse_user_type(s: &str) -> Option<FieldType> {

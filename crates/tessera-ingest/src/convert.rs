@@ -1,0 +1,324 @@
+//! Checks one cell against its field and turns it into the stored value.
+
+use crate::cell::Cell;
+use crate::reason::Reason;
+use tessera_core::config::{Bound, FieldConfig, SourceConfig};
+use tessera_core::schema::{FieldType, Role};
+use tessera_core::value::{self, LocalTime, MoneyFormat, ValueError};
+
+/// A checked value. Strings live in [`RowScratch::text`] as a byte range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Typed {
+    Null,
+    Str(u32, u32),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    I32(i32),
+}
+
+/// The checked values of one row, reused from row to row.
+#[derive(Debug, Default)]
+pub struct RowScratch {
+    pub values: Vec<Typed>,
+    pub text: String,
+}
+
+impl RowScratch {
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.text.clear();
+    }
+
+    pub fn str(&self, t: Typed) -> Option<&str> {
+        match t {
+            Typed::Str(a, b) => Some(&self.text[a as usize..b as usize]),
+            _ => None,
+        }
+    }
+
+    fn push_str(&mut self, s: &str) -> Typed {
+        let a = self.text.len() as u32;
+        self.text.push_str(s);
+        Typed::Str(a, self.text.len() as u32)
+    }
+}
+
+/// Why a field's value was refused.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+fn err(reason: Reason, message: impl Into<String>) -> FieldError {
+    FieldError { reason, message: message.into() }
+}
+
+/// A field's checker, holding everything it needs to convert one cell.
+#[derive(Debug, Clone)]
+pub struct FieldConv {
+    pub name: String,
+    pub ty: FieldType,
+    pub role: Option<Role>,
+    required: bool,
+    format: Option<String>,
+    values: Option<Vec<String>>,
+    min: Option<Bound>,
+    max: Option<Bound>,
+    default: Option<String>,
+    money: MoneyFormat,
+    clock: LocalTime,
+}
+
+impl FieldConv {
+    pub fn new(field: &FieldConfig, source: &SourceConfig) -> Self {
+        Self {
+            name: field.name.clone(),
+            ty: field.ty,
+            role: field.role,
+            required: field.required,
+            format: field.format.clone(),
+            values: field.values.clone(),
+            min: field.min,
+            max: field.max,
+            default: field.default.clone(),
+            money: source.money,
+            clock: LocalTime::new(source.time_zone),
+        }
+    }
+
+    /// Converts `cell`, appending the value to `row`.
+    pub fn convert(&mut self, cell: Cell<'_>, row: &mut RowScratch) -> Result<(), FieldError> {
+        let v = self.typed(cell, row)?;
+        row.values.push(v);
+        Ok(())
+    }
+
+    fn typed(&mut self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
+        let cell = match cell {
+            Cell::Str(s) if s.trim().is_empty() && (self.ty != FieldType::String || s.is_empty()) => Cell::Null,
+            Cell::Str(s) if self.role == Some(Role::Id) && s.trim().is_empty() => Cell::Null,
+            c => c,
+        };
+        if let Cell::Null = cell {
+            if let Some(d) = &self.default {
+                return Ok(row.push_str(d));
+            }
+            if self.role == Some(Role::Id) {
+                return Err(err(Reason::EmptyId, format!("{} is empty", self.name)));
+            }
+            if self.required {
+                return Err(err(Reason::MissingValue, format!("{} is required but empty", self.name)));
+            }
+            return Ok(Typed::Null);
+        }
+        let v = match self.ty {
+            FieldType::String => self.string(cell, row)?,
+            FieldType::Int => Typed::I64(self.int(cell)?),
+            FieldType::Float => Typed::F64(self.float(cell)?),
+            FieldType::Bool => Typed::Bool(self.bool(cell)?),
+            FieldType::Money => Typed::I64(self.money(cell)?),
+            FieldType::Date => Typed::I32(self.date(cell)?),
+            FieldType::Timestamp => Typed::I64(self.timestamp(cell)?),
+            FieldType::Json => self.json(cell, row)?,
+        };
+        self.check_bounds(v)?;
+        Ok(v)
+    }
+
+    fn type_error(&self, reason: Reason, cell: Cell<'_>) -> FieldError {
+        err(reason, format!("{}: {} is not a {}", self.name, cell.describe(), self.ty))
+    }
+
+    fn value_error(&self, e: ValueError) -> FieldError {
+        let reason = match &e {
+            ValueError::NotInt(_) => Reason::BadInt,
+            ValueError::NotFloat(_) => Reason::BadFloat,
+            ValueError::NotFinite(_) => Reason::NotFinite,
+            ValueError::NotBool(_) => Reason::BadBool,
+            ValueError::NotDate { .. } => Reason::BadDate,
+            ValueError::NotTimestamp { .. } | ValueError::NonexistentLocalTime { .. } => Reason::BadTimestamp,
+            ValueError::NotMoney(_) | ValueError::MoneyPrecision { .. } | ValueError::MoneyOverflow(_) => Reason::BadMoney,
+        };
+        err(reason, format!("{}: {e}", self.name))
+    }
+
+    fn string(&self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
+        let v = match cell {
+            Cell::Str(s) => row.push_str(s),
+            Cell::Int(i) => row.push_str(itoa::Buffer::new().format(i)),
+            Cell::Bool(b) => row.push_str(if b { "true" } else { "false" }),
+            Cell::Float(f) if f.is_finite() => row.push_str(&f.to_string()),
+            c => return Err(err(Reason::BadJson, format!("{}: expected text, found {}", self.name, c.describe()))),
+        };
+        if let Some(values) = &self.values {
+            let s = row.str(v).unwrap_or_default();
+            if values.binary_search_by(|x| x.as_str().cmp(s)).is_err() {
+                let shown = values.iter().take(12).map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+                let more = if values.len() > 12 { ", …" } else { "" };
+                return Err(err(Reason::NotInDomain, format!("{}: `{s}` is not one of {shown}{more}", self.name)));
+            }
+        }
+        Ok(v)
+    }
+
+    fn int(&self, cell: Cell<'_>) -> Result<i64, FieldError> {
+        match cell {
+            Cell::Str(s) => value::parse_int(s).map_err(|e| self.value_error(e)),
+            Cell::Int(i) => Ok(i),
+            Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+            Cell::Decimal { unscaled, scale: 0 } => i64::try_from(unscaled).map_err(|_| self.type_error(Reason::BadInt, cell)),
+            c => Err(self.type_error(Reason::BadInt, c)),
+        }
+    }
+
+    fn float(&self, cell: Cell<'_>) -> Result<f64, FieldError> {
+        let f = match cell {
+            Cell::Str(s) => return value::parse_float(s).map_err(|e| self.value_error(e)),
+            Cell::Int(i) => i as f64,
+            Cell::Float(f) => f,
+            Cell::Decimal { unscaled, scale } => unscaled as f64 / 10f64.powi(i32::from(scale)),
+            c => return Err(self.type_error(Reason::BadFloat, c)),
+        };
+        if f.is_finite() { Ok(f) } else { Err(err(Reason::NotFinite, format!("{}: {f} is not finite", self.name))) }
+    }
+
+    fn bool(&self, cell: Cell<'_>) -> Result<bool, FieldError> {
+        match cell {
+            Cell::Str(s) => value::parse_bool(s).map_err(|e| self.value_error(e)),
+            Cell::Bool(b) => Ok(b),
+            Cell::Int(0) => Ok(false),
+            Cell::Int(1) => Ok(true),
+            c => Err(self.type_error(Reason::BadBool, c)),
+        }
+    }
+
+    fn money(&self, cell: Cell<'_>) -> Result<i64, FieldError> {
+        let d = self.money.decimals;
+        let r = match cell {
+            Cell::Str(s) => value::parse_money(s, self.money),
+            Cell::Int(i) => i.checked_mul(10i64.pow(u32::from(d))).ok_or_else(|| ValueError::MoneyOverflow(i.to_string())),
+            Cell::Float(f) => value::money_from_f64(f, d),
+            Cell::Decimal { unscaled, scale } => value::money_from_decimal(unscaled, scale, d),
+            c => return Err(self.type_error(Reason::BadMoney, c)),
+        };
+        r.map_err(|e| self.value_error(e))
+    }
+
+    fn date(&mut self, cell: Cell<'_>) -> Result<i32, FieldError> {
+        match cell {
+            Cell::Str(s) => value::parse_date(s, self.format.as_deref()).map_err(|e| self.value_error(e)),
+            Cell::Date(d) => Ok(d),
+            Cell::Micros { value, utc } => {
+                let local = if utc {
+                    let t = chrono::DateTime::from_timestamp_micros(value).ok_or_else(|| self.type_error(Reason::BadDate, cell))?;
+                    t.with_timezone(&self.clock.tz()).date_naive()
+                } else {
+                    chrono::DateTime::from_timestamp_micros(value).ok_or_else(|| self.type_error(Reason::BadDate, cell))?.date_naive()
+                };
+                Ok(value::date_to_days(local))
+            }
+            c => Err(self.type_error(Reason::BadDate, c)),
+        }
+    }
+
+    fn timestamp(&mut self, cell: Cell<'_>) -> Result<i64, FieldError> {
+        let gap = |s: &Self, text: String| {
+            s.value_error(ValueError::NonexistentLocalTime { text, tz: s.clock.tz().name().to_string() })
+        };
+        match cell {
+            Cell::Str(s) => value::parse_timestamp(s, self.format.as_deref(), &mut self.clock).map_err(|e| self.value_error(e)),
+            Cell::Micros { value, utc: true } => Ok(value),
+            Cell::Micros { value, utc: false } => self
+                .clock
+                .to_utc_micros(value.div_euclid(1_000_000), value.rem_euclid(1_000_000))
+                .ok_or_else(|| gap(self, cell.describe())),
+            Cell::Date(d) => self.clock.to_utc_micros(i64::from(d) * 86_400, 0).ok_or_else(|| gap(self, cell.describe())),
+            c => Err(self.type_error(Reason::BadTimestamp, c)),
+        }
+    }
+
+    fn json(&self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
+        let parsed;
+        let value = match cell {
+            Cell::Json(v) => v,
+            Cell::Str(s) => {
+                parsed = serde_json::from_str::<serde_json::Value>(s)
+                    .map_err(|e| err(Reason::BadJson, format!("{}: not JSON: {e}", self.name)))?;
+                &parsed
+            }
+            c => return Err(err(Reason::BadJson, format!("{}: expected a JSON object, found {}", self.name, c.describe()))),
+        };
+        if !value.is_object() {
+            return Err(err(Reason::BadJson, format!("{}: expected a JSON object, found {value}", self.name)));
+        }
+        Ok(row.push_str(&value.to_string()))
+    }
+
+    fn check_bounds(&self, v: Typed) -> Result<(), FieldError> {
+        let (reason, below, above) = match (v, self.min, self.max) {
+            (_, None, None) => return Ok(()),
+            (Typed::I64(x), lo, hi) if self.ty == FieldType::Timestamp => (
+                Reason::DateOutOfRange,
+                matches!(lo, Some(Bound::Micros(l)) if x < l),
+                matches!(hi, Some(Bound::Micros(h)) if x > h),
+            ),
+            (Typed::I64(x), lo, hi) => {
+                (Reason::OutOfRange, matches!(lo, Some(Bound::Int(l)) if x < l), matches!(hi, Some(Bound::Int(h)) if x > h))
+            }
+            (Typed::F64(x), lo, hi) => (
+                Reason::OutOfRange,
+                matches!(lo, Some(Bound::Float(l)) if x < l),
+                matches!(hi, Some(Bound::Float(h)) if x > h),
+            ),
+            (Typed::I32(x), lo, hi) => (
+                Reason::DateOutOfRange,
+                matches!(lo, Some(Bound::Days(l)) if x < l),
+                matches!(hi, Some(Bound::Days(h)) if x > h),
+            ),
+            _ => return Ok(()),
+        };
+        if below || above {
+            let shown = |b: Option<Bound>| b.map_or("-".to_string(), |b| self.show(b));
+            return Err(err(reason, format!(
+                "{}: {} is outside {}..={}",
+                self.name,
+                self.show_typed(v),
+                shown(self.min),
+                shown(self.max)
+            )));
+        }
+        Ok(())
+    }
+
+    fn show(&self, b: Bound) -> String {
+        match b {
+            Bound::Int(i) if self.ty == FieldType::Money => self.show_typed(Typed::I64(i)),
+            Bound::Int(i) => i.to_string(),
+            Bound::Float(f) => f.to_string(),
+            Bound::Days(d) => value::days_to_date(d).to_string(),
+            Bound::Micros(m) => chrono::DateTime::from_timestamp_micros(m).map_or(m.to_string(), |t| t.to_rfc3339()),
+        }
+    }
+
+    fn show_typed(&self, v: Typed) -> String {
+        match v {
+            Typed::I64(m) if self.ty == FieldType::Money => {
+                let scale = 10i64.pow(u32::from(self.money.decimals));
+                if self.money.decimals == 0 {
+                    m.to_string()
+                } else {
+                    let sign = if m < 0 { "-" } else { "" };
+                    let d = usize::from(self.money.decimals);
+                    format!("{sign}{}.{:0d$}", (m / scale).abs(), (m % scale).abs())
+                }
+            }
+            Typed::I64(t) if self.ty == FieldType::Timestamp => self.show(Bound::Micros(t)),
+            Typed::I64(i) => i.to_string(),
+            Typed::F64(f) => f.to_string(),
+            Typed::I32(d) => self.show(Bound::Days(d)),
+            other => format!("{other:?}"),
+        }
+    }
+}

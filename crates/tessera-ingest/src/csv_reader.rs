@@ -1,0 +1,285 @@
+//! CSV files: RFC 4180 records via the `csv` crate, checked for ragged rows, bad quoting and
+//! encoding, with each record's raw bytes kept for `rejects.csv`.
+
+use crate::cell::Cell;
+use crate::error::IngestError;
+use crate::reason::Reason;
+use crate::rejects::{RejectWriter, lossless_text};
+use crate::source::{Customers, RecordContext, SourceRun};
+use crate::{Progress, columns};
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::rc::Rc;
+use tessera_core::config::{CsvOptions, Encoding};
+
+/// Bytes read through the CSV parser, kept from `base` on so a record's raw text can be cut out.
+#[derive(Default)]
+struct Seen {
+    base: u64,
+    bytes: Vec<u8>,
+    started: bool,
+}
+
+impl Seen {
+    fn slice(&self, start: u64, end: u64) -> &[u8] {
+        let a = (start.saturating_sub(self.base) as usize).min(self.bytes.len());
+        let b = (end.saturating_sub(self.base) as usize).min(self.bytes.len());
+        &self.bytes[a..b]
+    }
+
+    fn forget_before(&mut self, offset: u64) {
+        let n = offset.saturating_sub(self.base) as usize;
+        if n > (1 << 20) && n <= self.bytes.len() {
+            self.bytes.drain(..n);
+            self.base = offset;
+        }
+    }
+}
+
+struct Tee<R> {
+    inner: R,
+    seen: Rc<RefCell<Seen>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = self.inner.read(buf)?;
+        let mut seen = self.seen.borrow_mut();
+        if !seen.started && n > 0 {
+            seen.started = true;
+            // A UTF-8 byte order mark is not part of the first column's name.
+            if buf[..n].starts_with(b"\xEF\xBB\xBF") {
+                buf.copy_within(3..n, 0);
+                n -= 3;
+            }
+        }
+        seen.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+struct CsvRecord<'a> {
+    raw: &'a [u8],
+    line: u64,
+    opts: &'a CsvOptions,
+    fields: &'a [Option<usize>],
+}
+
+impl RecordContext for CsvRecord<'_> {
+    fn raw(&self) -> String {
+        let mut r = self.raw;
+        while let [rest @ .., b'\n' | b'\r'] = r {
+            r = rest;
+        }
+        match self.opts.encoding {
+            Encoding::Utf8 => lossless_text(r),
+            Encoding::Latin1 => r.iter().map(|&b| b as char).collect(),
+        }
+    }
+
+    fn position(&self, field: Option<usize>) -> (u64, u64) {
+        let col = field.and_then(|f| self.fields.get(f).copied().flatten());
+        let Some(col) = col else { return (self.line, 1) };
+        let (dl, dc) = field_start(self.raw, self.opts.delimiter as u8, self.opts.quote as u8, col);
+        (self.line + dl, dc)
+    }
+}
+
+/// (lines after the record's first, 1-based character column) where field `k` starts.
+fn field_start(raw: &[u8], delim: u8, quote: u8, k: usize) -> (u64, u64) {
+    let (mut field, mut in_quotes, mut line, mut line_start) = (0, false, 0u64, 0usize);
+    let mut start = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        if field == k {
+            start = i;
+            break;
+        }
+        match b {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            _ if b == quote => in_quotes = !in_quotes,
+            _ if b == delim && !in_quotes => {
+                field += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let col = String::from_utf8_lossy(&raw[line_start..start.max(line_start)]).chars().count() as u64 + 1;
+    (line, col)
+}
+
+/// Checks the quoting of a raw record: a quoted field must close, and nothing may follow its
+/// closing quote but a delimiter or the end of the record. Returns a message if it is bad.
+fn check_quoting(raw: &[u8], delim: u8, quote: u8) -> Option<String> {
+    #[derive(PartialEq)]
+    enum S {
+        Start,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut s = S::Start;
+    let mut field = 1;
+    for &b in raw {
+        s = match s {
+            S::Start if b == quote => S::Quoted,
+            S::Start | S::Unquoted if b == delim => {
+                field += 1;
+                S::Start
+            }
+            S::Start | S::Unquoted => S::Unquoted,
+            S::Quoted if b == quote => S::QuoteInQuoted,
+            S::Quoted => S::Quoted,
+            S::QuoteInQuoted if b == quote => S::Quoted,
+            S::QuoteInQuoted if b == delim => {
+                field += 1;
+                S::Start
+            }
+            S::QuoteInQuoted if b == b'\r' || b == b'\n' => S::QuoteInQuoted,
+            S::QuoteInQuoted => {
+                return Some(format!("field {field}: text after the closing quote (`{}`)", b as char));
+            }
+        };
+    }
+    (s == S::Quoted).then(|| {
+        let lines = raw.iter().filter(|&&b| b == b'\n').count();
+        format!("field {field}: quote never closes; the rest of the file ({lines} lines) was read into it")
+    })
+}
+
+pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWriter, mut customers: Option<&mut Customers>, progress: &dyn Progress) -> Result<(), IngestError> {
+    let opts = run.config.csv.clone();
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let tee = Tee { inner: file, seen: seen.clone() };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter as u8)
+        .quote(opts.quote as u8)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(tee);
+    let mut record = csv::ByteRecord::new();
+    let mut header: Vec<String> = Vec::new();
+    let read_err = |e: csv::Error| IngestError::Input { file: name.to_string(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
+    let has_record = reader.read_byte_record(&mut record).map_err(read_err)?;
+    if has_record {
+        header = record.iter().map(|f| lossless_text(f).trim().to_string()).collect();
+    }
+    if !opts.header {
+        header = (1..=header.len()).map(|i| format!("#{i}")).collect();
+    }
+    let fields = columns::resolve(name, &header, opts.header, &run.config.fields)?;
+    let names = fields.iter().zip(&run.config.fields).map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone())).collect();
+    run.start_file(name.to_string(), names);
+    let width = header.len();
+    let mut first = !opts.header && has_record;
+    let mut decoded: Vec<String> = vec![String::new(); fields.len()];
+    let mut last_progress = 0u64;
+    loop {
+        if !first && !reader.read_byte_record(&mut record).map_err(read_err)? {
+            break;
+        }
+        first = false;
+        let pos = record.position().expect("csv tracks positions").clone();
+        let end = reader.position().byte();
+        let seen_ref = seen.borrow();
+        let raw = seen_ref.slice(pos.byte(), end);
+        let ctx = CsvRecord { raw, line: pos.line(), opts: &opts, fields: &fields };
+        let line = pos.line();
+        if raw.contains(&(opts.quote as u8)) {
+            if let Some(msg) = check_quoting(raw, opts.delimiter as u8, opts.quote as u8) {
+                run.broken(line, crate::reason::Reason::BadQuoting, None, msg, &ctx, rejects)?;
+                drop(seen_ref);
+                seen.borrow_mut().forget_before(end);
+                continue;
+            }
+        }
+        if record.len() != width {
+            let msg = format!("expected {width} fields, found {}", record.len());
+            run.broken(line, Reason::RaggedRow, None, msg, &ctx, rejects)?;
+        } else {
+            let mut bad = None;
+            for (k, col) in fields.iter().enumerate() {
+                decoded[k].clear();
+                let Some(c) = col else { continue };
+                let bytes = &record[*c];
+                match opts.encoding {
+                    Encoding::Latin1 => decoded[k].extend(bytes.iter().map(|&b| b as char)),
+                    Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                        Ok(s) => decoded[k].push_str(s),
+                        Err(e) => {
+                            bad = Some((k, e.valid_up_to()));
+                            break;
+                        }
+                    },
+                }
+            }
+            if let Some((k, at)) = bad {
+                let msg = format!("{}: bytes are not valid UTF-8 (at byte {} of the field)", run.config.fields[k].name, at + 1);
+                run.broken(line, Reason::InvalidUtf8, Some(k), msg, &ctx, rejects)?;
+            } else {
+                let cells: Vec<Cell> = fields.iter().zip(&decoded).map(|(c, s)| if c.is_some() { Cell::Str(s) } else { Cell::Null }).collect();
+                run.row(line, &cells, &ctx, rejects, customers.as_deref_mut())?;
+            }
+        }
+        drop(seen_ref);
+        seen.borrow_mut().forget_before(end);
+        if end - last_progress > (1 << 22) {
+            progress.advance(end - last_progress);
+            last_progress = end;
+        }
+    }
+    progress.advance(reader.position().byte().saturating_sub(last_progress));
+    Ok(())
+}
+
+/// Raw text of the records starting at `lines` (sorted), for rows withdrawn after staging.
+pub fn fetch_raw(path: &Path, opts: &CsvOptions, lines: &[u64]) -> Result<Vec<(u64, String)>, IngestError> {
+    let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter as u8)
+        .quote(opts.quote as u8)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut out = Vec::new();
+    let mut want = lines.iter().peekable();
+    while want.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
+        let pos = record.position().expect("positions").clone();
+        if want.next_if(|&&l| l == pos.line()).is_some() {
+            let ctx = CsvRecord { raw: &bytes[pos.byte() as usize..reader.position().byte() as usize], line: pos.line(), opts, fields: &[] };
+            out.push((pos.line(), ctx.raw()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_rules() {
+        assert_eq!(check_quoting(b"a,\"b,c\",d\n", b',', b'"'), None);
+        assert_eq!(check_quoting(b"a,\"b \"\"x\"\"\",d\r\n", b',', b'"'), None);
+        assert_eq!(check_quoting(b"a,5\" screen,d\n", b',', b'"'), None);
+        assert!(check_quoting(b"a,\"abc\"x,d\n", b',', b'"').unwrap().starts_with("field 2: text after"));
+        assert!(check_quoting(b"a,\"abc\nd,e\n", b',', b'"').unwrap().contains("never closes"));
+    }
+
+    #[test]
+    fn field_positions_cross_lines() {
+        let raw = b"1,\"two\nlines\",three\n";
+        assert_eq!(field_start(raw, b',', b'"', 0), (0, 1));
+        assert_eq!(field_start(raw, b',', b'"', 1), (0, 3));
+        assert_eq!(field_start(raw, b',', b'"', 2), (1, 8));
+    }
+}

@@ -1,0 +1,31 @@
+//! `OUT/run.json`: what a run read, what it made of it, and how long each stage took.
+
+use crate::report::SourceReport;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use tessera_core::schema::SourceKind;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub version: &'static str,
+    /// SHA-256 of the config file's bytes.
+    pub config_hash: String,
+    /// `YYYY-MM-DD`: only data strictly before this day counts in features.
+    pub as_of: Option<String>,
+    pub sources: BTreeMap<SourceKind, SourceReport>,
+    /// True when every source's counts add up; a run that does not is stopped before this is written.
+    pub reconciled: bool,
+    pub rejected_total: u64,
+    pub stages: BTreeMap<String, StageTime>,
+}
+
+pub fn config_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,122 @@
+//! Writes a clean table to Parquet on its own thread, then settles it once the source is read.
+//!
+//! Rows are staged in `clean/.<source>.parquet.partial` as they are accepted. A row can still be
+//! withdrawn after it was staged (a later row with the same id conflicts with it), so the final file
+//! is made when the source is done: renamed as is when nothing was withdrawn, otherwise rewritten
+//! without the withdrawn rows.
+
+use crate::error::IngestError;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+fn props() -> WriterProperties {
+    WriterProperties::builder().set_compression(Compression::SNAPPY).build()
+}
+
+fn parquet_err(path: &Path, e: impl std::fmt::Display) -> IngestError {
+    IngestError::Output { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// A Parquet writer running on a background thread.
+pub struct StagedTable {
+    path: PathBuf,
+    final_path: PathBuf,
+    schema: SchemaRef,
+    tx: Option<SyncSender<RecordBatch>>,
+    handle: Option<JoinHandle<Result<u64, IngestError>>>,
+}
+
+impl StagedTable {
+    pub fn create(final_path: PathBuf, schema: SchemaRef) -> Result<Self, IngestError> {
+        let name = final_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let path = final_path.with_file_name(format!(".{name}.partial"));
+        let file = File::create(&path).map_err(|e| IngestError::io(&path, e))?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props())).map_err(|e| parquet_err(&path, e))?;
+        let (tx, rx) = sync_channel::<RecordBatch>(2);
+        let p = path.clone();
+        let handle = std::thread::spawn(move || {
+            let mut rows = 0u64;
+            for batch in rx {
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).map_err(|e| parquet_err(&p, e))?;
+            }
+            writer.close().map_err(|e| parquet_err(&p, e))?;
+            Ok(rows)
+        });
+        Ok(Self { path, final_path, schema, tx: Some(tx), handle: Some(handle) })
+    }
+
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(batch));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped: its own error says why.
+            _ => Err(self.join().err().unwrap_or_else(|| parquet_err(&self.path, "writer stopped"))),
+        }
+    }
+
+    fn join(&mut self) -> Result<u64, IngestError> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h.join().map_err(|_| parquet_err(&self.path, "writer thread panicked"))?,
+            None => Ok(0),
+        }
+    }
+
+    /// Closes the stage and makes the final file without the rows at `drop` (sorted ordinals),
+    /// followed by `extra` batches. Returns the number of rows in the final file.
+    pub fn finish(mut self, drop: &[u64], extra: Vec<RecordBatch>) -> Result<u64, IngestError> {
+        let staged = self.join()?;
+        if drop.is_empty() && extra.is_empty() {
+            std::fs::rename(&self.path, &self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
+            return Ok(staged);
+        }
+        let input = File::open(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(input)
+            .and_then(|b| b.with_batch_size(65_536).build())
+            .map_err(|e| parquet_err(&self.path, e))?;
+        let out = File::create(&self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
+        let mut writer =
+            ArrowWriter::try_new(out, self.schema.clone(), Some(props())).map_err(|e| parquet_err(&self.final_path, e))?;
+        let mut ordinal = 0u64;
+        let mut next_drop = drop.iter().peekable();
+        let mut rows = 0u64;
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet_err(&self.path, e))?;
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|_| {
+                    let dropped = next_drop.next_if(|&&d| d == ordinal).is_some();
+                    ordinal += 1;
+                    Some(!dropped)
+                })
+                .collect();
+            let kept = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| parquet_err(&self.path, e))?;
+            rows += kept.num_rows() as u64;
+            writer.write(&kept).map_err(|e| parquet_err(&self.final_path, e))?;
+        }
+        for batch in extra {
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).map_err(|e| parquet_err(&self.final_path, e))?;
+        }
+        writer.close().map_err(|e| parquet_err(&self.final_path, e))?;
+        std::fs::remove_file(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
+        Ok(rows)
+    }
+}
+
+impl Drop for StagedTable {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            let _ = self.join();
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Ingest of one source: every row read ends up accepted, rejected or counted as a duplicate.
+
+use crate::batch::{BatchBuilder, clean_schema};
+use crate::cell::Cell;
+use crate::convert::{FieldConv, RowScratch, Typed};
+use crate::error::IngestError;
+use crate::index::{Entry, IdIndex, id_key};
+use crate::reason::Reason;
+use crate::rejects::{Reject, RejectWriter};
+use crate::report::SourceReport;
+use crate::sink::StagedTable;
+use std::hash::Hasher;
+use std::path::PathBuf;
+use tessera_core::config::{ConflictPolicy, SourceConfig, UnknownCustomerPolicy};
+use tessera_core::schema::{Role, SourceKind};
+use xxhash_rust::xxh3::Xxh3;
+
+/// What a reader knows about the record in hand, asked for only when the row is rejected.
+pub trait RecordContext {
+    /// The row as it stands in the file.
+    fn raw(&self) -> String;
+    /// 1-based physical (line, column) where field `field` starts, or the row itself when `None`.
+    fn position(&self, field: Option<usize>) -> (u64, u64);
+}
+
+/// The known customers: the customers source's id index, plus customers made up on the way.
+pub struct Customers {
+    pub index: IdIndex,
+    pub policy_created: Vec<String>,
+}
+
+/// A row withdrawn after it was staged; its raw text is fetched from the file afterwards.
+#[derive(Debug, Clone)]
+pub struct Withdrawn {
+    pub file: usize,
+    pub line: u64,
+    pub column: String,
+    pub message: String,
+}
+
+pub struct SourceRun<'a> {
+    pub config: &'a SourceConfig,
+    pub report: SourceReport,
+    pub withdrawn: Vec<Withdrawn>,
+    pub drops: Vec<u64>,
+    /// Latest event time seen among accepted rows (µs UTC).
+    pub latest: Option<i64>,
+    pub index: IdIndex,
+    file_names: Vec<String>,
+    file: usize,
+    convs: Vec<FieldConv>,
+    columns: Vec<String>,
+    id: usize,
+    customer: Option<usize>,
+    amount: Option<usize>,
+    time: Option<usize>,
+    scratch: RowScratch,
+    builder: BatchBuilder,
+    table: Option<StagedTable>,
+    ordinal: u64,
+    /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
+    signs: Vec<i8>,
+    strict: bool,
+}
+
+impl<'a> SourceRun<'a> {
+    pub fn new(config: &'a SourceConfig, out: PathBuf, batch_rows: usize, strict: bool) -> Result<Self, IngestError> {
+        let schema = clean_schema(config);
+        let convs: Vec<FieldConv> = config.fields.iter().map(|f| FieldConv::new(f, config)).collect();
+        let role = |r: Role| convs.iter().position(|c| c.role == Some(r));
+        let unknown = config.kind.references_customer().then_some(config.unknown_customers);
+        Ok(Self {
+            config,
+            report: SourceReport::new(config.on_conflict, unknown),
+            withdrawn: Vec::new(),
+            drops: Vec::new(),
+            latest: None,
+            index: IdIndex::default(),
+            file_names: Vec::new(),
+            file: 0,
+            id: role(Role::Id).expect("every source has an id field"),
+            customer: role(Role::CustomerRef),
+            amount: role(Role::Amount),
+            time: role(Role::EventTime),
+            columns: config.fields.iter().map(|f| f.column.to_string()).collect(),
+            convs,
+            scratch: RowScratch::default(),
+            builder: BatchBuilder::new(schema.clone(), batch_rows),
+            table: Some(StagedTable::create(out, schema)?),
+            ordinal: 0,
+            signs: Vec::new(),
+            strict,
+        })
+    }
+
+    /// Starts reading a file; `name` is how messages and `rejects.csv` show it.
+    pub fn start_file(&mut self, name: String, columns: Vec<String>) {
+        self.file = self.file_names.len();
+        self.file_names.push(name.clone());
+        self.report.files.push(name);
+        self.columns = columns;
+    }
+
+    pub fn file_name(&self, file: usize) -> &str {
+        &self.file_names[file]
+    }
+
+    /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8).
+    pub fn broken(
+        &mut self,
+        line: u64,
+        reason: Reason,
+        field: Option<usize>,
+        message: String,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        self.report.read += 1;
+        self.reject(line, reason, field, message, ctx, rejects)
+    }
+
+    fn reject(
+        &mut self,
+        line: u64,
+        reason: Reason,
+        field: Option<usize>,
+        message: String,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        let file = self.file_names[self.file].clone();
+        if self.strict {
+            let (line, column) = ctx.position(field);
+            return Err(IngestError::Strict { file, line, column, reason: reason.code().into(), message });
+        }
+        self.count_reject(reason);
+        let column = field.map(|f| self.columns[f].clone()).unwrap_or_default();
+        rejects.write(self.config.kind.name(), &file, &Reject { line, column, reason, message, raw: ctx.raw() })
+    }
+
+    fn count_reject(&mut self, reason: Reason) {
+        self.report.rejected += 1;
+        *self.report.rejects_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// A row whose fields were read: `cells` holds one cell per field, in config order.
+    pub fn row(
+        &mut self,
+        line: u64,
+        cells: &[Cell<'_>],
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+        customers: Option<&mut Customers>,
+    ) -> Result<(), IngestError> {
+        self.report.read += 1;
+        self.scratch.clear();
+        for (k, cell) in cells.iter().enumerate() {
+            if let Err(e) = self.convs[k].convert(*cell, &mut self.scratch) {
+                return self.reject(line, e.reason, Some(k), e.message, ctx, rejects);
+            }
+        }
+        if let (Some(c), Some(customers)) = (self.customer, customers) {
+            let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
+            let key = id_key(id);
+            if !customers.index.get(&key).is_some_and(Entry::is_live) {
+                if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
+                    let message = format!("customer_id `{id}` is not among the accepted customers");
+                    return self.reject(line, Reason::UnknownCustomer, Some(c), message, ctx, rejects);
+                }
+                customers.index.insert(key, Entry::new(0, Entry::CREATED, 0, 0));
+                customers.policy_created.push(id.to_string());
+            }
+        }
+        let id_value = self.scratch.values[self.id];
+        let key = id_key(self.scratch.str(id_value).unwrap_or_default());
+        let content = self.content_hash();
+        let entry = Entry::new(content, self.ordinal, self.file, line);
+        match self.index.get(&key).copied() {
+            None => {}
+            Some(old) if old.is_live() && old.content == content => {
+                self.report.duplicates += 1;
+                return Ok(());
+            }
+            Some(old) => return self.conflict(key, old, entry, line, ctx, rejects),
+        }
+        self.index.insert(key, entry);
+        self.accept()
+    }
+
+    fn content_hash(&self) -> u64 {
+        let mut h = Xxh3::new();
+        for v in &self.scratch.values {
+            match *v {
+                Typed::Null => h.write_u8(0),
+                Typed::Str(..) => {
+                    h.write_u8(1);
+                    let s = self.scratch.str(*v).unwrap_or_default();
+                    h.write_usize(s.len());
+                    h.write(s.as_bytes());
+                }
+                Typed::I64(x) => {
+                    h.write_u8(2);
+                    h.write_i64(x);
+                }
+                Typed::F64(x) => {
+                    h.write_u8(3);
+                    h.write_u64(x.to_bits());
+                }
+                Typed::Bool(x) => {
+                    h.write_u8(4);
+                    h.write_u8(u8::from(x));
+                }
+                Typed::I32(x) => {
+                    h.write_u8(5);
+                    h.write_i32(x);
+                }
+            }
+        }
+        h.finish()
+    }
+
+    fn conflict(
+        &mut self,
+        key: u128,
+        old: Entry,
+        new: Entry,
+        line: u64,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        let id_name = self.config.fields[self.id].name.clone();
+        let id = self.scratch.str(self.scratch.values[self.id]).unwrap_or_default().to_string();
+        let here = format!("{}:{}", self.file_names[self.file], line);
+        let there = format!("{}:{}", self.file_names[old.file()], old.line());
+        if !old.is_live() {
+            let message = format!("{id_name} `{id}` is already rejected for conflicting rows (first at {there})");
+            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+        }
+        let policy = self.config.on_conflict;
+        if self.strict {
+            let message = format!("{id_name} `{id}` is also at {there} with different content");
+            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+        }
+        let (reject_new, withdraw_old) = match policy {
+            ConflictPolicy::First => (true, false),
+            ConflictPolicy::Last => (false, true),
+            ConflictPolicy::Reject => (true, true),
+        };
+        if withdraw_old {
+            let message = match policy {
+                ConflictPolicy::Last => format!("{id_name} `{id}` is also at {here} with different content; kept that later row (on_conflict = last)"),
+                _ => format!("{id_name} `{id}` is also at {here} with different content; both rejected (on_conflict = reject)"),
+            };
+            self.withdraw(old, message);
+        }
+        if reject_new {
+            let message = match policy {
+                ConflictPolicy::First => format!("{id_name} `{id}` is also at {there} with different content; kept that first row (on_conflict = first)"),
+                _ => format!("{id_name} `{id}` is also at {there} with different content; both rejected (on_conflict = reject)"),
+            };
+            if policy == ConflictPolicy::Reject {
+                self.index.insert(key, Entry { ordinal: Entry::CONFLICTED, ..old });
+            }
+            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+        }
+        self.index.insert(key, new);
+        self.accept()
+    }
+
+    fn withdraw(&mut self, old: Entry, message: String) {
+        self.drops.push(old.ordinal);
+        self.report.accepted -= 1;
+        self.count_reject(Reason::ConflictingDuplicate);
+        let column = self.config.fields[self.id].column.to_string();
+        self.withdrawn.push(Withdrawn { file: old.file(), line: old.line(), column, message });
+    }
+
+    fn accept(&mut self) -> Result<(), IngestError> {
+        let mut flags = [false; 1];
+        if let Some(a) = self.amount {
+            let sign = match self.scratch.values[a] {
+                Typed::I64(amount) => amount.signum() as i8,
+                _ => 1,
+            };
+            flags[0] = sign < 0;
+            self.signs.push(sign);
+        }
+        if let Some(t) = self.time {
+            if let Typed::I64(ts) = self.scratch.values[t] {
+                self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
+            }
+        }
+        self.builder.push(&self.scratch, &flags);
+        self.ordinal += 1;
+        self.report.accepted += 1;
+        if self.builder.is_full() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = self.builder.finish();
+        self.table.as_mut().expect("table open until finish").write(batch)
+    }
+
+    /// Writes what is buffered and hands back the staged table for the final file.
+    pub fn close(&mut self) -> Result<StagedTable, IngestError> {
+        self.flush()?;
+        self.drops.sort_unstable();
+        let mut drops = self.drops.iter().peekable();
+        for (ordinal, sign) in self.signs.iter().enumerate() {
+            if drops.next_if(|&&d| d == ordinal as u64).is_some() {
+                continue;
+            }
+            match sign {
+                -1 => self.report.refunds += 1,
+                0 => self.report.zero_amounts += 1,
+                _ => {}
+            }
+        }
+        Ok(self.table.take().expect("closed once"))
+    }
+}
