@@ -38,6 +38,39 @@ impl Seen {
     }
 }
 
+/// Physical line numbers: the csv crate counts records' line ends but not newlines inside quoted
+/// fields, so lines are counted here from the bytes themselves.
+struct Lines {
+    /// Byte offset up to which newlines are counted.
+    upto: u64,
+    /// Newlines before `upto`.
+    newlines: u64,
+}
+
+impl Lines {
+    /// 1-based line of a record starting at `start`, given the bytes `gap` between `upto` and it.
+    fn record_start(&mut self, start: u64, gap: &[u8]) -> u64 {
+        self.newlines += memchr_count(gap);
+        self.upto = start;
+        self.newlines + 1
+    }
+
+    fn record_end(&mut self, end: u64, raw: &[u8]) {
+        self.newlines += memchr_count(raw);
+        self.upto = end;
+    }
+}
+
+/// Where a record really starts: the csv crate may place it on the line end of the record before.
+fn record_start(start: u64, from_upto: &[u8], upto: u64) -> u64 {
+    let skip = from_upto.get((start - upto) as usize..).unwrap_or_default().iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+    start + skip as u64
+}
+
+fn memchr_count(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 struct Tee<R> {
     inner: R,
     seen: Rc<RefCell<Seen>>,
@@ -168,6 +201,11 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
     let mut header: Vec<String> = Vec::new();
     let read_err = |e: csv::Error| IngestError::Input { file: name.to_string(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
     let has_record = reader.read_byte_record(&mut record).map_err(read_err)?;
+    let mut lines = Lines { upto: 0, newlines: 0 };
+    if has_record && opts.header {
+        let end = reader.position().byte();
+        lines.record_end(end, seen.borrow().slice(0, end));
+    }
     if has_record {
         header = record.iter().map(|f| lossless_text(f).trim().to_string()).collect();
     }
@@ -186,12 +224,13 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
             break;
         }
         first = false;
-        let pos = record.position().expect("csv tracks positions").clone();
         let end = reader.position().byte();
         let seen_ref = seen.borrow();
-        let raw = seen_ref.slice(pos.byte(), end);
-        let ctx = CsvRecord { raw, line: pos.line(), opts: &opts, fields: &fields };
-        let line = pos.line();
+        let start = record_start(record.position().expect("csv tracks positions").byte(), seen_ref.slice(lines.upto, end), lines.upto);
+        let line = lines.record_start(start, seen_ref.slice(lines.upto, start));
+        let raw = seen_ref.slice(start, end);
+        lines.record_end(end, raw);
+        let ctx = CsvRecord { raw, line, opts: &opts, fields: &fields };
         if raw.contains(&(opts.quote as u8)) {
             if let Some(msg) = check_quoting(raw, opts.delimiter as u8, opts.quote as u8) {
                 run.broken(line, crate::reason::Reason::BadQuoting, None, msg, &ctx, rejects)?;
@@ -240,7 +279,7 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
 }
 
 /// Raw text of the records starting at `lines` (sorted), for rows withdrawn after staging.
-pub fn fetch_raw(path: &Path, opts: &CsvOptions, lines: &[u64]) -> Result<Vec<(u64, String)>, IngestError> {
+pub fn fetch_raw(path: &Path, opts: &CsvOptions, wanted: &[u64]) -> Result<Vec<(u64, String)>, IngestError> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut reader = csv::ReaderBuilder::new()
@@ -251,12 +290,16 @@ pub fn fetch_raw(path: &Path, opts: &CsvOptions, lines: &[u64]) -> Result<Vec<(u
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut out = Vec::new();
-    let mut want = lines.iter().peekable();
+    let mut want = wanted.iter().peekable();
+    let mut lines = Lines { upto: 0, newlines: 0 };
     while want.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
-        let pos = record.position().expect("positions").clone();
-        if want.next_if(|&&l| l == pos.line()).is_some() {
-            let ctx = CsvRecord { raw: &bytes[pos.byte() as usize..reader.position().byte() as usize], line: pos.line(), opts, fields: &[] };
-            out.push((pos.line(), ctx.raw()));
+        let end = reader.position().byte();
+        let start = record_start(record.position().expect("positions").byte(), &bytes[lines.upto as usize..end as usize], lines.upto);
+        let line = lines.record_start(start, &bytes[lines.upto as usize..start as usize]);
+        let raw = &bytes[start as usize..end as usize];
+        lines.record_end(end, raw);
+        if want.next_if(|&&l| l == line).is_some() {
+            out.push((line, CsvRecord { raw, line, opts, fields: &[] }.raw()));
         }
     }
     Ok(out)

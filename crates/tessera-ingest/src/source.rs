@@ -12,7 +12,7 @@ use crate::sink::StagedTable;
 use std::hash::Hasher;
 use std::path::PathBuf;
 use tessera_core::config::{ConflictPolicy, SourceConfig, UnknownCustomerPolicy};
-use tessera_core::schema::{Role, SourceKind};
+use tessera_core::schema::Role;
 use xxhash_rust::xxh3::Xxh3;
 
 /// What a reader knows about the record in hand, asked for only when the row is rejected.

@@ -1,1 +1,46 @@
-fn main() {}
+//! `tessera`: the command line. Each subcommand parses its arguments, calls the library crates and
+//! prints what they return; the work itself lives in the crates.
+
+mod cli;
+mod cmd_check;
+mod cmd_demo;
+mod cmd_run;
+mod output;
+mod progress;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit codes: 0 ok, 1 failure, 2 bad input or usage.
+pub enum Failure {
+    /// The user's input or config is wrong.
+    Input(anyhow::Error),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Demo(args) => cmd_demo::run(args, &cli),
+        cli::Command::Run(args) => cmd_run::run(args, &cli),
+        cli::Command::Check(args) => cmd_check::run(args, &cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

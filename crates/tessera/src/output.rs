@@ -1,0 +1,73 @@
+//! Loading the config and showing results as text.
+
+use crate::Failure;
+use anyhow::Context;
+use std::fmt::Write;
+use std::path::Path;
+use tessera_core::Config;
+use tessera_core::config::Bound;
+use tessera_ingest::RunSummary;
+
+/// Reads and checks a config, returning it with its text. Config mistakes are input errors.
+pub fn load_config(path: &Path) -> Result<(Config, String), Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))
+        .map_err(Failure::Input)?;
+    let config = Config::from_toml(&text, path).map_err(|e| Failure::Input(e.into()))?;
+    Ok((config, text))
+}
+
+fn bound(b: &Option<Bound>) -> String {
+    match b {
+        None => String::new(),
+        Some(Bound::Int(i)) => i.to_string(),
+        Some(Bound::Float(f)) => f.to_string(),
+        Some(Bound::Days(d)) => tessera_core::value::days_to_date(*d).to_string(),
+        Some(Bound::Micros(m)) => chrono_like(*m),
+    }
+}
+
+fn chrono_like(micros: i64) -> String {
+    let days = micros.div_euclid(86_400_000_000) as i32;
+    tessera_core::value::days_to_date(days).to_string()
+}
+
+pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut s = String::new();
+    for src in &config.sources {
+        let n = files.get(src.kind.name()).and_then(|v| v.as_array()).map_or(0, Vec::len);
+        let _ = writeln!(s, "[{}] {} ({:?}, {} file{}, time zone {})", src.kind, src.path, src.format, n, if n == 1 { "" } else { "s" }, src.time_zone.name());
+        let _ = writeln!(s, "  {:<16} {:<10} {:<18} {:<9} constraints", "field", "type", "column", "required");
+        for f in &src.fields {
+            let mut c = Vec::new();
+            if let Some(v) = &f.values {
+                c.push(format!("one of {}", v.join("|")));
+            }
+            if f.min.is_some() || f.max.is_some() {
+                c.push(format!("{}..={}", bound(&f.min), bound(&f.max)));
+            }
+            if let Some(fmt) = &f.format {
+                c.push(format!("format {fmt}"));
+            }
+            if let Some(d) = &f.default {
+                c.push(format!("default {d}"));
+            }
+            let column = if f.implicit && !f.required { format!("{} (if present)", f.column) } else { f.column.to_string() };
+            let _ = writeln!(s, "  {:<16} {:<10} {:<18} {:<9} {}", f.name, f.ty.name(), column, if f.required { "yes" } else { "no" }, c.join("; "));
+        }
+    }
+    s
+}
+
+pub fn run_table(summary: &RunSummary, out: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}", "source", "read", "accepted", "rejected", "duplicates", "created");
+    for (kind, r) in &summary.sources {
+        let _ = writeln!(s, "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}", kind.name(), r.read, r.accepted, r.rejected, r.duplicates, r.created);
+    }
+    if let Some(orders) = summary.sources.get(&tessera_core::SourceKind::Orders) {
+        let _ = writeln!(s, "orders: {} refunds kept and flagged, {} zero amounts kept", orders.refunds, orders.zero_amounts);
+    }
+    let _ = writeln!(s, "as of {}; counts reconcile; {} rows rejected (see {})", summary.as_of.as_deref().unwrap_or("-"), summary.rejected_total, out.join("rejects.csv").display());
+    s
+}
