@@ -709,9 +709,16 @@ pub fn format_from_path(path: &str) -> Option<Format> {
 
 /// `"; did you mean `x`?"` for the closest candidate within a small edit distance, or `""`.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let w = word.to_lowercase();
     let best = candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            let lc = c.to_lowercase();
+            // A candidate that starts the word (`int` for `integer`) or that the word starts counts as close.
+            let prefix = lc.len() >= 3 && w.len() >= 3 && (w.starts_with(&lc) || lc.starts_with(&w));
+            let d = if prefix { 1 } else { strsim::damerau_levenshtein(&w, &lc) };
+            (d, c)
+        })
         .min_by_key(|(d, _)| *d);
     match best {
         Some((d, c)) if d <= (word.chars().count() / 3).max(2) => format!("; did you mean `{c}`?"),

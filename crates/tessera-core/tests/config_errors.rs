@@ -1,0 +1,105 @@
+//! Config mistakes are reported as `file:line:col: message`, with a suggestion for misspelt names.
+//! Expected positions are those of the offending key or value in each fixture text.
+
+use tessera_core::Config;
+use tessera_core::config::{Bound, ColumnRef, ConflictPolicy, Format};
+use tessera_core::schema::SourceKind;
+
+fn err(text: &str) -> String {
+    Config::from_toml(text, "shop/tessera.toml".as_ref()).unwrap_err().to_string()
+}
+
+const OK: &str = r#"[project]
+as_of = 2025-01-01
+time_zone = "Europe/Berlin"
+
+[sources.customers]
+path = "customers.csv"
+columns = { customer_id = "CustomerID" }
+attributes.age = { column = "Age", type = "int", min = 0, max = 120 }
+
+[sources.orders]
+path = "orders/*.parquet"
+on_conflict = "last"
+columns = { order_id = "id", customer_id = 2, ordered_at = { column = "at", format = "%d.%m.%Y %H:%M" }, amount = { column = "total", min = "-500.00" } }
+"#;
+
+#[test]
+fn a_valid_config_resolves() {
+    let c = Config::from_toml(OK, "shop/tessera.toml".as_ref()).unwrap();
+    assert_eq!(c.base_dir, std::path::Path::new("shop"));
+    assert_eq!(c.as_of, Some(20_089)); // 2025-01-01 is day 20089 since 1970-01-01.
+    let orders = c.source(SourceKind::Orders).unwrap();
+    assert_eq!(orders.format, Format::Parquet);
+    assert_eq!(orders.on_conflict, ConflictPolicy::Last);
+    assert_eq!(orders.field("customer_id").unwrap().column, ColumnRef::Index(1));
+    assert_eq!(orders.field("amount").unwrap().min, Some(Bound::Int(-50_000)));
+    assert_eq!(orders.field("ordered_at").unwrap().format.as_deref(), Some("%d.%m.%Y %H:%M"));
+    // Optional canonical fields not in the config are looked up by their own name, if present.
+    let category = orders.field("category").unwrap();
+    assert!(category.implicit && !category.required);
+    let age = c.source(SourceKind::Customers).unwrap().field("age").unwrap();
+    assert_eq!((age.min, age.max), (Some(Bound::Int(0)), Some(Bound::Int(120))));
+}
+
+#[test]
+fn unknown_keys_name_their_line_and_suggest() {
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\nformatt = \"csv\"\n"),
+        "shop/tessera.toml:3:1: unknown field `formatt`, expected one of `path`, `format`, `csv`, `columns`, `attributes`, `date_format`, `timestamp_format`, `time_zone`, `decimal_separator`, `thousands_separator`, `on_conflict`, `unknown_customers`; did you mean `format`?"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\ncolumns = { custmer_id = \"id\" }\n"),
+        "shop/tessera.toml:3:13: unknown field `custmer_id` in [sources.customers.columns]; did you mean `customer_id`?; extra columns go under [sources.customers.attributes]"
+    );
+    assert_eq!(
+        err("[sources.customer]\npath = \"c.csv\"\n"),
+        "shop/tessera.toml:1:10: unknown field `customer`, expected one of `customers`, `orders`, `events`, `feedback`; did you mean `customers`?"
+    );
+    let e = err("[sources.customers]\npath = \"c.csv\"\nattributes.age = { colum = \"Age\", type = \"int\" }\n");
+    assert!(e.starts_with("shop/tessera.toml:3:20: unknown field `colum`"), "{e}");
+    assert!(e.ends_with("did you mean `column`?"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_values_name_their_line() {
+    assert_eq!(
+        err("[project]\nmoney_decimals = \"two\"\n[sources.customers]\npath = \"c.csv\"\n"),
+        "shop/tessera.toml:2:18: invalid type: string \"two\", expected i64"
+    );
+    assert_eq!(
+        err("[project]\ntime_zone = \"Europe/Berln\"\n[sources.customers]\npath = \"c.csv\"\n"),
+        "shop/tessera.toml:2:13: unknown time zone `Europe/Berln`; did you mean `Europe/Berlin`?"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\nformat = \"parqet\"\n"),
+        "shop/tessera.toml:3:10: unknown variant `parqet`, expected one of `csv`, `parquet`, `ndjson`; did you mean `parquet`?"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\nattributes.age = { type = \"integer\" }\n"),
+        "shop/tessera.toml:3:27: unknown type `integer`; did you mean `int`?"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\nattributes.age = { type = \"int\", min = \"young\" }\n"),
+        "shop/tessera.toml:3:40: `min` of `age`: `young` is not an integer"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.dat\"\n"),
+        "shop/tessera.toml:2:8: cannot tell the format of `c.dat` from its extension; set format = \"csv\", \"parquet\" or \"ndjson\""
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\ncolumns = { customer_id = 0 }\n"),
+        "shop/tessera.toml:3:27: column numbers start at 1, got 0 for `customer_id`"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\ndate_format = \"%Q\"\n"),
+        "shop/tessera.toml:3:15: `%Q` is not a valid strftime format"
+    );
+}
+
+#[test]
+fn structure_errors() {
+    assert_eq!(err("[project]\nname = \"x\"\n"), "shop/tessera.toml:1:1: no [sources] table: at least [sources.customers] is required");
+    assert_eq!(err("[sources.orders]\npath = \"o.csv\"\n"), "shop/tessera.toml:1:2: [sources.customers] is required");
+    assert_eq!(err("[sources.customers]\npath = \"c.csv\"\nx = 1 2\n").split(':').take(3).collect::<Vec<_>>(), ["shop/tessera.toml", "3", "5"]);
+}
