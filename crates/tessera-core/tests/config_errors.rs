@@ -103,3 +103,14 @@ fn structure_errors() {
     assert_eq!(err("[sources.orders]\npath = \"o.csv\"\n"), "shop/tessera.toml:1:2: [sources.customers] is required");
     assert_eq!(err("[sources.customers]\npath = \"c.csv\"\nx = 1 2\n").split(':').take(3).collect::<Vec<_>>(), ["shop/tessera.toml", "3", "5"]);
 }
+
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md")).unwrap();
+    let start = doc.find("```toml\n").unwrap() + 8;
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let c = Config::from_toml(example, "tessera.toml".as_ref()).unwrap();
+    assert_eq!(c.sources.len(), 4);
+    let customers = c.source(SourceKind::Customers).unwrap();
+    assert_eq!(customers.fields.len(), 2 + 6);
+}
