@@ -108,7 +108,12 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: ',', header: true, quote: '"', encoding: Encoding::Utf8 }
+        Self {
+            delimiter: ',',
+            header: true,
+            quote: '"',
+            encoding: Encoding::Utf8,
+        }
     }
 }
 
@@ -196,8 +201,11 @@ impl Config {
     /// Parses and checks a config. `file` names it in messages; relative source paths start from
     /// its folder.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let ctx = Ctx { text, file: file.display().to_string() };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.from_toml_error(&e))?;
+        let ctx = Ctx {
+            text,
+            file: file.display().to_string(),
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
         ctx.resolve(raw, file)
     }
 }
@@ -327,10 +335,15 @@ impl Ctx<'_> {
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        ConfigError { file: self.file.clone(), line, column, message: message.into() }
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
-    fn from_toml_error(&self, e: &toml::de::Error) -> ConfigError {
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let message = e.message().trim().to_string();
         let message = add_did_you_mean(&message);
         self.at(e.span().unwrap_or(0..0), message)
@@ -344,12 +357,22 @@ impl Ctx<'_> {
         };
         let money_decimals = match &p.money_decimals {
             Some(d) if (0..=9).contains(d.get_ref()) => *d.get_ref() as u8,
-            Some(d) => return Err(self.at(d.span(), format!("money_decimals must be 0..=9, got {}", d.get_ref()))),
+            Some(d) => {
+                return Err(self.at(
+                    d.span(),
+                    format!("money_decimals must be 0..=9, got {}", d.get_ref()),
+                ));
+            }
             None => 2,
         };
         let batch_rows = match &p.batch_rows {
             Some(b) if (1..=16_777_216).contains(b.get_ref()) => *b.get_ref() as usize,
-            Some(b) => return Err(self.at(b.span(), format!("batch_rows must be 1..=16777216, got {}", b.get_ref()))),
+            Some(b) => {
+                return Err(self.at(
+                    b.span(),
+                    format!("batch_rows must be 1..=16777216, got {}", b.get_ref()),
+                ));
+            }
             None => DEFAULT_BATCH_ROWS,
         };
         let as_of = match &p.as_of {
@@ -357,7 +380,10 @@ impl Ctx<'_> {
             None => None,
         };
         let Some(sources) = raw.sources else {
-            return Err(self.at(0..0, "no [sources] table: at least [sources.customers] is required"));
+            return Err(self.at(
+                0..0,
+                "no [sources] table: at least [sources.customers] is required",
+            ));
         };
         let sources_span = sources.span();
         let s = sources.into_inner();
@@ -371,7 +397,11 @@ impl Ctx<'_> {
             unknown_customers: p.unknown_customers.unwrap_or(UnknownCustomerPolicy::Reject),
         };
         let mut out = Vec::new();
-        for (kind, src) in SourceKind::ALL.into_iter().zip([s.customers, s.orders, s.events, s.feedback]) {
+        for (kind, src) in
+            SourceKind::ALL
+                .into_iter()
+                .zip([s.customers, s.orders, s.events, s.feedback])
+        {
             if let Some(src) = src {
                 out.push(self.source(kind, src.into_inner(), &defaults)?);
             }
@@ -392,7 +422,14 @@ impl Ctx<'_> {
     fn time_zone(&self, tz: &Spanned<String>) -> Result<Tz, ConfigError> {
         tz.get_ref().parse::<Tz>().map_err(|_| {
             let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-            self.at(tz.span(), format!("unknown time zone `{}`{}", tz.get_ref(), did_you_mean(tz.get_ref(), names)))
+            self.at(
+                tz.span(),
+                format!(
+                    "unknown time zone `{}`{}",
+                    tz.get_ref(),
+                    did_you_mean(tz.get_ref(), names)
+                ),
+            )
         })
     }
 
@@ -400,10 +437,22 @@ impl Ctx<'_> {
         let text = match v.get_ref() {
             toml::Value::String(s) => s.clone(),
             toml::Value::Datetime(d) => d.to_string(),
-            other => return Err(self.at(v.span(), format!("{what} must be a date like 2025-01-01, got {}", other.type_str()))),
+            other => {
+                return Err(self.at(
+                    v.span(),
+                    format!(
+                        "{what} must be a date like 2025-01-01, got {}",
+                        other.type_str()
+                    ),
+                ));
+            }
         };
-        value::parse_date(&text, None)
-            .map_err(|_| self.at(v.span(), format!("{what} must be a date like 2025-01-01, got `{text}`")))
+        value::parse_date(&text, None).map_err(|_| {
+            self.at(
+                v.span(),
+                format!("{what} must be a date like 2025-01-01, got `{text}`"),
+            )
+        })
     }
 
     fn one_char(&self, s: &Spanned<String>, what: &str) -> Result<char, ConfigError> {
@@ -414,7 +463,12 @@ impl Ctx<'_> {
                 let mut chars = v.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) if c.is_ascii() => c,
-                    _ => return Err(self.at(s.span(), format!("{what} must be one ASCII character, got `{v}`"))),
+                    _ => {
+                        return Err(self.at(
+                            s.span(),
+                            format!("{what} must be one ASCII character, got `{v}`"),
+                        ));
+                    }
                 }
             }
         };
@@ -427,12 +481,20 @@ impl Ctx<'_> {
     fn format(&self, f: &Spanned<String>) -> Result<String, ConfigError> {
         use chrono::format::{Item, StrftimeItems};
         if StrftimeItems::new(f.get_ref()).any(|i| matches!(i, Item::Error)) {
-            return Err(self.at(f.span(), format!("`{}` is not a valid strftime format", f.get_ref())));
+            return Err(self.at(
+                f.span(),
+                format!("`{}` is not a valid strftime format", f.get_ref()),
+            ));
         }
         Ok(f.get_ref().clone())
     }
 
-    fn source(&self, kind: SourceKind, src: RawSource, d: &Defaults) -> Result<SourceConfig, ConfigError> {
+    fn source(
+        &self,
+        kind: SourceKind,
+        src: RawSource,
+        d: &Defaults,
+    ) -> Result<SourceConfig, ConfigError> {
         if src.path.get_ref().trim().is_empty() {
             return Err(self.at(src.path.span(), format!("sources.{kind}.path is empty")));
         }
@@ -463,16 +525,32 @@ impl Ctx<'_> {
             Some(tz) => self.time_zone(tz)?,
             None => d.time_zone,
         };
-        let mut money = MoneyFormat { decimals: d.money_decimals, ..MoneyFormat::default() };
+        let mut money = MoneyFormat {
+            decimals: d.money_decimals,
+            ..MoneyFormat::default()
+        };
         if let Some(s) = &src.decimal_separator {
             money.decimal_separator = self.one_char(s, "decimal_separator")? as u8;
         }
         if let Some(s) = &src.thousands_separator {
             money.thousands_separator = Some(self.one_char(s, "thousands_separator")? as u8);
         }
-        let date_format = src.date_format.as_ref().map(|f| self.format(f)).transpose()?;
-        let ts_format = src.timestamp_format.as_ref().map(|f| self.format(f)).transpose()?;
-        let formats = SourceFormats { date: date_format, timestamp: ts_format, tz: time_zone, money };
+        let date_format = src
+            .date_format
+            .as_ref()
+            .map(|f| self.format(f))
+            .transpose()?;
+        let ts_format = src
+            .timestamp_format
+            .as_ref()
+            .map(|f| self.format(f))
+            .transpose()?;
+        let formats = SourceFormats {
+            date: date_format,
+            timestamp: ts_format,
+            tz: time_zone,
+            money,
+        };
 
         let canonical = kind.fields();
         for key in src.columns.keys() {
@@ -488,32 +566,33 @@ impl Ctx<'_> {
         let mut fields = Vec::new();
         for c in canonical {
             let entry = src.columns.iter().find(|(k, _)| k.get_ref() == c.name);
-            let mut f = match entry {
-                Some((_, spec)) => {
-                    let span = spec.span();
-                    let spec = &spec.get_ref().0;
-                    if let Some(t) = &spec.ty {
-                        return Err(self.at(t.span(), format!(
+            let mut f =
+                match entry {
+                    Some((_, spec)) => {
+                        let span = spec.span();
+                        let spec = &spec.get_ref().0;
+                        if let Some(t) = &spec.ty {
+                            return Err(self.at(t.span(), format!(
                             "`{}` is a canonical field of type {}; its type cannot be changed",
                             c.name, c.ty
                         )));
+                        }
+                        self.field(c.name, c.ty, spec, span, false, &formats)?
                     }
-                    self.field(c.name, c.ty, spec, span, false, &formats)?
-                }
-                None => FieldConfig {
-                    name: c.name.to_string(),
-                    column: ColumnRef::Name(c.name.to_string()),
-                    ty: c.ty,
-                    required: c.required,
-                    implicit: true,
-                    role: None,
-                    format: None,
-                    values: None,
-                    min: None,
-                    max: None,
-                    default: None,
-                },
-            };
+                    None => FieldConfig {
+                        name: c.name.to_string(),
+                        column: ColumnRef::Name(c.name.to_string()),
+                        ty: c.ty,
+                        required: c.required,
+                        implicit: true,
+                        role: None,
+                        format: None,
+                        values: None,
+                        min: None,
+                        max: None,
+                        default: None,
+                    },
+                };
             f.role = Some(c.role);
             f.required = f.required || c.required;
             f.default = c.default.map(str::to_string);
@@ -528,7 +607,10 @@ impl Ctx<'_> {
         for (name, spec) in &src.attributes {
             let n = name.get_ref();
             if fields.iter().any(|f| &f.name == n) {
-                return Err(self.at(name.span(), format!("attribute `{n}` has the name of a canonical field of {kind}")));
+                return Err(self.at(
+                    name.span(),
+                    format!("attribute `{n}` has the name of a canonical field of {kind}"),
+                ));
             }
             if !is_identifier(n) {
                 return Err(self.at(name.span(), format!(
@@ -536,17 +618,23 @@ impl Ctx<'_> {
                 )));
             }
             let t = spec.get_ref().0.ty.as_ref().ok_or_else(|| {
-                self.at(name.span(), format!(
-                    "attribute `{n}` needs a type: one of {}",
-                    FieldType::USER_TYPES.join(", ")
-                ))
+                self.at(
+                    name.span(),
+                    format!(
+                        "attribute `{n}` needs a type: one of {}",
+                        FieldType::USER_TYPES.join(", ")
+                    ),
+                )
             })?;
             let ty = parse_user_type(t.get_ref()).ok_or_else(|| {
-                self.at(t.span(), format!(
-                    "unknown type `{}`{}",
-                    t.get_ref(),
-                    did_you_mean(t.get_ref(), FieldType::USER_TYPES.iter().copied())
-                ))
+                self.at(
+                    t.span(),
+                    format!(
+                        "unknown type `{}`{}",
+                        t.get_ref(),
+                        did_you_mean(t.get_ref(), FieldType::USER_TYPES.iter().copied())
+                    ),
+                )
             })?;
             let mut f = self.field(n, ty, &spec.get_ref().0, spec.span(), true, &formats)?;
             if matches!(ty, FieldType::Date | FieldType::Timestamp) {
@@ -555,7 +643,10 @@ impl Ctx<'_> {
             fields.push(f);
         }
         if src.unknown_customers.is_some() && kind == SourceKind::Customers {
-            return Err(self.at(src.path.span(), "unknown_customers applies to orders, events and feedback, not customers"));
+            return Err(self.at(
+                src.path.span(),
+                "unknown_customers applies to orders, events and feedback, not customers",
+            ));
         }
         Ok(SourceConfig {
             kind,
@@ -575,7 +666,10 @@ impl Ctx<'_> {
         let max = value::parse_date(DEFAULT_MAX_DATE, None).expect("constant date") + 1;
         let (lo, hi) = match f.ty {
             FieldType::Date => (Bound::Days(min), Bound::Days(max - 1)),
-            _ => (Bound::Micros(i64::from(min) * 86_400_000_000), Bound::Micros(i64::from(max) * 86_400_000_000 - 1)),
+            _ => (
+                Bound::Micros(i64::from(min) * 86_400_000_000),
+                Bound::Micros(i64::from(max) * 86_400_000_000 - 1),
+            ),
         };
         f.min.get_or_insert(lo);
         f.max.get_or_insert(hi);
@@ -599,53 +693,86 @@ impl Ctx<'_> {
                 RawColumn::Name(n) => ColumnRef::Name(n.clone()),
                 RawColumn::Index(i) if *i >= 1 => ColumnRef::Index(*i as usize - 1),
                 RawColumn::Index(i) => {
-                    return Err(self.at(span, format!("column numbers start at 1, got {i} for `{name}`")));
+                    return Err(self.at(
+                        span,
+                        format!("column numbers start at 1, got {i} for `{name}`"),
+                    ));
                 }
             },
         };
         let format = match (&spec.format, ty) {
             (Some(f), FieldType::Date | FieldType::Timestamp) => Some(self.format(f)?),
-            (Some(f), _) => return Err(self.at(f.span(), format!("`format` applies to date and timestamp fields; `{name}` is {ty}"))),
+            (Some(f), _) => {
+                return Err(self.at(
+                    f.span(),
+                    format!("`format` applies to date and timestamp fields; `{name}` is {ty}"),
+                ));
+            }
             (None, FieldType::Date) => formats.date.clone(),
             (None, FieldType::Timestamp) => formats.timestamp.clone(),
             (None, _) => None,
         };
         if spec.values.is_some() && ty != FieldType::String {
-            return Err(self.at(span, format!("`values` lists the allowed strings; `{name}` is {ty}")));
+            return Err(self.at(
+                span,
+                format!("`values` lists the allowed strings; `{name}` is {ty}"),
+            ));
         }
         let mut values = spec.values.clone();
         if let Some(v) = &mut values {
             if v.is_empty() {
-                return Err(self.at(span, format!("`values` for `{name}` is empty: no row could pass")));
+                return Err(self.at(
+                    span,
+                    format!("`values` for `{name}` is empty: no row could pass"),
+                ));
             }
             v.sort();
             v.dedup();
         }
         let mut clock = LocalTime::new(formats.tz);
-        let mut bound = |b: &Option<Spanned<toml::Value>>, which: &str| -> Result<Option<Bound>, ConfigError> {
-            let Some(b) = b else { return Ok(None) };
-            if !ty.is_ordered() {
-                return Err(self.at(b.span(), format!("`{which}` needs an ordered type; `{name}` is {ty}")));
-            }
-            let v = b.get_ref();
-            let text = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Datetime(d) => d.to_string(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                other => {
-                    return Err(self.at(b.span(), format!("`{which}` of `{name}` must be a number or date, got {}", other.type_str())));
+        let mut bound =
+            |b: &Option<Spanned<toml::Value>>, which: &str| -> Result<Option<Bound>, ConfigError> {
+                let Some(b) = b else { return Ok(None) };
+                if !ty.is_ordered() {
+                    return Err(self.at(
+                        b.span(),
+                        format!("`{which}` needs an ordered type; `{name}` is {ty}"),
+                    ));
                 }
+                let v = b.get_ref();
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Datetime(d) => d.to_string(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    other => {
+                        return Err(self.at(
+                            b.span(),
+                            format!(
+                                "`{which}` of `{name}` must be a number or date, got {}",
+                                other.type_str()
+                            ),
+                        ));
+                    }
+                };
+                let parsed = match ty {
+                    FieldType::Int => value::parse_int(&text).map(Bound::Int),
+                    FieldType::Float => value::parse_float(&text).map(Bound::Float),
+                    FieldType::Money => value::parse_money(
+                        &text,
+                        MoneyFormat {
+                            decimals: formats.money.decimals,
+                            ..MoneyFormat::default()
+                        },
+                    )
+                    .map(Bound::Int),
+                    FieldType::Date => value::parse_date(&text, None).map(Bound::Days),
+                    _ => value::parse_timestamp(&text, None, &mut clock).map(Bound::Micros),
+                };
+                parsed
+                    .map(Some)
+                    .map_err(|e| self.at(b.span(), format!("`{which}` of `{name}`: {e}")))
             };
-            let parsed = match ty {
-                FieldType::Int => value::parse_int(&text).map(Bound::Int),
-                FieldType::Float => value::parse_float(&text).map(Bound::Float),
-                FieldType::Money => value::parse_money(&text, MoneyFormat { decimals: formats.money.decimals, ..MoneyFormat::default() }).map(Bound::Int),
-                FieldType::Date => value::parse_date(&text, None).map(Bound::Days),
-                _ => value::parse_timestamp(&text, None, &mut clock).map(Bound::Micros),
-            };
-            parsed.map(Some).map_err(|e| self.at(b.span(), format!("`{which}` of `{name}`: {e}")))
-        };
         let min = bound(&spec.min, "min")?;
         let max = bound(&spec.max, "max")?;
         Ok(FieldConfig {
@@ -693,7 +820,8 @@ fn parse_user_type(s: &str) -> Option<FieldType> {
 
 fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|c| c.is_ascii_alphabetic()) && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    c.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The format implied by a file name, if its extension is a known one.
@@ -715,8 +843,13 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|c| {
             let lc = c.to_lowercase();
             // A candidate that starts the word (`int` for `integer`) or that the word starts counts as close.
-            let prefix = lc.len() >= 3 && w.len() >= 3 && (w.starts_with(&lc) || lc.starts_with(&w));
-            let d = if prefix { 1 } else { strsim::damerau_levenshtein(&w, &lc) };
+            let prefix =
+                lc.len() >= 3 && w.len() >= 3 && (w.starts_with(&lc) || lc.starts_with(&w));
+            let d = if prefix {
+                1
+            } else {
+                strsim::damerau_levenshtein(&w, &lc)
+            };
             (d, c)
         })
         .min_by_key(|(d, _)| *d);

@@ -70,8 +70,15 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    pub const USER_TYPES: [&'static str; 7] =
-        ["string", "int", "float", "bool", "date", "timestamp", "money"];
+    pub const USER_TYPES: [&'static str; 7] = [
+        "string",
+        "int",
+        "float",
+        "bool",
+        "date",
+        "timestamp",
+        "money",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -127,7 +134,13 @@ pub struct CanonicalField {
 }
 
 const fn field(name: &'static str, ty: FieldType, required: bool, role: Role) -> CanonicalField {
-    CanonicalField { name, ty, required, role, default: None }
+    CanonicalField {
+        name,
+        ty,
+        required,
+        role,
+        default: None,
+    }
 }
 
 const CUSTOMER_FIELDS: &[CanonicalField] = &[

@@ -28,7 +28,11 @@ pub enum ValueError {
     #[error("`{0}` is not an amount")]
     NotMoney(String),
     #[error("`{text}` has {places} decimal places; money_decimals is {decimals}")]
-    MoneyPrecision { text: String, places: usize, decimals: u8 },
+    MoneyPrecision {
+        text: String,
+        places: usize,
+        decimals: u8,
+    },
     #[error("`{0}` is too large for an amount")]
     MoneyOverflow(String),
 }
@@ -43,7 +47,11 @@ pub struct MoneyFormat {
 
 impl Default for MoneyFormat {
     fn default() -> Self {
-        Self { decimals: 2, decimal_separator: b'.', thousands_separator: None }
+        Self {
+            decimals: 2,
+            decimal_separator: b'.',
+            thousands_separator: None,
+        }
     }
 }
 
@@ -78,7 +86,8 @@ pub fn parse_money(text: &str, fmt: MoneyFormat) -> Result<i64, ValueError> {
                 if places <= usize::from(fmt.decimals) {
                     frac = frac * 10 + d;
                 } else if d != 0 {
-                    let places = digits.len() - digits.find(fmt.decimal_separator as char).unwrap_or(0) - 1;
+                    let places =
+                        digits.len() - digits.find(fmt.decimal_separator as char).unwrap_or(0) - 1;
                     return Err(ValueError::MoneyPrecision {
                         text: text.to_string(),
                         places,
@@ -126,7 +135,11 @@ pub fn money_from_f64(value: f64, decimals: u8) -> Result<i64, ValueError> {
     if (scaled - rounded).abs() > 1e-6 * rounded.abs().max(1.0) {
         let text = value.to_string();
         let places = text.split('.').nth(1).map_or(0, str::len);
-        return Err(ValueError::MoneyPrecision { text, places, decimals });
+        return Err(ValueError::MoneyPrecision {
+            text,
+            places,
+            decimals,
+        });
     }
     Ok(rounded as i64)
 }
@@ -164,18 +177,30 @@ fn format_decimal(unscaled: i128, scale: i8) -> String {
 }
 
 fn is_non_finite_word(s: &str) -> bool {
-    ["nan", "inf", "infinity"].iter().any(|w| s.eq_ignore_ascii_case(w))
+    ["nan", "inf", "infinity"]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
 }
 
 pub fn parse_int(text: &str) -> Result<i64, ValueError> {
     let s = text.trim();
-    s.strip_prefix('+').unwrap_or(s).parse().map_err(|_| ValueError::NotInt(text.to_string()))
+    s.strip_prefix('+')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| ValueError::NotInt(text.to_string()))
 }
 
 /// Parses a float; NaN and infinities are refused because every statistic downstream breaks on them.
 pub fn parse_float(text: &str) -> Result<f64, ValueError> {
-    let v: f64 = text.trim().parse().map_err(|_| ValueError::NotFloat(text.to_string()))?;
-    if v.is_finite() { Ok(v) } else { Err(ValueError::NotFinite(text.to_string())) }
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| ValueError::NotFloat(text.to_string()))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(ValueError::NotFinite(text.to_string()))
+    }
 }
 
 pub fn parse_bool(text: &str) -> Result<bool, ValueError> {
@@ -258,7 +283,11 @@ fn parse_iso_date(b: &[u8]) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    days_from_civil(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
+    days_from_civil(
+        digits(&b[..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )
 }
 
 /// Converts local wall-clock times in one zone to UTC, remembering the last hour's offset.
@@ -275,7 +304,12 @@ pub struct LocalTime {
 
 impl LocalTime {
     pub fn new(tz: Tz) -> Self {
-        Self { tz, utc: tz == Tz::UTC, cached_hour: i64::MIN, cached_offset: 0 }
+        Self {
+            tz,
+            utc: tz == Tz::UTC,
+            cached_hour: i64::MIN,
+            cached_offset: 0,
+        }
     }
 
     pub fn tz(&self) -> Tz {
@@ -342,7 +376,9 @@ pub fn parse_timestamp(
     }
     let naive = match NaiveDateTime::parse_from_str(s, f) {
         Ok(n) => n,
-        Err(_) => NaiveDate::parse_from_str(s, f).map_err(|_| bad())?.and_time(NaiveTime::MIN),
+        Err(_) => NaiveDate::parse_from_str(s, f)
+            .map_err(|_| bad())?
+            .and_time(NaiveTime::MIN),
     };
     let utc = naive.and_utc();
     clock
@@ -423,16 +459,29 @@ mod tests {
         assert_eq!(cents("7"), Ok(700));
         assert_eq!(cents("12.500"), Ok(1250));
         assert_eq!(cents(" +3.07 "), Ok(307));
-        assert!(matches!(cents("12.505"), Err(ValueError::MoneyPrecision { places: 3, .. })));
+        assert!(matches!(
+            cents("12.505"),
+            Err(ValueError::MoneyPrecision { places: 3, .. })
+        ));
         assert!(matches!(cents("NaN"), Err(ValueError::NotFinite(_))));
         assert!(matches!(cents("-inf"), Err(ValueError::NotFinite(_))));
         assert!(matches!(cents("12,3"), Err(ValueError::NotMoney(_))));
         assert!(matches!(cents(""), Err(ValueError::NotMoney(_))));
         assert!(matches!(cents("."), Err(ValueError::NotMoney(_))));
-        assert!(matches!(cents("99999999999999999999"), Err(ValueError::MoneyOverflow(_))));
-        let eu = MoneyFormat { decimals: 2, decimal_separator: b',', thousands_separator: Some(b'.') };
+        assert!(matches!(
+            cents("99999999999999999999"),
+            Err(ValueError::MoneyOverflow(_))
+        ));
+        let eu = MoneyFormat {
+            decimals: 2,
+            decimal_separator: b',',
+            thousands_separator: Some(b'.'),
+        };
         assert_eq!(parse_money("1.234,56", eu), Ok(123_456));
-        let yen = MoneyFormat { decimals: 0, ..MoneyFormat::default() };
+        let yen = MoneyFormat {
+            decimals: 0,
+            ..MoneyFormat::default()
+        };
         assert_eq!(parse_money("1500", yen), Ok(1500));
         assert!(parse_money("1500.5", yen).is_err());
     }
@@ -443,18 +492,27 @@ mod tests {
         assert_eq!(money_from_f64(-0.1, 2), Ok(-10));
         assert!(money_from_f64(29.335, 2).is_err());
         assert!(money_from_f64(f64::NAN, 2).is_err());
-        assert_eq!(money_from_decimal(12_345, 3, 2), Err(ValueError::MoneyPrecision {
-            text: "12.345".into(),
-            places: 3,
-            decimals: 2
-        }));
+        assert_eq!(
+            money_from_decimal(12_345, 3, 2),
+            Err(ValueError::MoneyPrecision {
+                text: "12.345".into(),
+                places: 3,
+                decimals: 2
+            })
+        );
         assert_eq!(money_from_decimal(12_340, 3, 2), Ok(1234));
         assert_eq!(money_from_decimal(-5, 0, 2), Ok(-500));
     }
 
     #[test]
     fn civil_days_match_chrono() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (1900, 3, 1), (2024, 12, 31), (1600, 1, 1)] {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (1900, 3, 1),
+            (2024, 12, 31),
+            (1600, 1, 1),
+        ] {
             let expected = date_to_days(NaiveDate::from_ymd_opt(y, m, d).unwrap());
             assert_eq!(days_from_civil(y, m, d), Some(expected), "{y}-{m}-{d}");
         }
@@ -467,13 +525,25 @@ mod tests {
         let mut utc = LocalTime::new(Tz::UTC);
         let t = parse_timestamp("2024-03-05T14:22:10Z", None, &mut utc).unwrap();
         assert_eq!(t, 1_709_648_530_000_000);
-        assert_eq!(parse_timestamp("2024-03-05 15:22:10+01:00", None, &mut utc), Ok(t));
-        assert_eq!(parse_timestamp("2024-03-05T14:22:10.5", None, &mut utc), Ok(t + 500_000));
+        assert_eq!(
+            parse_timestamp("2024-03-05 15:22:10+01:00", None, &mut utc),
+            Ok(t)
+        );
+        assert_eq!(
+            parse_timestamp("2024-03-05T14:22:10.5", None, &mut utc),
+            Ok(t + 500_000)
+        );
         let mut berlin = LocalTime::new(chrono_tz::Europe::Berlin);
-        assert_eq!(parse_timestamp("2024-03-05 15:22:10", None, &mut berlin), Ok(t));
+        assert_eq!(
+            parse_timestamp("2024-03-05 15:22:10", None, &mut berlin),
+            Ok(t)
+        );
         // Summer time: UTC+2.
         let summer = parse_timestamp("2024-07-01 12:00:00", None, &mut berlin).unwrap();
-        assert_eq!(summer, parse_timestamp("2024-07-01T10:00:00Z", None, &mut utc).unwrap());
+        assert_eq!(
+            summer,
+            parse_timestamp("2024-07-01T10:00:00Z", None, &mut utc).unwrap()
+        );
         // 02:30 on the spring-forward day does not exist in Berlin.
         assert!(matches!(
             parse_timestamp("2024-03-31 02:30:00", None, &mut berlin),

@@ -6,7 +6,9 @@ use tessera_core::config::{Bound, ColumnRef, ConflictPolicy, Format};
 use tessera_core::schema::SourceKind;
 
 fn err(text: &str) -> String {
-    Config::from_toml(text, "shop/tessera.toml".as_ref()).unwrap_err().to_string()
+    Config::from_toml(text, "shop/tessera.toml".as_ref())
+        .unwrap_err()
+        .to_string()
 }
 
 const OK: &str = r#"[project]
@@ -32,14 +34,30 @@ fn a_valid_config_resolves() {
     let orders = c.source(SourceKind::Orders).unwrap();
     assert_eq!(orders.format, Format::Parquet);
     assert_eq!(orders.on_conflict, ConflictPolicy::Last);
-    assert_eq!(orders.field("customer_id").unwrap().column, ColumnRef::Index(1));
-    assert_eq!(orders.field("amount").unwrap().min, Some(Bound::Int(-50_000)));
-    assert_eq!(orders.field("ordered_at").unwrap().format.as_deref(), Some("%d.%m.%Y %H:%M"));
+    assert_eq!(
+        orders.field("customer_id").unwrap().column,
+        ColumnRef::Index(1)
+    );
+    assert_eq!(
+        orders.field("amount").unwrap().min,
+        Some(Bound::Int(-50_000))
+    );
+    assert_eq!(
+        orders.field("ordered_at").unwrap().format.as_deref(),
+        Some("%d.%m.%Y %H:%M")
+    );
     // Optional canonical fields not in the config are looked up by their own name, if present.
     let category = orders.field("category").unwrap();
     assert!(category.implicit && !category.required);
-    let age = c.source(SourceKind::Customers).unwrap().field("age").unwrap();
-    assert_eq!((age.min, age.max), (Some(Bound::Int(0)), Some(Bound::Int(120))));
+    let age = c
+        .source(SourceKind::Customers)
+        .unwrap()
+        .field("age")
+        .unwrap();
+    assert_eq!(
+        (age.min, age.max),
+        (Some(Bound::Int(0)), Some(Bound::Int(120)))
+    );
 }
 
 #[test]
@@ -56,8 +74,13 @@ fn unknown_keys_name_their_line_and_suggest() {
         err("[sources.customer]\npath = \"c.csv\"\n"),
         "shop/tessera.toml:1:10: unknown field `customer`, expected one of `customers`, `orders`, `events`, `feedback`; did you mean `customers`?"
     );
-    let e = err("[sources.customers]\npath = \"c.csv\"\nattributes.age = { colum = \"Age\", type = \"int\" }\n");
-    assert!(e.starts_with("shop/tessera.toml:3:20: unknown field `colum`"), "{e}");
+    let e = err(
+        "[sources.customers]\npath = \"c.csv\"\nattributes.age = { colum = \"Age\", type = \"int\" }\n",
+    );
+    assert!(
+        e.starts_with("shop/tessera.toml:3:20: unknown field `colum`"),
+        "{e}"
+    );
     assert!(e.ends_with("did you mean `column`?"), "{e}");
 }
 
@@ -80,7 +103,9 @@ fn wrong_types_and_values_name_their_line() {
         "shop/tessera.toml:3:27: unknown type `integer`; did you mean `int`?"
     );
     assert_eq!(
-        err("[sources.customers]\npath = \"c.csv\"\nattributes.age = { type = \"int\", min = \"young\" }\n"),
+        err(
+            "[sources.customers]\npath = \"c.csv\"\nattributes.age = { type = \"int\", min = \"young\" }\n"
+        ),
         "shop/tessera.toml:3:40: `min` of `age`: `young` is not an integer"
     );
     assert_eq!(
@@ -99,14 +124,27 @@ fn wrong_types_and_values_name_their_line() {
 
 #[test]
 fn structure_errors() {
-    assert_eq!(err("[project]\nname = \"x\"\n"), "shop/tessera.toml:1:1: no [sources] table: at least [sources.customers] is required");
-    assert_eq!(err("[sources.orders]\npath = \"o.csv\"\n"), "shop/tessera.toml:1:2: [sources.customers] is required");
-    assert_eq!(err("[sources.customers]\npath = \"c.csv\"\nx = 1 2\n").split(':').take(3).collect::<Vec<_>>(), ["shop/tessera.toml", "3", "5"]);
+    assert_eq!(
+        err("[project]\nname = \"x\"\n"),
+        "shop/tessera.toml:1:1: no [sources] table: at least [sources.customers] is required"
+    );
+    assert_eq!(
+        err("[sources.orders]\npath = \"o.csv\"\n"),
+        "shop/tessera.toml:1:2: [sources.customers] is required"
+    );
+    assert_eq!(
+        err("[sources.customers]\npath = \"c.csv\"\nx = 1 2\n")
+            .split(':')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["shop/tessera.toml", "3", "5"]
+    );
 }
 
 #[test]
 fn the_documented_example_is_valid() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md"))
+        .unwrap();
     let start = doc.find("```toml\n").unwrap() + 8;
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     let c = Config::from_toml(example, "tessera.toml".as_ref()).unwrap();

@@ -21,8 +21,8 @@
 //! # Ok::<(), tessera_demo::DemoError>(())
 //! ```
 
-pub mod audit;
 mod activity;
+pub mod audit;
 mod calendar;
 mod catalog;
 mod chunk;

@@ -32,7 +32,10 @@ pub fn clean_schema(source: &SourceConfig) -> SchemaRef {
         .map(|f| {
             let mut meta = HashMap::from([("tessera.type".to_string(), f.ty.name().to_string())]);
             if f.ty == FieldType::Money {
-                meta.insert("tessera.money_decimals".into(), source.money.decimals.to_string());
+                meta.insert(
+                    "tessera.money_decimals".into(),
+                    source.money.decimals.to_string(),
+                );
             }
             let always = matches!(f.role, Some(Role::Id | Role::CustomerRef));
             Field::new(&f.name, arrow_type(f.ty), !always).with_metadata(meta)
@@ -114,8 +117,16 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(schema: SchemaRef, capacity: usize) -> Self {
-        let cols = schema.fields().iter().map(|f| Col::new(f.data_type(), capacity)).collect();
-        Self { schema, cols, capacity }
+        let cols = schema
+            .fields()
+            .iter()
+            .map(|f| Col::new(f.data_type(), capacity))
+            .collect();
+        Self {
+            schema,
+            cols,
+            capacity,
+        }
     }
 
     /// Appends one row: the values in field order, then any flags.

@@ -12,8 +12,14 @@ pub enum Cell<'a> {
     /// Days since 1970-01-01.
     Date(i32),
     /// Microseconds since the epoch; `utc` is false for a wall-clock time without a zone.
-    Micros { value: i64, utc: bool },
-    Decimal { unscaled: i128, scale: i8 },
+    Micros {
+        value: i64,
+        utc: bool,
+    },
+    Decimal {
+        unscaled: i128,
+        scale: i8,
+    },
     /// A JSON object or array.
     Json(&'a serde_json::Value),
     /// A value of a type Tessera cannot read, described for the message.

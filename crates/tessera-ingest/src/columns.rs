@@ -4,10 +4,22 @@ use crate::error::IngestError;
 use tessera_core::config::{ColumnRef, FieldConfig, did_you_mean};
 
 /// Position of each field's column in the file; `None` for an optional field the file lacks.
-pub fn resolve(file: &str, header: &[String], has_header: bool, fields: &[FieldConfig]) -> Result<Vec<Option<usize>>, IngestError> {
+pub fn resolve(
+    file: &str,
+    header: &[String],
+    has_header: bool,
+    fields: &[FieldConfig],
+) -> Result<Vec<Option<usize>>, IngestError> {
     let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = header.iter().find(|h| !h.is_empty() && !seen.insert(h.as_str())) {
-        return Err(IngestError::Input { file: file.into(), line: 1, message: format!("column `{dup}` appears twice in the header") });
+    if let Some(dup) = header
+        .iter()
+        .find(|h| !h.is_empty() && !seen.insert(h.as_str()))
+    {
+        return Err(IngestError::Input {
+            file: file.into(),
+            line: 1,
+            message: format!("column `{dup}` appears twice in the header"),
+        });
     }
     fields
         .iter()

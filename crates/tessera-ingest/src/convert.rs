@@ -52,7 +52,10 @@ pub struct FieldError {
 }
 
 fn err(reason: Reason, message: impl Into<String>) -> FieldError {
-    FieldError { reason, message: message.into() }
+    FieldError {
+        reason,
+        message: message.into(),
+    }
 }
 
 /// A field's checker, holding everything it needs to convert one cell.
@@ -97,7 +100,11 @@ impl FieldConv {
 
     fn typed(&mut self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
         let cell = match cell {
-            Cell::Str(s) if s.trim().is_empty() && (self.ty != FieldType::String || s.is_empty()) => Cell::Null,
+            Cell::Str(s)
+                if s.trim().is_empty() && (self.ty != FieldType::String || s.is_empty()) =>
+            {
+                Cell::Null
+            }
             Cell::Str(s) if self.role == Some(Role::Id) && s.trim().is_empty() => Cell::Null,
             c => c,
         };
@@ -109,7 +116,10 @@ impl FieldConv {
                 return Err(err(Reason::EmptyId, format!("{} is empty", self.name)));
             }
             if self.required {
-                return Err(err(Reason::MissingValue, format!("{} is required but empty", self.name)));
+                return Err(err(
+                    Reason::MissingValue,
+                    format!("{} is required but empty", self.name),
+                ));
             }
             return Ok(Typed::Null);
         }
@@ -128,7 +138,10 @@ impl FieldConv {
     }
 
     fn type_error(&self, reason: Reason, cell: Cell<'_>) -> FieldError {
-        err(reason, format!("{}: {} is not a {}", self.name, cell.describe(), self.ty))
+        err(
+            reason,
+            format!("{}: {} is not a {}", self.name, cell.describe(), self.ty),
+        )
     }
 
     fn value_error(&self, e: ValueError) -> FieldError {
@@ -138,8 +151,12 @@ impl FieldConv {
             ValueError::NotFinite(_) => Reason::NotFinite,
             ValueError::NotBool(_) => Reason::BadBool,
             ValueError::NotDate { .. } => Reason::BadDate,
-            ValueError::NotTimestamp { .. } | ValueError::NonexistentLocalTime { .. } => Reason::BadTimestamp,
-            ValueError::NotMoney(_) | ValueError::MoneyPrecision { .. } | ValueError::MoneyOverflow(_) => Reason::BadMoney,
+            ValueError::NotTimestamp { .. } | ValueError::NonexistentLocalTime { .. } => {
+                Reason::BadTimestamp
+            }
+            ValueError::NotMoney(_)
+            | ValueError::MoneyPrecision { .. }
+            | ValueError::MoneyOverflow(_) => Reason::BadMoney,
         };
         err(reason, format!("{}: {e}", self.name))
     }
@@ -150,14 +167,27 @@ impl FieldConv {
             Cell::Int(i) => row.push_str(itoa::Buffer::new().format(i)),
             Cell::Bool(b) => row.push_str(if b { "true" } else { "false" }),
             Cell::Float(f) if f.is_finite() => row.push_str(&f.to_string()),
-            c => return Err(err(Reason::BadJson, format!("{}: expected text, found {}", self.name, c.describe()))),
+            c => {
+                return Err(err(
+                    Reason::BadJson,
+                    format!("{}: expected text, found {}", self.name, c.describe()),
+                ));
+            }
         };
         if let Some(values) = &self.values {
             let s = row.str(v).unwrap_or_default();
             if values.binary_search_by(|x| x.as_str().cmp(s)).is_err() {
-                let shown = values.iter().take(12).map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+                let shown = values
+                    .iter()
+                    .take(12)
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let more = if values.len() > 12 { ", …" } else { "" };
-                return Err(err(Reason::NotInDomain, format!("{}: `{s}` is not one of {shown}{more}", self.name)));
+                return Err(err(
+                    Reason::NotInDomain,
+                    format!("{}: `{s}` is not one of {shown}{more}", self.name),
+                ));
             }
         }
         Ok(v)
@@ -168,7 +198,9 @@ impl FieldConv {
             Cell::Str(s) => value::parse_int(s).map_err(|e| self.value_error(e)),
             Cell::Int(i) => Ok(i),
             Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-            Cell::Decimal { unscaled, scale: 0 } => i64::try_from(unscaled).map_err(|_| self.type_error(Reason::BadInt, cell)),
+            Cell::Decimal { unscaled, scale: 0 } => {
+                i64::try_from(unscaled).map_err(|_| self.type_error(Reason::BadInt, cell))
+            }
             c => Err(self.type_error(Reason::BadInt, c)),
         }
     }
@@ -181,7 +213,14 @@ impl FieldConv {
             Cell::Decimal { unscaled, scale } => unscaled as f64 / 10f64.powi(i32::from(scale)),
             c => return Err(self.type_error(Reason::BadFloat, c)),
         };
-        if f.is_finite() { Ok(f) } else { Err(err(Reason::NotFinite, format!("{}: {f} is not finite", self.name))) }
+        if f.is_finite() {
+            Ok(f)
+        } else {
+            Err(err(
+                Reason::NotFinite,
+                format!("{}: {f} is not finite", self.name),
+            ))
+        }
     }
 
     fn bool(&self, cell: Cell<'_>) -> Result<bool, FieldError> {
@@ -198,7 +237,9 @@ impl FieldConv {
         let d = self.money.decimals;
         let r = match cell {
             Cell::Str(s) => value::parse_money(s, self.money),
-            Cell::Int(i) => i.checked_mul(10i64.pow(u32::from(d))).ok_or_else(|| ValueError::MoneyOverflow(i.to_string())),
+            Cell::Int(i) => i
+                .checked_mul(10i64.pow(u32::from(d)))
+                .ok_or_else(|| ValueError::MoneyOverflow(i.to_string())),
             Cell::Float(f) => value::money_from_f64(f, d),
             Cell::Decimal { unscaled, scale } => value::money_from_decimal(unscaled, scale, d),
             c => return Err(self.type_error(Reason::BadMoney, c)),
@@ -208,14 +249,19 @@ impl FieldConv {
 
     fn date(&mut self, cell: Cell<'_>) -> Result<i32, FieldError> {
         match cell {
-            Cell::Str(s) => value::parse_date(s, self.format.as_deref()).map_err(|e| self.value_error(e)),
+            Cell::Str(s) => {
+                value::parse_date(s, self.format.as_deref()).map_err(|e| self.value_error(e))
+            }
             Cell::Date(d) => Ok(d),
             Cell::Micros { value, utc } => {
                 let local = if utc {
-                    let t = chrono::DateTime::from_timestamp_micros(value).ok_or_else(|| self.type_error(Reason::BadDate, cell))?;
+                    let t = chrono::DateTime::from_timestamp_micros(value)
+                        .ok_or_else(|| self.type_error(Reason::BadDate, cell))?;
                     t.with_timezone(&self.clock.tz()).date_naive()
                 } else {
-                    chrono::DateTime::from_timestamp_micros(value).ok_or_else(|| self.type_error(Reason::BadDate, cell))?.date_naive()
+                    chrono::DateTime::from_timestamp_micros(value)
+                        .ok_or_else(|| self.type_error(Reason::BadDate, cell))?
+                        .date_naive()
                 };
                 Ok(value::date_to_days(local))
             }
@@ -225,16 +271,23 @@ impl FieldConv {
 
     fn timestamp(&mut self, cell: Cell<'_>) -> Result<i64, FieldError> {
         let gap = |s: &Self, text: String| {
-            s.value_error(ValueError::NonexistentLocalTime { text, tz: s.clock.tz().name().to_string() })
+            s.value_error(ValueError::NonexistentLocalTime {
+                text,
+                tz: s.clock.tz().name().to_string(),
+            })
         };
         match cell {
-            Cell::Str(s) => value::parse_timestamp(s, self.format.as_deref(), &mut self.clock).map_err(|e| self.value_error(e)),
+            Cell::Str(s) => value::parse_timestamp(s, self.format.as_deref(), &mut self.clock)
+                .map_err(|e| self.value_error(e)),
             Cell::Micros { value, utc: true } => Ok(value),
             Cell::Micros { value, utc: false } => self
                 .clock
                 .to_utc_micros(value.div_euclid(1_000_000), value.rem_euclid(1_000_000))
                 .ok_or_else(|| gap(self, cell.describe())),
-            Cell::Date(d) => self.clock.to_utc_micros(i64::from(d) * 86_400, 0).ok_or_else(|| gap(self, cell.describe())),
+            Cell::Date(d) => self
+                .clock
+                .to_utc_micros(i64::from(d) * 86_400, 0)
+                .ok_or_else(|| gap(self, cell.describe())),
             c => Err(self.type_error(Reason::BadTimestamp, c)),
         }
     }
@@ -248,10 +301,22 @@ impl FieldConv {
                     .map_err(|e| err(Reason::BadJson, format!("{}: not JSON: {e}", self.name)))?;
                 &parsed
             }
-            c => return Err(err(Reason::BadJson, format!("{}: expected a JSON object, found {}", self.name, c.describe()))),
+            c => {
+                return Err(err(
+                    Reason::BadJson,
+                    format!(
+                        "{}: expected a JSON object, found {}",
+                        self.name,
+                        c.describe()
+                    ),
+                ));
+            }
         };
         if !value.is_object() {
-            return Err(err(Reason::BadJson, format!("{}: expected a JSON object, found {value}", self.name)));
+            return Err(err(
+                Reason::BadJson,
+                format!("{}: expected a JSON object, found {value}", self.name),
+            ));
         }
         Ok(row.push_str(&value.to_string()))
     }
@@ -264,9 +329,11 @@ impl FieldConv {
                 matches!(lo, Some(Bound::Micros(l)) if x < l),
                 matches!(hi, Some(Bound::Micros(h)) if x > h),
             ),
-            (Typed::I64(x), lo, hi) => {
-                (Reason::OutOfRange, matches!(lo, Some(Bound::Int(l)) if x < l), matches!(hi, Some(Bound::Int(h)) if x > h))
-            }
+            (Typed::I64(x), lo, hi) => (
+                Reason::OutOfRange,
+                matches!(lo, Some(Bound::Int(l)) if x < l),
+                matches!(hi, Some(Bound::Int(h)) if x > h),
+            ),
             (Typed::F64(x), lo, hi) => (
                 Reason::OutOfRange,
                 matches!(lo, Some(Bound::Float(l)) if x < l),
@@ -281,13 +348,16 @@ impl FieldConv {
         };
         if below || above {
             let shown = |b: Option<Bound>| b.map_or("-".to_string(), |b| self.show(b));
-            return Err(err(reason, format!(
-                "{}: {} is outside {}..={}",
-                self.name,
-                self.show_typed(v),
-                shown(self.min),
-                shown(self.max)
-            )));
+            return Err(err(
+                reason,
+                format!(
+                    "{}: {} is outside {}..={}",
+                    self.name,
+                    self.show_typed(v),
+                    shown(self.min),
+                    shown(self.max)
+                ),
+            ));
         }
         Ok(())
     }
@@ -298,7 +368,9 @@ impl FieldConv {
             Bound::Int(i) => i.to_string(),
             Bound::Float(f) => f.to_string(),
             Bound::Days(d) => value::days_to_date(d).to_string(),
-            Bound::Micros(m) => chrono::DateTime::from_timestamp_micros(m).map_or(m.to_string(), |t| t.to_rfc3339()),
+            Bound::Micros(m) => {
+                chrono::DateTime::from_timestamp_micros(m).map_or(m.to_string(), |t| t.to_rfc3339())
+            }
         }
     }
 

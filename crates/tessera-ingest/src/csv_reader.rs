@@ -63,7 +63,12 @@ impl Lines {
 
 /// Where a record really starts: the csv crate may place it on the line end of the record before.
 fn record_start(start: u64, from_upto: &[u8], upto: u64) -> u64 {
-    let skip = from_upto.get((start - upto) as usize..).unwrap_or_default().iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+    let skip = from_upto
+        .get((start - upto) as usize..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .count();
     start + skip as u64
 }
 
@@ -114,8 +119,15 @@ impl RecordContext for CsvRecord<'_> {
 
     fn position(&self, field: Option<usize>) -> (u64, u64) {
         let col = field.and_then(|f| self.fields.get(f).copied().flatten());
-        let Some(col) = col else { return (self.line, 1) };
-        let (dl, dc) = field_start(self.raw, self.opts.delimiter as u8, self.opts.quote as u8, col);
+        let Some(col) = col else {
+            return (self.line, 1);
+        };
+        let (dl, dc) = field_start(
+            self.raw,
+            self.opts.delimiter as u8,
+            self.opts.quote as u8,
+            col,
+        );
         (self.line + dl, dc)
     }
 }
@@ -142,7 +154,10 @@ fn field_start(raw: &[u8], delim: u8, quote: u8, k: usize) -> (u64, u64) {
             _ => {}
         }
     }
-    let col = String::from_utf8_lossy(&raw[line_start..start.max(line_start)]).chars().count() as u64 + 1;
+    let col = String::from_utf8_lossy(&raw[line_start..start.max(line_start)])
+        .chars()
+        .count() as u64
+        + 1;
     (line, col)
 }
 
@@ -175,7 +190,10 @@ fn check_quoting(raw: &[u8], delim: u8, quote: u8) -> Option<String> {
             }
             S::QuoteInQuoted if b == b'\r' || b == b'\n' => S::QuoteInQuoted,
             S::QuoteInQuoted => {
-                return Some(format!("field {field}: text after the closing quote (`{}`)", b as char));
+                return Some(format!(
+                    "field {field}: text after the closing quote (`{}`)",
+                    b as char
+                ));
             }
         };
     }
@@ -185,11 +203,21 @@ fn check_quoting(raw: &[u8], delim: u8, quote: u8) -> Option<String> {
     })
 }
 
-pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWriter, mut customers: Option<&mut Customers>, progress: &dyn Progress) -> Result<(), IngestError> {
+pub fn read(
+    path: &Path,
+    name: &str,
+    run: &mut SourceRun,
+    rejects: &mut RejectWriter,
+    mut customers: Option<&mut Customers>,
+    progress: &dyn Progress,
+) -> Result<(), IngestError> {
     let opts = run.config.csv.clone();
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
     let seen = Rc::new(RefCell::new(Seen::default()));
-    let tee = Tee { inner: file, seen: seen.clone() };
+    let tee = Tee {
+        inner: file,
+        seen: seen.clone(),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(opts.delimiter as u8)
         .quote(opts.quote as u8)
@@ -199,25 +227,42 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
         .from_reader(tee);
     let mut record = csv::ByteRecord::new();
     let mut header: Vec<String> = Vec::new();
-    let read_err = |e: csv::Error| IngestError::Input { file: name.to_string(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
+    let read_err = |e: csv::Error| IngestError::Input {
+        file: name.to_string(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    };
     let has_record = reader.read_byte_record(&mut record).map_err(read_err)?;
-    let mut lines = Lines { upto: 0, newlines: 0 };
+    let mut lines = Lines {
+        upto: 0,
+        newlines: 0,
+    };
     if has_record && opts.header {
         let end = reader.position().byte();
         lines.record_end(end, seen.borrow().slice(0, end));
     }
     if has_record {
-        header = record.iter().map(|f| lossless_text(f).trim().to_string()).collect();
+        header = record
+            .iter()
+            .map(|f| lossless_text(f).trim().to_string())
+            .collect();
     }
     if !opts.header {
         header = (1..=header.len()).map(|i| format!("#{i}")).collect();
     }
     let fields = columns::resolve(name, &header, opts.header, &run.config.fields)?;
-    let names = fields.iter().zip(&run.config.fields).map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone())).collect();
+    let names = fields
+        .iter()
+        .zip(&run.config.fields)
+        .map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone()))
+        .collect();
     run.start_file(name.to_string(), names);
-    let width = header.len();
+    let mut dec = Decoder {
+        fields,
+        width: header.len(),
+        latin1: Vec::new(),
+    };
     let mut first = !opts.header && has_record;
-    let mut decoded: Vec<String> = vec![String::new(); fields.len()];
     let mut last_progress = 0u64;
     loop {
         if !first && !reader.read_byte_record(&mut record).map_err(read_err)? {
@@ -225,49 +270,29 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
         }
         first = false;
         let end = reader.position().byte();
-        let seen_ref = seen.borrow();
-        let start = record_start(record.position().expect("csv tracks positions").byte(), seen_ref.slice(lines.upto, end), lines.upto);
-        let line = lines.record_start(start, seen_ref.slice(lines.upto, start));
-        let raw = seen_ref.slice(start, end);
-        lines.record_end(end, raw);
-        let ctx = CsvRecord { raw, line, opts: &opts, fields: &fields };
-        if raw.contains(&(opts.quote as u8)) {
-            if let Some(msg) = check_quoting(raw, opts.delimiter as u8, opts.quote as u8) {
-                run.broken(line, crate::reason::Reason::BadQuoting, None, msg, &ctx, rejects)?;
-                drop(seen_ref);
-                seen.borrow_mut().forget_before(end);
-                continue;
-            }
+        {
+            let seen = seen.borrow();
+            let at = record.position().expect("csv tracks positions").byte();
+            let start = record_start(at, seen.slice(lines.upto, end), lines.upto);
+            let line = lines.record_start(start, seen.slice(lines.upto, start));
+            let raw = seen.slice(start, end);
+            lines.record_end(end, raw);
+            let ctx = CsvRecord {
+                raw,
+                line,
+                opts: &opts,
+                fields: &dec.fields,
+            };
+            handle(
+                run,
+                &record,
+                &ctx,
+                &mut dec.latin1,
+                dec.width,
+                rejects,
+                customers.as_deref_mut(),
+            )?;
         }
-        if record.len() != width {
-            let msg = format!("expected {width} fields, found {}", record.len());
-            run.broken(line, Reason::RaggedRow, None, msg, &ctx, rejects)?;
-        } else {
-            let mut bad = None;
-            for (k, col) in fields.iter().enumerate() {
-                decoded[k].clear();
-                let Some(c) = col else { continue };
-                let bytes = &record[*c];
-                match opts.encoding {
-                    Encoding::Latin1 => decoded[k].extend(bytes.iter().map(|&b| b as char)),
-                    Encoding::Utf8 => match std::str::from_utf8(bytes) {
-                        Ok(s) => decoded[k].push_str(s),
-                        Err(e) => {
-                            bad = Some((k, e.valid_up_to()));
-                            break;
-                        }
-                    },
-                }
-            }
-            if let Some((k, at)) = bad {
-                let msg = format!("{}: bytes are not valid UTF-8 (at byte {} of the field)", run.config.fields[k].name, at + 1);
-                run.broken(line, Reason::InvalidUtf8, Some(k), msg, &ctx, rejects)?;
-            } else {
-                let cells: Vec<Cell> = fields.iter().zip(&decoded).map(|(c, s)| if c.is_some() { Cell::Str(s) } else { Cell::Null }).collect();
-                run.row(line, &cells, &ctx, rejects, customers.as_deref_mut())?;
-            }
-        }
-        drop(seen_ref);
         seen.borrow_mut().forget_before(end);
         if end - last_progress > (1 << 22) {
             progress.advance(end - last_progress);
@@ -278,8 +303,77 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
     Ok(())
 }
 
+struct Decoder {
+    fields: Vec<Option<usize>>,
+    width: usize,
+    latin1: Vec<String>,
+}
+
+/// Checks one record as a whole, then hands its fields to the source as cells.
+fn handle(
+    run: &mut SourceRun,
+    record: &csv::ByteRecord,
+    ctx: &CsvRecord,
+    latin1: &mut Vec<String>,
+    width: usize,
+    rejects: &mut RejectWriter,
+    customers: Option<&mut Customers>,
+) -> Result<(), IngestError> {
+    let (opts, line) = (ctx.opts, ctx.line);
+    let quote = opts.quote as u8;
+    if ctx.raw.contains(&quote)
+        && let Some(msg) = check_quoting(ctx.raw, opts.delimiter as u8, quote)
+    {
+        return run.broken(line, Reason::BadQuoting, None, msg, ctx, rejects);
+    }
+    if record.len() != width {
+        let msg = format!("expected {width} fields, found {}", record.len());
+        return run.broken(line, Reason::RaggedRow, None, msg, ctx, rejects);
+    }
+    let mut cells = Vec::with_capacity(ctx.fields.len());
+    if opts.encoding == Encoding::Latin1 {
+        latin1.resize(ctx.fields.len(), String::new());
+        for (k, col) in ctx.fields.iter().enumerate() {
+            latin1[k].clear();
+            if let Some(c) = col {
+                latin1[k].extend(record[*c].iter().map(|&b| b as char));
+            }
+        }
+        cells.extend(ctx.fields.iter().zip(latin1.iter()).map(|(c, s)| {
+            if c.is_some() {
+                Cell::Str(s)
+            } else {
+                Cell::Null
+            }
+        }));
+        return run.row(line, &cells, ctx, rejects, customers);
+    }
+    for (k, col) in ctx.fields.iter().enumerate() {
+        let Some(c) = col else {
+            cells.push(Cell::Null);
+            continue;
+        };
+        match std::str::from_utf8(&record[*c]) {
+            Ok(s) => cells.push(Cell::Str(s)),
+            Err(e) => {
+                let name = &run.config.fields[k].name;
+                let msg = format!(
+                    "{name}: bytes are not valid UTF-8 (at byte {} of the field)",
+                    e.valid_up_to() + 1
+                );
+                return run.broken(line, Reason::InvalidUtf8, Some(k), msg, ctx, rejects);
+            }
+        }
+    }
+    run.row(line, &cells, ctx, rejects, customers)
+}
+
 /// Raw text of the records starting at `lines` (sorted), for rows withdrawn after staging.
-pub fn fetch_raw(path: &Path, opts: &CsvOptions, wanted: &[u64]) -> Result<Vec<(u64, String)>, IngestError> {
+pub fn fetch_raw(
+    path: &Path,
+    opts: &CsvOptions,
+    wanted: &[u64],
+) -> Result<Vec<(u64, String)>, IngestError> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut reader = csv::ReaderBuilder::new()
@@ -291,15 +385,31 @@ pub fn fetch_raw(path: &Path, opts: &CsvOptions, wanted: &[u64]) -> Result<Vec<(
     let mut record = csv::ByteRecord::new();
     let mut out = Vec::new();
     let mut want = wanted.iter().peekable();
-    let mut lines = Lines { upto: 0, newlines: 0 };
+    let mut lines = Lines {
+        upto: 0,
+        newlines: 0,
+    };
     while want.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
         let end = reader.position().byte();
-        let start = record_start(record.position().expect("positions").byte(), &bytes[lines.upto as usize..end as usize], lines.upto);
+        let start = record_start(
+            record.position().expect("positions").byte(),
+            &bytes[lines.upto as usize..end as usize],
+            lines.upto,
+        );
         let line = lines.record_start(start, &bytes[lines.upto as usize..start as usize]);
         let raw = &bytes[start as usize..end as usize];
         lines.record_end(end, raw);
         if want.next_if(|&&l| l == line).is_some() {
-            out.push((line, CsvRecord { raw, line, opts, fields: &[] }.raw()));
+            out.push((
+                line,
+                CsvRecord {
+                    raw,
+                    line,
+                    opts,
+                    fields: &[],
+                }
+                .raw(),
+            ));
         }
     }
     Ok(out)
@@ -314,8 +424,16 @@ mod tests {
         assert_eq!(check_quoting(b"a,\"b,c\",d\n", b',', b'"'), None);
         assert_eq!(check_quoting(b"a,\"b \"\"x\"\"\",d\r\n", b',', b'"'), None);
         assert_eq!(check_quoting(b"a,5\" screen,d\n", b',', b'"'), None);
-        assert!(check_quoting(b"a,\"abc\"x,d\n", b',', b'"').unwrap().starts_with("field 2: text after"));
-        assert!(check_quoting(b"a,\"abc\nd,e\n", b',', b'"').unwrap().contains("never closes"));
+        assert!(
+            check_quoting(b"a,\"abc\"x,d\n", b',', b'"')
+                .unwrap()
+                .starts_with("field 2: text after")
+        );
+        assert!(
+            check_quoting(b"a,\"abc\nd,e\n", b',', b'"')
+                .unwrap()
+                .contains("never closes")
+        );
     }
 
     #[test]

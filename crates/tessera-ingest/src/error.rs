@@ -6,12 +6,25 @@ use thiserror::Error;
 pub enum IngestError {
     /// The user's input cannot be read as configured (missing column, no file matches, …).
     #[error("{file}:{line}: {message}")]
-    Input { file: String, line: u64, message: String },
+    Input {
+        file: String,
+        line: u64,
+        message: String,
+    },
     /// `--strict` and a row was bad.
     #[error("{file}:{line}:{column}: {reason}: {message}")]
-    Strict { file: String, line: u64, column: u64, reason: String, message: String },
+    Strict {
+        file: String,
+        line: u64,
+        column: u64,
+        reason: String,
+        message: String,
+    },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {message}")]
     Output { path: PathBuf, message: String },
     /// A bug in Tessera, such as counts that do not reconcile.
@@ -21,7 +34,10 @@ pub enum IngestError {
 
 impl IngestError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.to_path_buf(), source }
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Whether the user's input (not Tessera, not the machine) is at fault.

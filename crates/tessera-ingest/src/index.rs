@@ -47,7 +47,11 @@ impl Entry {
     pub const CREATED: u64 = u64::MAX - 1;
 
     pub fn new(content: u64, ordinal: u64, file: usize, line: u64) -> Self {
-        Self { content, ordinal, at: ((file as u64) << 48) | (line & ((1 << 48) - 1)) }
+        Self {
+            content,
+            ordinal,
+            at: ((file as u64) << 48) | (line & ((1 << 48) - 1)),
+        }
     }
 
     pub fn file(&self) -> usize {

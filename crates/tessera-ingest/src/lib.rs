@@ -82,13 +82,30 @@ impl IngestOutcome {
 }
 
 /// The files a source's path or glob names, sorted, with the names messages show.
-pub fn source_files(config: &Config, source: &SourceConfig) -> Result<Vec<(PathBuf, String)>, IngestError> {
+pub fn source_files(
+    config: &Config,
+    source: &SourceConfig,
+) -> Result<Vec<(PathBuf, String)>, IngestError> {
     let pattern = config.base_dir.join(&source.path);
-    let shown = |p: &Path| p.strip_prefix(&config.base_dir).unwrap_or(p).display().to_string();
-    let bad = |message: String| IngestError::Input { file: config.file.display().to_string(), line: 0, message };
+    let shown = |p: &Path| {
+        p.strip_prefix(&config.base_dir)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let bad = |message: String| IngestError::Input {
+        file: config.file.display().to_string(),
+        line: 0,
+        message,
+    };
     let mut files: Vec<PathBuf> = if source.path.contains(['*', '?', '[']) {
         glob::glob(&pattern.to_string_lossy())
-            .map_err(|e| bad(format!("sources.{}.path `{}` is not a valid glob: {e}", source.kind, source.path)))?
+            .map_err(|e| {
+                bad(format!(
+                    "sources.{}.path `{}` is not a valid glob: {e}",
+                    source.kind, source.path
+                ))
+            })?
             .filter_map(Result::ok)
             .filter(|p| p.is_file())
             .collect()
@@ -97,34 +114,71 @@ pub fn source_files(config: &Config, source: &SourceConfig) -> Result<Vec<(PathB
     };
     files.sort();
     if files.is_empty() {
-        return Err(bad(format!("sources.{}.path `{}` matches no file", source.kind, source.path)));
+        return Err(bad(format!(
+            "sources.{}.path `{}` matches no file",
+            source.kind, source.path
+        )));
     }
     for f in &files {
         if !f.is_file() {
-            return Err(bad(format!("sources.{}.path: {} does not exist", source.kind, f.display())));
+            return Err(bad(format!(
+                "sources.{}.path: {} does not exist",
+                source.kind,
+                f.display()
+            )));
         }
     }
-    Ok(files.into_iter().map(|p| { let s = shown(&p); (p, s) }).collect())
+    Ok(files
+        .into_iter()
+        .map(|p| {
+            let s = shown(&p);
+            (p, s)
+        })
+        .collect())
 }
 
 /// Reads every source of `config` into `out/clean/`, writing `out/rejects.csv`.
-pub fn ingest(config: &Config, out: &Path, opts: &IngestOptions, progress: &dyn Progress) -> Result<IngestOutcome, IngestError> {
+pub fn ingest(
+    config: &Config,
+    out: &Path,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestOutcome, IngestError> {
     let clean = out.join("clean");
     std::fs::create_dir_all(&clean).map_err(|e| IngestError::io(&clean, e))?;
     let mut rejects = RejectWriter::create(&out.join("rejects.csv"))?;
-    let mut outcome = IngestOutcome { sources: BTreeMap::new(), latest_event: None };
+    let mut outcome = IngestOutcome {
+        sources: BTreeMap::new(),
+        latest_event: None,
+    };
     let mut customers: Option<(Customers, sink::StagedTable, Vec<u64>, SourceReport)> = None;
     for source in &config.sources {
         let files = source_files(config, source)?;
-        let mut run = SourceRun::new(source, clean.join(format!("{}.parquet", source.kind)), config.batch_rows, opts.strict)?;
-        let total = files.iter().map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+        let mut run = SourceRun::new(
+            source,
+            clean.join(format!("{}.parquet", source.kind)),
+            config.batch_rows,
+            opts.strict,
+        )?;
+        let total = files
+            .iter()
+            .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum();
         progress.start(source.kind.name(), total);
         for (path, name) in &files {
             let c = customers.as_mut().map(|c| &mut c.0);
             match source.format {
                 Format::Csv => csv_reader::read(path, name, &mut run, &mut rejects, c, progress)?,
                 Format::Ndjson => ndjson::read(path, name, &mut run, &mut rejects, c, progress)?,
-                Format::Parquet => parquet_reader::read(path, name, &mut run, &mut rejects, c, progress, config.batch_rows)?,
+                Format::Parquet => parquet_reader::read(
+                    path,
+                    name,
+                    &mut run,
+                    &mut rejects,
+                    c,
+                    progress,
+                    config.batch_rows,
+                )?,
             }
         }
         progress.finish();
@@ -136,14 +190,25 @@ pub fn ingest(config: &Config, out: &Path, opts: &IngestOptions, progress: &dyn 
         let mut report = run.report.clone();
         if source.kind == SourceKind::Customers {
             let index = std::mem::take(&mut run.index);
-            customers = Some((Customers { index, policy_created: Vec::new() }, table, run.drops.clone(), report));
+            customers = Some((
+                Customers {
+                    index,
+                    policy_created: Vec::new(),
+                },
+                table,
+                run.drops.clone(),
+                report,
+            ));
         } else {
             report.rows_written = table.finish(&run.drops, Vec::new())?;
             outcome.sources.insert(source.kind, report);
         }
     }
-    let (c, table, drops, mut report) = customers.ok_or_else(|| IngestError::Internal("no customers source".into()))?;
-    let source = config.source(SourceKind::Customers).expect("customers is required");
+    let (c, table, drops, mut report) =
+        customers.ok_or_else(|| IngestError::Internal("no customers source".into()))?;
+    let source = config
+        .source(SourceKind::Customers)
+        .expect("customers is required");
     report.created = c.policy_created.len() as u64;
     let extra = bare_customers(source, &c.policy_created, config.batch_rows);
     report.rows_written = table.finish(&drops, extra)?;
@@ -160,7 +225,11 @@ pub fn ingest(config: &Config, out: &Path, opts: &IngestOptions, progress: &dyn 
     Ok(outcome)
 }
 
-fn write_withdrawn(run: &SourceRun, files: &[(PathBuf, String)], rejects: &mut RejectWriter) -> Result<(), IngestError> {
+fn write_withdrawn(
+    run: &SourceRun,
+    files: &[(PathBuf, String)],
+    rejects: &mut RejectWriter,
+) -> Result<(), IngestError> {
     let mut by_file: BTreeMap<usize, Vec<&source::Withdrawn>> = BTreeMap::new();
     for w in &run.withdrawn {
         by_file.entry(w.file).or_default().push(w);
@@ -177,14 +246,24 @@ fn write_withdrawn(run: &SourceRun, files: &[(PathBuf, String)], rejects: &mut R
         let raws: BTreeMap<u64, String> = raws.into_iter().collect();
         for w in rows {
             let raw = raws.get(&w.line).cloned().unwrap_or_default();
-            let r = rejects::Reject { line: w.line, column: w.column.clone(), reason: Reason::ConflictingDuplicate, message: w.message.clone(), raw };
+            let r = rejects::Reject {
+                line: w.line,
+                column: w.column.clone(),
+                reason: Reason::ConflictingDuplicate,
+                message: w.message.clone(),
+                raw,
+            };
             rejects.write(run.config.kind.name(), run.file_name(file), &r)?;
         }
     }
     Ok(())
 }
 
-fn bare_customers(source: &SourceConfig, ids: &[String], batch_rows: usize) -> Vec<arrow_array::RecordBatch> {
+fn bare_customers(
+    source: &SourceConfig,
+    ids: &[String],
+    batch_rows: usize,
+) -> Vec<arrow_array::RecordBatch> {
     let schema = clean_schema(source);
     let mut out = Vec::new();
     for chunk in ids.chunks(batch_rows) {
@@ -194,7 +273,8 @@ fn bare_customers(source: &SourceConfig, ids: &[String], batch_rows: usize) -> V
             row.clear();
             row.text.push_str(id);
             row.values.push(Typed::Str(0, id.len() as u32));
-            row.values.extend(std::iter::repeat_n(Typed::Null, source.fields.len() - 1));
+            row.values
+                .extend(std::iter::repeat_n(Typed::Null, source.fields.len() - 1));
             builder.push(&row, &[]);
         }
         out.push(builder.finish());

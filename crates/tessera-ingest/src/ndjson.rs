@@ -30,7 +30,8 @@ impl RecordContext for JsonLine<'_> {
             .and_then(|k| {
                 let needle = format!("\"{}\"", k.split('.').next().unwrap_or(k));
                 let text = String::from_utf8_lossy(self.raw);
-                text.find(&needle).map(|at| text[..at].chars().count() as u64 + 1)
+                text.find(&needle)
+                    .map(|at| text[..at].chars().count() as u64 + 1)
             })
             .unwrap_or(1);
         (self.line, col)
@@ -53,19 +54,35 @@ fn cell(v: Option<&Value>) -> Cell<'_> {
     match v {
         None | Some(Value::Null) => Cell::Null,
         Some(Value::Bool(b)) => Cell::Bool(*b),
-        Some(Value::Number(n)) => n.as_i64().map_or_else(|| Cell::Float(n.as_f64().unwrap_or(f64::NAN)), Cell::Int),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map_or_else(|| Cell::Float(n.as_f64().unwrap_or(f64::NAN)), Cell::Int),
         Some(Value::String(s)) => Cell::Str(s),
         Some(v) => Cell::Json(v),
     }
 }
 
-pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWriter, mut customers: Option<&mut Customers>, progress: &dyn Progress) -> Result<(), IngestError> {
+pub fn read(
+    path: &Path,
+    name: &str,
+    run: &mut SourceRun,
+    rejects: &mut RejectWriter,
+    mut customers: Option<&mut Customers>,
+    progress: &dyn Progress,
+) -> Result<(), IngestError> {
     let mut keys = Vec::new();
     for f in &run.config.fields {
         match &f.column {
             ColumnRef::Name(n) => keys.push(n.clone()),
             ColumnRef::Index(_) => {
-                return Err(IngestError::Input { file: name.into(), line: 1, message: format!("{}: NDJSON fields are found by key, not by column number", f.name) });
+                return Err(IngestError::Input {
+                    file: name.into(),
+                    line: 1,
+                    message: format!(
+                        "{}: NDJSON fields are found by key, not by column number",
+                        f.name
+                    ),
+                });
             }
         }
     }
@@ -77,7 +94,9 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
     let mut pending = 0u64;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| IngestError::io(path, e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| IngestError::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -97,9 +116,16 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let ctx = JsonLine { raw, line, keys: &keys };
+        let ctx = JsonLine {
+            raw,
+            line,
+            keys: &keys,
+        };
         if let Err(e) = std::str::from_utf8(raw) {
-            let msg = format!("bytes are not valid UTF-8 (at byte {})", e.valid_up_to() + 1);
+            let msg = format!(
+                "bytes are not valid UTF-8 (at byte {})",
+                e.valid_up_to() + 1
+            );
             run.broken(line, Reason::InvalidUtf8, None, msg, &ctx, rejects)?;
             continue;
         }
@@ -112,11 +138,25 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
                     Value::Number(_) => "a number",
                     _ => "not an object",
                 };
-                run.broken(line, Reason::BadJson, None, format!("line is {kind}, expected a JSON object"), &ctx, rejects)?;
+                run.broken(
+                    line,
+                    Reason::BadJson,
+                    None,
+                    format!("line is {kind}, expected a JSON object"),
+                    &ctx,
+                    rejects,
+                )?;
                 continue;
             }
             Err(e) => {
-                run.broken(line, Reason::BadJson, None, format!("not valid JSON: {e}"), &ctx, rejects)?;
+                run.broken(
+                    line,
+                    Reason::BadJson,
+                    None,
+                    format!("not valid JSON: {e}"),
+                    &ctx,
+                    rejects,
+                )?;
                 continue;
             }
         };
@@ -135,7 +175,11 @@ pub fn fetch_raw(path: &Path, lines: &[u64]) -> Result<Vec<(u64, String)>, Inges
     let (mut buf, mut line, mut out) = (Vec::new(), 0u64, Vec::new());
     while want.peek().is_some() {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(|e| IngestError::io(path, e))? == 0 {
+        if reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| IngestError::io(path, e))?
+            == 0
+        {
             break;
         }
         line += 1;

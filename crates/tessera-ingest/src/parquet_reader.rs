@@ -44,7 +44,11 @@ fn cell_at(a: &ArrayRef, i: usize) -> Cell<'_> {
         DataType::Float32 => Cell::Float(f64::from(a.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => Cell::Float(a.as_primitive::<Float64Type>().value(i)),
         DataType::Date32 => Cell::Date(a.as_primitive::<Date32Type>().value(i)),
-        DataType::Date64 => Cell::Date(a.as_primitive::<Date64Type>().value(i).div_euclid(86_400_000) as i32),
+        DataType::Date64 => Cell::Date(
+            a.as_primitive::<Date64Type>()
+                .value(i)
+                .div_euclid(86_400_000) as i32,
+        ),
         DataType::Timestamp(unit, tz) => {
             let v = match unit {
                 TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i),
@@ -52,11 +56,23 @@ fn cell_at(a: &ArrayRef, i: usize) -> Cell<'_> {
                 TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
             };
-            Cell::Micros { value: micros(v, unit), utc: tz.is_some() }
+            Cell::Micros {
+                value: micros(v, unit),
+                utc: tz.is_some(),
+            }
         }
-        DataType::Decimal128(_, scale) => Cell::Decimal { unscaled: a.as_primitive::<Decimal128Type>().value(i), scale: *scale },
-        DataType::Decimal64(_, scale) => Cell::Decimal { unscaled: a.as_primitive::<Decimal64Type>().value(i).into(), scale: *scale },
-        DataType::Decimal32(_, scale) => Cell::Decimal { unscaled: a.as_primitive::<Decimal32Type>().value(i).into(), scale: *scale },
+        DataType::Decimal128(_, scale) => Cell::Decimal {
+            unscaled: a.as_primitive::<Decimal128Type>().value(i),
+            scale: *scale,
+        },
+        DataType::Decimal64(_, scale) => Cell::Decimal {
+            unscaled: a.as_primitive::<Decimal64Type>().value(i).into(),
+            scale: *scale,
+        },
+        DataType::Decimal32(_, scale) => Cell::Decimal {
+            unscaled: a.as_primitive::<Decimal32Type>().value(i).into(),
+            scale: *scale,
+        },
         _ => Cell::Unsupported("unsupported Parquet type"),
     }
 }
@@ -76,7 +92,9 @@ impl RecordContext for ParquetRow<'_> {
                 Cell::Null => serde_json::Value::Null,
                 Cell::Str(s) => s.into(),
                 Cell::Int(i) => i.into(),
-                Cell::Float(f) => serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into),
+                Cell::Float(f) => {
+                    serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into)
+                }
                 Cell::Bool(b) => b.into(),
                 other => other.describe().into(),
             };
@@ -86,35 +104,74 @@ impl RecordContext for ParquetRow<'_> {
     }
 
     fn position(&self, field: Option<usize>) -> (u64, u64) {
-        (self.number, field.and_then(|f| self.cols[f]).map_or(1, |c| c as u64 + 1))
+        (
+            self.number,
+            field.and_then(|f| self.cols[f]).map_or(1, |c| c as u64 + 1),
+        )
     }
 }
 
 fn open(path: &Path, name: &str) -> Result<ParquetRecordBatchReaderBuilder<File>, IngestError> {
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| IngestError::Input { file: name.into(), line: 0, message: format!("not a readable Parquet file: {e}") })
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| IngestError::Input {
+        file: name.into(),
+        line: 0,
+        message: format!("not a readable Parquet file: {e}"),
+    })
 }
 
-pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWriter, mut customers: Option<&mut Customers>, progress: &dyn Progress, batch_rows: usize) -> Result<(), IngestError> {
+pub fn read(
+    path: &Path,
+    name: &str,
+    run: &mut SourceRun,
+    rejects: &mut RejectWriter,
+    mut customers: Option<&mut Customers>,
+    progress: &dyn Progress,
+    batch_rows: usize,
+) -> Result<(), IngestError> {
     let builder = open(path, name)?;
-    let header: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let header: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let fields = columns::resolve(name, &header, true, &run.config.fields)?;
-    let names: Vec<String> = fields.iter().zip(&run.config.fields).map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone())).collect();
+    let names: Vec<String> = fields
+        .iter()
+        .zip(&run.config.fields)
+        .map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone()))
+        .collect();
     run.start_file(name.to_string(), names);
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let total = builder.metadata().file_metadata().num_rows().max(1) as u64;
     let reader = builder
         .with_batch_size(batch_rows)
         .build()
-        .map_err(|e| IngestError::Input { file: name.into(), line: 0, message: e.to_string() })?;
+        .map_err(|e| IngestError::Input {
+            file: name.into(),
+            line: 0,
+            message: e.to_string(),
+        })?;
     let mut number = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| IngestError::Input { file: name.into(), line: number + 1, message: e.to_string() })?;
+        let batch = batch.map_err(|e| IngestError::Input {
+            file: name.into(),
+            line: number + 1,
+            message: e.to_string(),
+        })?;
         for row in 0..batch.num_rows() {
             number += 1;
-            let cells: Vec<Cell> = fields.iter().map(|c| c.map_or(Cell::Null, |c| cell_at(batch.column(c), row))).collect();
-            let ctx = ParquetRow { batch: &batch, cols: &fields, row, number };
+            let cells: Vec<Cell> = fields
+                .iter()
+                .map(|c| c.map_or(Cell::Null, |c| cell_at(batch.column(c), row)))
+                .collect();
+            let ctx = ParquetRow {
+                batch: &batch,
+                cols: &fields,
+                row,
+                number,
+            };
             run.row(number, &cells, &ctx, rejects, customers.as_deref_mut())?;
         }
         progress.advance(bytes * batch.num_rows() as u64 / total);
@@ -126,15 +183,28 @@ pub fn read(path: &Path, name: &str, run: &mut SourceRun, rejects: &mut RejectWr
 pub fn fetch_raw(path: &Path, lines: &[u64]) -> Result<Vec<(u64, String)>, IngestError> {
     let name = path.display().to_string();
     let builder = open(path, &name)?;
-    let reader = builder.build().map_err(|e| IngestError::Input { file: name.clone(), line: 0, message: e.to_string() })?;
+    let reader = builder.build().map_err(|e| IngestError::Input {
+        file: name.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
     let mut want = lines.iter().peekable();
     let (mut number, mut out) = (0u64, Vec::new());
     for batch in reader {
-        let batch = batch.map_err(|e| IngestError::Input { file: name.clone(), line: number + 1, message: e.to_string() })?;
+        let batch = batch.map_err(|e| IngestError::Input {
+            file: name.clone(),
+            line: number + 1,
+            message: e.to_string(),
+        })?;
         for row in 0..batch.num_rows() {
             number += 1;
             if want.next_if(|&&l| l == number).is_some() {
-                let ctx = ParquetRow { batch: &batch, cols: &[], row, number };
+                let ctx = ParquetRow {
+                    batch: &batch,
+                    cols: &[],
+                    row,
+                    number,
+                };
                 out.push((number, ctx.raw()));
             }
         }

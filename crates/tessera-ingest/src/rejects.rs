@@ -26,19 +26,33 @@ pub struct RejectWriter {
 }
 
 impl RejectWriter {
-    pub const HEADER: [&'static str; 7] = ["source", "file", "line", "column", "reason", "message", "raw"];
+    pub const HEADER: [&'static str; 7] = [
+        "source", "file", "line", "column", "reason", "message", "raw",
+    ];
 
     pub fn create(path: &Path) -> Result<Self, IngestError> {
         let file = File::create(path).map_err(|e| IngestError::io(path, e))?;
         let mut out = csv::WriterBuilder::new().from_writer(BufWriter::new(file));
-        out.write_record(Self::HEADER).map_err(|e| csv_err(path, e))?;
-        Ok(Self { path: path.to_path_buf(), out })
+        out.write_record(Self::HEADER)
+            .map_err(|e| csv_err(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out,
+        })
     }
 
     pub fn write(&mut self, source: &str, file: &str, r: &Reject) -> Result<(), IngestError> {
         let raw = truncate_raw(&r.raw);
         self.out
-            .write_record([source, file, &r.line.to_string(), &r.column, r.reason.code(), &r.message, &raw])
+            .write_record([
+                source,
+                file,
+                &r.line.to_string(),
+                &r.column,
+                r.reason.code(),
+                &r.message,
+                &raw,
+            ])
             .map_err(|e| csv_err(&self.path, e))
     }
 
@@ -48,7 +62,10 @@ impl RejectWriter {
 }
 
 fn csv_err(path: &Path, e: csv::Error) -> IngestError {
-    IngestError::Output { path: path.to_path_buf(), message: e.to_string() }
+    IngestError::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 fn truncate_raw(raw: &str) -> std::borrow::Cow<'_, str> {

@@ -30,7 +30,10 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
-    pub fn new(on_conflict: ConflictPolicy, unknown_customers: Option<UnknownCustomerPolicy>) -> Self {
+    pub fn new(
+        on_conflict: ConflictPolicy,
+        unknown_customers: Option<UnknownCustomerPolicy>,
+    ) -> Self {
         Self {
             files: Vec::new(),
             read: 0,

@@ -18,11 +18,16 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 fn props() -> WriterProperties {
-    WriterProperties::builder().set_compression(Compression::SNAPPY).build()
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build()
 }
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> IngestError {
-    IngestError::Output { path: path.to_path_buf(), message: e.to_string() }
+    IngestError::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// A Parquet writer running on a background thread.
@@ -36,10 +41,14 @@ pub struct StagedTable {
 
 impl StagedTable {
     pub fn create(final_path: PathBuf, schema: SchemaRef) -> Result<Self, IngestError> {
-        let name = final_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let path = final_path.with_file_name(format!(".{name}.partial"));
         let file = File::create(&path).map_err(|e| IngestError::io(&path, e))?;
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props())).map_err(|e| parquet_err(&path, e))?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props()))
+            .map_err(|e| parquet_err(&path, e))?;
         let (tx, rx) = sync_channel::<RecordBatch>(2);
         let p = path.clone();
         let handle = std::thread::spawn(move || {
@@ -51,7 +60,13 @@ impl StagedTable {
             writer.close().map_err(|e| parquet_err(&p, e))?;
             Ok(rows)
         });
-        Ok(Self { path, final_path, schema, tx: Some(tx), handle: Some(handle) })
+        Ok(Self {
+            path,
+            final_path,
+            schema,
+            tx: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
@@ -59,14 +74,19 @@ impl StagedTable {
         match sent {
             Some(Ok(())) => Ok(()),
             // The writer stopped: its own error says why.
-            _ => Err(self.join().err().unwrap_or_else(|| parquet_err(&self.path, "writer stopped"))),
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| parquet_err(&self.path, "writer stopped"))),
         }
     }
 
     fn join(&mut self) -> Result<u64, IngestError> {
         self.tx.take();
         match self.handle.take() {
-            Some(h) => h.join().map_err(|_| parquet_err(&self.path, "writer thread panicked"))?,
+            Some(h) => h
+                .join()
+                .map_err(|_| parquet_err(&self.path, "writer thread panicked"))?,
             None => Ok(0),
         }
     }
@@ -76,16 +96,18 @@ impl StagedTable {
     pub fn finish(mut self, drop: &[u64], extra: Vec<RecordBatch>) -> Result<u64, IngestError> {
         let staged = self.join()?;
         if drop.is_empty() && extra.is_empty() {
-            std::fs::rename(&self.path, &self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
+            std::fs::rename(&self.path, &self.final_path)
+                .map_err(|e| IngestError::io(&self.final_path, e))?;
             return Ok(staged);
         }
         let input = File::open(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(input)
             .and_then(|b| b.with_batch_size(65_536).build())
             .map_err(|e| parquet_err(&self.path, e))?;
-        let out = File::create(&self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
-        let mut writer =
-            ArrowWriter::try_new(out, self.schema.clone(), Some(props())).map_err(|e| parquet_err(&self.final_path, e))?;
+        let out =
+            File::create(&self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
+        let mut writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props()))
+            .map_err(|e| parquet_err(&self.final_path, e))?;
         let mut ordinal = 0u64;
         let mut next_drop = drop.iter().peekable();
         let mut rows = 0u64;
@@ -98,15 +120,22 @@ impl StagedTable {
                     Some(!dropped)
                 })
                 .collect();
-            let kept = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| parquet_err(&self.path, e))?;
+            let kept = arrow_select::filter::filter_record_batch(&batch, &keep)
+                .map_err(|e| parquet_err(&self.path, e))?;
             rows += kept.num_rows() as u64;
-            writer.write(&kept).map_err(|e| parquet_err(&self.final_path, e))?;
+            writer
+                .write(&kept)
+                .map_err(|e| parquet_err(&self.final_path, e))?;
         }
         for batch in extra {
             rows += batch.num_rows() as u64;
-            writer.write(&batch).map_err(|e| parquet_err(&self.final_path, e))?;
+            writer
+                .write(&batch)
+                .map_err(|e| parquet_err(&self.final_path, e))?;
         }
-        writer.close().map_err(|e| parquet_err(&self.final_path, e))?;
+        writer
+            .close()
+            .map_err(|e| parquet_err(&self.final_path, e))?;
         std::fs::remove_file(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
         Ok(rows)
     }

@@ -64,11 +64,23 @@ pub struct SourceRun<'a> {
 }
 
 impl<'a> SourceRun<'a> {
-    pub fn new(config: &'a SourceConfig, out: PathBuf, batch_rows: usize, strict: bool) -> Result<Self, IngestError> {
+    pub fn new(
+        config: &'a SourceConfig,
+        out: PathBuf,
+        batch_rows: usize,
+        strict: bool,
+    ) -> Result<Self, IngestError> {
         let schema = clean_schema(config);
-        let convs: Vec<FieldConv> = config.fields.iter().map(|f| FieldConv::new(f, config)).collect();
+        let convs: Vec<FieldConv> = config
+            .fields
+            .iter()
+            .map(|f| FieldConv::new(f, config))
+            .collect();
         let role = |r: Role| convs.iter().position(|c| c.role == Some(r));
-        let unknown = config.kind.references_customer().then_some(config.unknown_customers);
+        let unknown = config
+            .kind
+            .references_customer()
+            .then_some(config.unknown_customers);
         Ok(Self {
             config,
             report: SourceReport::new(config.on_conflict, unknown),
@@ -131,11 +143,27 @@ impl<'a> SourceRun<'a> {
         let file = self.file_names[self.file].clone();
         if self.strict {
             let (line, column) = ctx.position(field);
-            return Err(IngestError::Strict { file, line, column, reason: reason.code().into(), message });
+            return Err(IngestError::Strict {
+                file,
+                line,
+                column,
+                reason: reason.code().into(),
+                message,
+            });
         }
         self.count_reject(reason);
         let column = field.map(|f| self.columns[f].clone()).unwrap_or_default();
-        rejects.write(self.config.kind.name(), &file, &Reject { line, column, reason, message, raw: ctx.raw() })
+        rejects.write(
+            self.config.kind.name(),
+            &file,
+            &Reject {
+                line,
+                column,
+                reason,
+                message,
+                raw: ctx.raw(),
+            },
+        )
     }
 
     fn count_reject(&mut self, reason: Reason) {
@@ -165,9 +193,18 @@ impl<'a> SourceRun<'a> {
             if !customers.index.get(&key).is_some_and(Entry::is_live) {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
                     let message = format!("customer_id `{id}` is not among the accepted customers");
-                    return self.reject(line, Reason::UnknownCustomer, Some(c), message, ctx, rejects);
+                    return self.reject(
+                        line,
+                        Reason::UnknownCustomer,
+                        Some(c),
+                        message,
+                        ctx,
+                        rejects,
+                    );
                 }
-                customers.index.insert(key, Entry::new(0, Entry::CREATED, 0, 0));
+                customers
+                    .index
+                    .insert(key, Entry::new(0, Entry::CREATED, 0, 0));
                 customers.policy_created.push(id.to_string());
             }
         }
@@ -229,17 +266,37 @@ impl<'a> SourceRun<'a> {
         rejects: &mut RejectWriter,
     ) -> Result<(), IngestError> {
         let id_name = self.config.fields[self.id].name.clone();
-        let id = self.scratch.str(self.scratch.values[self.id]).unwrap_or_default().to_string();
+        let id = self
+            .scratch
+            .str(self.scratch.values[self.id])
+            .unwrap_or_default()
+            .to_string();
         let here = format!("{}:{}", self.file_names[self.file], line);
         let there = format!("{}:{}", self.file_names[old.file()], old.line());
         if !old.is_live() {
-            let message = format!("{id_name} `{id}` is already rejected for conflicting rows (first at {there})");
-            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+            let message = format!(
+                "{id_name} `{id}` is already rejected for conflicting rows (first at {there})"
+            );
+            return self.reject(
+                line,
+                Reason::ConflictingDuplicate,
+                Some(self.id),
+                message,
+                ctx,
+                rejects,
+            );
         }
         let policy = self.config.on_conflict;
         if self.strict {
             let message = format!("{id_name} `{id}` is also at {there} with different content");
-            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+            return self.reject(
+                line,
+                Reason::ConflictingDuplicate,
+                Some(self.id),
+                message,
+                ctx,
+                rejects,
+            );
         }
         let (reject_new, withdraw_old) = match policy {
             ConflictPolicy::First => (true, false),
@@ -248,20 +305,41 @@ impl<'a> SourceRun<'a> {
         };
         if withdraw_old {
             let message = match policy {
-                ConflictPolicy::Last => format!("{id_name} `{id}` is also at {here} with different content; kept that later row (on_conflict = last)"),
-                _ => format!("{id_name} `{id}` is also at {here} with different content; both rejected (on_conflict = reject)"),
+                ConflictPolicy::Last => format!(
+                    "{id_name} `{id}` is also at {here} with different content; kept that later row (on_conflict = last)"
+                ),
+                _ => format!(
+                    "{id_name} `{id}` is also at {here} with different content; both rejected (on_conflict = reject)"
+                ),
             };
             self.withdraw(old, message);
         }
         if reject_new {
             let message = match policy {
-                ConflictPolicy::First => format!("{id_name} `{id}` is also at {there} with different content; kept that first row (on_conflict = first)"),
-                _ => format!("{id_name} `{id}` is also at {there} with different content; both rejected (on_conflict = reject)"),
+                ConflictPolicy::First => format!(
+                    "{id_name} `{id}` is also at {there} with different content; kept that first row (on_conflict = first)"
+                ),
+                _ => format!(
+                    "{id_name} `{id}` is also at {there} with different content; both rejected (on_conflict = reject)"
+                ),
             };
             if policy == ConflictPolicy::Reject {
-                self.index.insert(key, Entry { ordinal: Entry::CONFLICTED, ..old });
+                self.index.insert(
+                    key,
+                    Entry {
+                        ordinal: Entry::CONFLICTED,
+                        ..old
+                    },
+                );
             }
-            return self.reject(line, Reason::ConflictingDuplicate, Some(self.id), message, ctx, rejects);
+            return self.reject(
+                line,
+                Reason::ConflictingDuplicate,
+                Some(self.id),
+                message,
+                ctx,
+                rejects,
+            );
         }
         self.index.insert(key, new);
         self.accept()
@@ -272,7 +350,12 @@ impl<'a> SourceRun<'a> {
         self.report.accepted -= 1;
         self.count_reject(Reason::ConflictingDuplicate);
         let column = self.config.fields[self.id].column.to_string();
-        self.withdrawn.push(Withdrawn { file: old.file(), line: old.line(), column, message });
+        self.withdrawn.push(Withdrawn {
+            file: old.file(),
+            line: old.line(),
+            column,
+            message,
+        });
     }
 
     fn accept(&mut self) -> Result<(), IngestError> {
@@ -285,10 +368,10 @@ impl<'a> SourceRun<'a> {
             flags[0] = sign < 0;
             self.signs.push(sign);
         }
-        if let Some(t) = self.time {
-            if let Typed::I64(ts) = self.scratch.values[t] {
-                self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
-            }
+        if let Some(t) = self.time
+            && let Typed::I64(ts) = self.scratch.values[t]
+        {
+            self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
         }
         self.builder.push(&self.scratch, &flags);
         self.ordinal += 1;
@@ -304,7 +387,10 @@ impl<'a> SourceRun<'a> {
             return Ok(());
         }
         let batch = self.builder.finish();
-        self.table.as_mut().expect("table open until finish").write(batch)
+        self.table
+            .as_mut()
+            .expect("table open until finish")
+            .write(batch)
     }
 
     /// Writes what is buffered and hands back the staged table for the final file.

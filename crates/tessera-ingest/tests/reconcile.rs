@@ -10,7 +10,13 @@ fn valid_orders(n: usize) -> String {
     let mut s = ORDERS_HEADER.to_string();
     for i in 0..n {
         let c = ["C1", "C2", "C3"][i % 3];
-        s.push_str(&format!("O{i},{c},2024-05-{:02} 10:{:02}:00,{}.{:02},web,4.5,2024-06-01\n", i % 28 + 1, i % 60, i * 7 % 500, i % 100));
+        s.push_str(&format!(
+            "O{i},{c},2024-05-{:02} 10:{:02}:00,{}.{:02},web,4.5,2024-06-01\n",
+            i % 28 + 1,
+            i % 60,
+            i * 7 % 500,
+            i % 100
+        ));
     }
     s
 }
@@ -26,7 +32,13 @@ enum Damage {
 fn damage() -> impl Strategy<Value = Damage> {
     prop_oneof![
         any::<usize>().prop_map(Damage::Delete),
-        (any::<usize>(), prop::sample::select(vec![b'"', b',', b'\n', b'\r', 0xFF, 0xC3, b'-', b'x', b' ', b'0'])).prop_map(|(i, b)| Damage::Insert(i, b)),
+        (
+            any::<usize>(),
+            prop::sample::select(vec![
+                b'"', b',', b'\n', b'\r', 0xFF, 0xC3, b'-', b'x', b' ', b'0'
+            ])
+        )
+            .prop_map(|(i, b)| Damage::Insert(i, b)),
         any::<usize>().prop_map(Damage::RepeatLine),
         any::<usize>().prop_map(Damage::Truncate),
     ]

@@ -2,7 +2,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Customer segmentation from the files you already have.")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Customer segmentation from the files you already have."
+)]
 #[command(after_help = "Examples:
   tessera demo --out demo                    write a demo shop's data and run Tessera on it
   tessera check --config shop/tessera.toml   check a config and show the schema it reads

@@ -6,8 +6,12 @@ pub fn run(args: &CheckArgs, cli: &Cli) -> Result<(), Failure> {
     let (config, _) = load_config(&args.config)?;
     let mut files = serde_json::Map::new();
     for source in &config.sources {
-        let found = tessera_ingest::source_files(&config, source).map_err(|e| Failure::Input(e.into()))?;
-        files.insert(source.kind.name().into(), found.into_iter().map(|(_, n)| n).collect());
+        let found =
+            tessera_ingest::source_files(&config, source).map_err(|e| Failure::Input(e.into()))?;
+        files.insert(
+            source.kind.name().into(),
+            found.into_iter().map(|(_, n)| n).collect(),
+        );
     }
     if args.json {
         let doc = serde_json::json!({ "config": config, "files": files, "ok": true });

@@ -7,8 +7,13 @@ use anyhow::Context;
 use tessera_demo::{DemoOptions, audit};
 
 pub fn run(args: &DemoArgs, cli: &Cli) -> Result<(), Failure> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let opts = DemoOptions { customers: args.customers, seed: args.seed, dirty: args.dirty };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let opts = DemoOptions {
+        customers: args.customers,
+        seed: args.seed,
+        dirty: args.dirty,
+    };
     let bar = Bars::new(cli.quiet).bar("demo", args.customers as u64, "customers");
     let made = tessera_demo::generate(&args.out, &opts, &|n| bar.inc(n)).map_err(|e| match e {
         tessera_demo::DemoError::InvalidOption(_) => Failure::Input(e.into()),
@@ -23,7 +28,12 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> Result<(), Failure> {
     if !cli.quiet && !args.json {
         println!(
             "wrote {} customers, {} orders, {} events, {} feedback rows and {} defects to {}",
-            made.customers, made.orders, made.events, made.feedback, made.defects, args.out.display()
+            made.customers,
+            made.orders,
+            made.events,
+            made.feedback,
+            made.defects,
+            args.out.display()
         );
     }
     if args.no_run {
@@ -44,7 +54,10 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> Result<(), Failure> {
         doc["defect_audit"] = serde_json::to_value(&report)?;
         if !complete {
             print_json(args, &doc)?;
-            return Err(Failure::Other(anyhow::anyhow!("{} injected defects were not reported", report.missing.len())));
+            return Err(Failure::Other(anyhow::anyhow!(
+                "{} injected defects were not reported",
+                report.missing.len()
+            )));
         }
     }
     print_json(args, &doc)

@@ -35,9 +35,25 @@ fn chrono_like(micros: i64) -> String {
 pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json::Value>) -> String {
     let mut s = String::new();
     for src in &config.sources {
-        let n = files.get(src.kind.name()).and_then(|v| v.as_array()).map_or(0, Vec::len);
-        let _ = writeln!(s, "[{}] {} ({:?}, {} file{}, time zone {})", src.kind, src.path, src.format, n, if n == 1 { "" } else { "s" }, src.time_zone.name());
-        let _ = writeln!(s, "  {:<16} {:<10} {:<18} {:<9} constraints", "field", "type", "column", "required");
+        let n = files
+            .get(src.kind.name())
+            .and_then(|v| v.as_array())
+            .map_or(0, Vec::len);
+        let _ = writeln!(
+            s,
+            "[{}] {} ({:?}, {} file{}, time zone {})",
+            src.kind,
+            src.path,
+            src.format,
+            n,
+            if n == 1 { "" } else { "s" },
+            src.time_zone.name()
+        );
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<10} {:<18} {:<9} constraints",
+            "field", "type", "column", "required"
+        );
         for f in &src.fields {
             let mut c = Vec::new();
             if let Some(v) = &f.values {
@@ -52,8 +68,20 @@ pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json:
             if let Some(d) = &f.default {
                 c.push(format!("default {d}"));
             }
-            let column = if f.implicit && !f.required { format!("{} (if present)", f.column) } else { f.column.to_string() };
-            let _ = writeln!(s, "  {:<16} {:<10} {:<18} {:<9} {}", f.name, f.ty.name(), column, if f.required { "yes" } else { "no" }, c.join("; "));
+            let column = if f.implicit && !f.required {
+                format!("{} (if present)", f.column)
+            } else {
+                f.column.to_string()
+            };
+            let _ = writeln!(
+                s,
+                "  {:<16} {:<10} {:<18} {:<9} {}",
+                f.name,
+                f.ty.name(),
+                column,
+                if f.required { "yes" } else { "no" },
+                c.join("; ")
+            );
         }
     }
     s
@@ -61,13 +89,36 @@ pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json:
 
 pub fn run_table(summary: &RunSummary, out: &Path) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}", "source", "read", "accepted", "rejected", "duplicates", "created");
+    let _ = writeln!(
+        s,
+        "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}",
+        "source", "read", "accepted", "rejected", "duplicates", "created"
+    );
     for (kind, r) in &summary.sources {
-        let _ = writeln!(s, "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}", kind.name(), r.read, r.accepted, r.rejected, r.duplicates, r.created);
+        let _ = writeln!(
+            s,
+            "{:<10} {:>12} {:>12} {:>10} {:>10} {:>8}",
+            kind.name(),
+            r.read,
+            r.accepted,
+            r.rejected,
+            r.duplicates,
+            r.created
+        );
     }
     if let Some(orders) = summary.sources.get(&tessera_core::SourceKind::Orders) {
-        let _ = writeln!(s, "orders: {} refunds kept and flagged, {} zero amounts kept", orders.refunds, orders.zero_amounts);
+        let _ = writeln!(
+            s,
+            "orders: {} refunds kept and flagged, {} zero amounts kept",
+            orders.refunds, orders.zero_amounts
+        );
     }
-    let _ = writeln!(s, "as of {}; counts reconcile; {} rows rejected (see {})", summary.as_of.as_deref().unwrap_or("-"), summary.rejected_total, out.join("rejects.csv").display());
+    let _ = writeln!(
+        s,
+        "as of {}; counts reconcile; {} rows rejected (see {})",
+        summary.as_of.as_deref().unwrap_or("-"),
+        summary.rejected_total,
+        out.join("rejects.csv").display()
+    );
     s
 }

@@ -11,7 +11,10 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(quiet: bool) -> Self {
-        Self { visible: !quiet && std::io::stderr().is_terminal(), bar: RefCell::new(None) }
+        Self {
+            visible: !quiet && std::io::stderr().is_terminal(),
+            bar: RefCell::new(None),
+        }
     }
 
     pub fn bar(&self, label: &str, total: u64, unit: &str) -> ProgressBar {
@@ -23,7 +26,11 @@ impl Bars {
             _ => "{prefix:>10} [{bar:30}] {pos}/{len} {msg} {eta}",
         };
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         bar.set_prefix(label.to_string());
         bar
     }

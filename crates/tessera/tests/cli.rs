@@ -4,7 +4,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn tessera(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(dir).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -20,7 +24,11 @@ path = "orders.csv"
 
 fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("customers.csv"), "customer_id,signed_up_at\nC1,2024-01-01\nC2,2024-01-02\n").unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id,signed_up_at\nC1,2024-01-01\nC2,2024-01-02\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("orders.csv"),
         "order_id,customer_id,ordered_at,amount\nO1,C1,2024-02-01T10:00:00Z,10.00\nO2,C2,2024-03-05T23:30:00Z,abc\nO3,C3,2024-02-01T10:00:00Z,1\n",
@@ -33,13 +41,25 @@ fn fixture() -> tempfile::TempDir {
 #[test]
 fn run_writes_the_output_contract() {
     let dir = fixture();
-    let out = tessera(&["run", "--config", "tessera.toml", "--out", "out", "--json"], dir.path());
+    let out = tessera(
+        &["run", "--config", "tessera.toml", "--out", "out", "--json"],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let on_disk: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap()).unwrap();
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap())
+            .unwrap();
     assert_eq!(doc, on_disk);
     let orders = &doc["sources"]["orders"];
-    assert_eq!((orders["read"].as_u64(), orders["accepted"].as_u64(), orders["rejected"].as_u64()), (Some(3), Some(1), Some(2)));
+    assert_eq!(
+        (
+            orders["read"].as_u64(),
+            orders["accepted"].as_u64(),
+            orders["rejected"].as_u64()
+        ),
+        (Some(3), Some(1), Some(2))
+    );
     assert_eq!(doc["sources"]["customers"]["accepted"], 2);
     // Only O1 (2024-02-01) is accepted, so as_of is the day after it.
     assert_eq!(doc["as_of"], "2024-02-02");
@@ -50,20 +70,38 @@ fn run_writes_the_output_contract() {
     let rejects = std::fs::read_to_string(dir.path().join("out/rejects.csv")).unwrap();
     let lines: Vec<&str> = rejects.lines().collect();
     assert_eq!(lines[0], "source,file,line,column,reason,message,raw");
-    assert!(lines[1].starts_with("orders,orders.csv,3,amount,bad_money,"), "{}", lines[1]);
-    assert!(lines[2].starts_with("orders,orders.csv,4,customer_id,unknown_customer,"), "{}", lines[2]);
+    assert!(
+        lines[1].starts_with("orders,orders.csv,3,amount,bad_money,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("orders,orders.csv,4,customer_id,unknown_customer,"),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]
 fn as_of_flag_overrides_and_is_checked() {
     let dir = fixture();
-    let out = tessera(&["run", "--out", "out", "--as-of", "2025-01-01", "--json"], dir.path());
+    let out = tessera(
+        &["run", "--out", "out", "--as-of", "2025-01-01", "--json"],
+        dir.path(),
+    );
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["as_of"], "2025-01-01");
-    let out = tessera(&["run", "--out", "out", "--as-of", "01/01/2025"], dir.path());
+    let out = tessera(
+        &["run", "--out", "out", "--as-of", "01/01/2025"],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--as-of 01/01/2025: expected YYYY-MM-DD"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--as-of 01/01/2025: expected YYYY-MM-DD"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -71,17 +109,27 @@ fn strict_exits_2_with_file_line_col() {
     let dir = fixture();
     let out = tessera(&["run", "--out", "out", "--strict"], dir.path());
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stderr).trim(), "error: orders.csv:3:28: bad_money: amount: `abc` is not an amount");
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: orders.csv:3:28: bad_money: amount: `abc` is not an amount"
+    );
 }
 
 #[test]
 fn config_errors_exit_2_with_line() {
     let dir = fixture();
-    std::fs::write(dir.path().join("bad.toml"), "[sources.customers]\npath = \"customers.csv\"\ndelimiter = \";\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\ndelimiter = \";\"\n",
+    )
+    .unwrap();
     let out = tessera(&["check", "--config", "bad.toml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.starts_with("error: bad.toml:3:1: unknown field `delimiter`"), "{err}");
+    assert!(
+        err.starts_with("error: bad.toml:3:1: unknown field `delimiter`"),
+        "{err}"
+    );
     let out = tessera(&["check", "--config", "missing.toml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let out = tessera(&["run", "--bogus"], dir.path());
@@ -94,7 +142,10 @@ fn check_prints_the_resolved_schema() {
     let out = tessera(&["check", "--config", "tessera.toml"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("[orders] orders.csv (Csv, 1 file, time zone UTC)"), "{s}");
+    assert!(
+        s.contains("[orders] orders.csv (Csv, 1 file, time zone UTC)"),
+        "{s}"
+    );
     assert!(s.contains("amount           money"), "{s}");
     let out = tessera(&["check", "--config", "tessera.toml", "--json"], dir.path());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -122,13 +173,39 @@ fn demo_is_deterministic_and_audits_its_defects() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     for d in [&a, &b] {
-        let out = tessera(&["demo", "--out", "demo", "--customers", "300", "--seed", "9", "--dirty", "0.05", "--json"], d.path());
+        let out = tessera(
+            &[
+                "demo",
+                "--out",
+                "demo",
+                "--customers",
+                "300",
+                "--seed",
+                "9",
+                "--dirty",
+                "0.05",
+                "--json",
+            ],
+            d.path(),
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["defect_audit"]["missing"].as_array().map(Vec::len), Some(0), "{doc:#}");
+        assert_eq!(
+            doc["defect_audit"]["missing"].as_array().map(Vec::len),
+            Some(0),
+            "{doc:#}"
+        );
         assert!(doc["defects"].as_u64().unwrap() > 0);
     }
-    for f in ["customers.csv", "orders.csv", "events.ndjson", "feedback.csv", "tessera.toml", "defects.csv", "out/rejects.csv"] {
+    for f in [
+        "customers.csv",
+        "orders.csv",
+        "events.ndjson",
+        "feedback.csv",
+        "tessera.toml",
+        "defects.csv",
+        "out/rejects.csv",
+    ] {
         let x = std::fs::read(a.path().join("demo").join(f)).unwrap();
         let y = std::fs::read(b.path().join("demo").join(f)).unwrap();
         assert!(x == y, "{f} differs between two runs with the same seed");

@@ -57,7 +57,12 @@ impl Project {
 
     pub fn rejects(&self) -> Vec<RejectRow> {
         let mut r = csv::Reader::from_path(self.out().join("rejects.csv")).unwrap();
-        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["source", "file", "line", "column", "reason", "message", "raw"]);
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            [
+                "source", "file", "line", "column", "reason", "message", "raw"
+            ]
+        );
         r.records()
             .map(|rec| {
                 let rec = rec.unwrap();
@@ -75,8 +80,14 @@ impl Project {
     }
 
     pub fn clean(&self, source: &str) -> Vec<RecordBatch> {
-        let file = std::fs::File::open(self.out().join("clean").join(format!("{source}.parquet"))).unwrap();
-        ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
+        let file = std::fs::File::open(self.out().join("clean").join(format!("{source}.parquet")))
+            .unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     pub fn clean_rows(&self, source: &str) -> usize {
@@ -101,7 +112,11 @@ impl Project {
         self.clean(source)
             .iter()
             .flat_map(|b| {
-                let a = b.column_by_name(column).unwrap().as_primitive::<Int64Type>().clone();
+                let a = b
+                    .column_by_name(column)
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .clone();
                 (0..a.len()).map(move |i| (!a.is_null(i)).then(|| a.value(i)))
             })
             .collect()
@@ -137,8 +152,16 @@ pub const ORDERS_HEADER: &str = "oid,cid,at,total,channel,rating,shipped\n";
 pub fn assert_reconciles(p: &Project, outcome: &IngestOutcome) {
     let rejects = p.rejects();
     for (kind, r) in &outcome.sources {
-        assert_eq!(r.read, r.accepted + r.rejected + r.duplicates, "{kind}: {r:?}");
-        assert_eq!(p.clean_rows(kind.name()) as u64, r.accepted + r.created, "{kind} parquet rows");
+        assert_eq!(
+            r.read,
+            r.accepted + r.rejected + r.duplicates,
+            "{kind}: {r:?}"
+        );
+        assert_eq!(
+            p.clean_rows(kind.name()) as u64,
+            r.accepted + r.created,
+            "{kind} parquet rows"
+        );
         let listed = rejects.iter().filter(|x| x.source == kind.name()).count() as u64;
         assert_eq!(listed, r.rejected, "{kind} rows in rejects.csv");
     }
