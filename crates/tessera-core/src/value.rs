@@ -4,7 +4,7 @@
 //! microseconds since the epoch in UTC. Every parser either gives the exact value or says why not:
 //! nothing is rounded, clamped or guessed silently.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use thiserror::Error;
 
@@ -250,14 +250,10 @@ pub fn parse_date(text: &str, format: Option<&str>) -> Result<i32, ValueError> {
         text: text.to_string(),
         format: format.unwrap_or(ISO_DATE).to_string(),
     };
-    let date = match format {
-        None => parse_iso_date(s.as_bytes()).ok_or_else(bad)?,
-        Some(f) => {
-            let d = NaiveDate::parse_from_str(s, f).map_err(|_| bad())?;
-            date_to_days(d)
-        }
-    };
-    Ok(date)
+    match format {
+        None => parse_iso_date(s.as_bytes()).ok_or_else(bad),
+        Some(f) => TimeFormat::new(f).ok_or_else(bad)?.date(s),
+    }
 }
 
 pub fn date_to_days(d: NaiveDate) -> i32 {
@@ -290,30 +286,38 @@ fn parse_iso_date(b: &[u8]) -> Option<i32> {
     )
 }
 
-/// Converts local wall-clock times in one zone to UTC, remembering the last hour's offset.
+/// Converts local wall-clock times in one zone to UTC.
 ///
-/// Offsets change only at whole-hour local times in practice, but the cache is keyed on the local
-/// hour and refreshed through chrono-tz whenever the hour changes, so it never assumes that.
+/// This is on the path of every timestamp read, so offsets are cached per local day: a day whose
+/// offset is the same at 00:00:00 and at 23:59:59 uses it throughout; a day with a change (a
+/// daylight-saving switch) resolves each time through chrono-tz.
 #[derive(Debug, Clone)]
 pub struct LocalTime {
     tz: Tz,
     utc: bool,
-    cached_hour: i64,
-    cached_offset: i64,
+    /// Direct-mapped cache: slot `day % len` holds (day, offset seconds).
+    days: Vec<(i64, i64)>,
 }
+
+const DAY_SLOTS: usize = 1024;
 
 impl LocalTime {
     pub fn new(tz: Tz) -> Self {
         Self {
             tz,
             utc: tz == Tz::UTC,
-            cached_hour: i64::MIN,
-            cached_offset: 0,
+            days: vec![(i64::MIN, 0); DAY_SLOTS],
         }
     }
 
     pub fn tz(&self) -> Tz {
         self.tz
+    }
+
+    fn offset_at(&self, local_secs: i64) -> Option<i64> {
+        let naive = DateTime::from_timestamp(local_secs, 0)?.naive_utc();
+        let t = self.tz.from_local_datetime(&naive).earliest()?;
+        Some(local_secs - t.timestamp())
     }
 
     /// UTC microseconds of a local time given as seconds since the epoch on the local clock.
@@ -322,24 +326,95 @@ impl LocalTime {
         if self.utc {
             return Some(local_secs * 1_000_000 + micros);
         }
-        let hour = local_secs.div_euclid(3600);
-        if hour != self.cached_hour {
-            let naive = DateTime::from_timestamp(hour * 3600, 0)?.naive_utc();
-            let start = self.tz.from_local_datetime(&naive).earliest()?;
-            let naive_end = DateTime::from_timestamp(hour * 3600 + 3599, 0)?.naive_utc();
-            let end = self.tz.from_local_datetime(&naive_end).earliest()?;
-            let start_off = naive.and_utc().timestamp() - start.timestamp();
-            let end_off = naive_end.and_utc().timestamp() - end.timestamp();
-            if start_off != end_off {
-                // The offset changes inside this hour: resolve this instant alone.
-                let naive = DateTime::from_timestamp(local_secs, 0)?.naive_utc();
-                let t = self.tz.from_local_datetime(&naive).earliest()?;
-                return Some(t.timestamp() * 1_000_000 + micros);
-            }
-            self.cached_hour = hour;
-            self.cached_offset = start_off;
+        let day = local_secs.div_euclid(86_400);
+        let slot = day.rem_euclid(DAY_SLOTS as i64) as usize;
+        let (cached_day, offset) = self.days[slot];
+        if cached_day == day {
+            return Some((local_secs - offset) * 1_000_000 + micros);
         }
-        Some((local_secs - self.cached_offset) * 1_000_000 + micros)
+        let start = self.offset_at(day * 86_400);
+        if start.is_some() && start == self.offset_at(day * 86_400 + 86_399) {
+            let offset = start?;
+            self.days[slot] = (day, offset);
+            return Some((local_secs - offset) * 1_000_000 + micros);
+        }
+        // The offset changes during this day: resolve this instant alone.
+        let offset = self.offset_at(local_secs)?;
+        Some((local_secs - offset) * 1_000_000 + micros)
+    }
+}
+
+/// A strftime format parsed once, for the many values read with it.
+#[derive(Debug, Clone)]
+pub struct TimeFormat {
+    text: String,
+    items: Vec<chrono::format::Item<'static>>,
+    has_offset: bool,
+}
+
+impl TimeFormat {
+    /// `None` if the format has an error.
+    pub fn new(text: &str) -> Option<Self> {
+        use chrono::format::{Item, StrftimeItems};
+        let items = StrftimeItems::new(text).parse_to_owned().ok()?;
+        if items.iter().any(|i| matches!(i, Item::Error)) {
+            return None;
+        }
+        let has_offset = text.contains("%z") || text.contains("%:z") || text.contains("%#z");
+        Some(Self {
+            text: text.to_string(),
+            items,
+            has_offset,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn parsed(&self, s: &str) -> Option<chrono::format::Parsed> {
+        let mut p = chrono::format::Parsed::new();
+        chrono::format::parse(&mut p, s, self.items.iter()).ok()?;
+        Some(p)
+    }
+
+    pub fn date(&self, text: &str) -> Result<i32, ValueError> {
+        self.parsed(text.trim())
+            .and_then(|p| p.to_naive_date().ok())
+            .map(date_to_days)
+            .ok_or_else(|| ValueError::NotDate {
+                text: text.to_string(),
+                format: self.text.clone(),
+            })
+    }
+
+    pub fn timestamp(&self, text: &str, clock: &mut LocalTime) -> Result<i64, ValueError> {
+        let bad = || ValueError::NotTimestamp {
+            text: text.to_string(),
+            format: self.text.clone(),
+        };
+        let p = self.parsed(text.trim()).ok_or_else(bad)?;
+        if self.has_offset {
+            return p
+                .to_datetime()
+                .map(|t| t.timestamp_micros())
+                .map_err(|_| bad());
+        }
+        let date = p.to_naive_date().map_err(|_| bad())?;
+        let naive = match p.to_naive_time() {
+            Ok(time) => date.and_time(time),
+            Err(_) if p.hour_div_12().is_none() && p.minute().is_none() => {
+                date.and_time(NaiveTime::MIN)
+            }
+            Err(_) => return Err(bad()),
+        };
+        let utc = naive.and_utc();
+        clock
+            .to_utc_micros(utc.timestamp(), i64::from(utc.timestamp_subsec_micros()))
+            .ok_or_else(|| ValueError::NonexistentLocalTime {
+                text: text.to_string(),
+                tz: clock.tz().name().to_string(),
+            })
     }
 }
 
@@ -370,20 +445,7 @@ pub fn parse_timestamp(
             None => clock.to_utc_micros(local, micros).ok_or_else(|| gap(clock)),
         };
     };
-    if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
-        let t = DateTime::parse_from_str(s, f).map_err(|_| bad())?;
-        return Ok(t.timestamp_micros());
-    }
-    let naive = match NaiveDateTime::parse_from_str(s, f) {
-        Ok(n) => n,
-        Err(_) => NaiveDate::parse_from_str(s, f)
-            .map_err(|_| bad())?
-            .and_time(NaiveTime::MIN),
-    };
-    let utc = naive.and_utc();
-    clock
-        .to_utc_micros(utc.timestamp(), i64::from(utc.timestamp_subsec_micros()))
-        .ok_or_else(|| gap(clock))
+    TimeFormat::new(f).ok_or_else(bad)?.timestamp(s, clock)
 }
 
 /// Returns (local seconds since epoch, micros, offset seconds if given).

@@ -22,6 +22,8 @@ pub enum Cell<'a> {
     },
     /// A JSON object or array.
     Json(&'a serde_json::Value),
+    /// The text of a JSON object or array, already checked to be valid JSON.
+    JsonText(&'a str),
     /// A value of a type Tessera cannot read, described for the message.
     Unsupported(&'static str),
 }
@@ -39,6 +41,7 @@ impl Cell<'_> {
             Cell::Micros { value, .. } => format!("timestamp {value}µs"),
             Cell::Decimal { unscaled, scale } => format!("decimal {unscaled}e-{scale}"),
             Cell::Json(v) => v.to_string(),
+            Cell::JsonText(t) => t.to_string(),
             Cell::Unsupported(t) => format!("a value of type {t}"),
         }
     }

@@ -4,7 +4,7 @@ use crate::cell::Cell;
 use crate::reason::Reason;
 use tessera_core::config::{Bound, FieldConfig, SourceConfig};
 use tessera_core::schema::{FieldType, Role};
-use tessera_core::value::{self, LocalTime, MoneyFormat, ValueError};
+use tessera_core::value::{self, LocalTime, MoneyFormat, TimeFormat, ValueError};
 
 /// A checked value. Strings live in [`RowScratch::text`] as a byte range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +65,7 @@ pub struct FieldConv {
     pub ty: FieldType,
     pub role: Option<Role>,
     required: bool,
-    format: Option<String>,
+    format: Option<TimeFormat>,
     values: Option<Vec<String>>,
     min: Option<Bound>,
     max: Option<Bound>,
@@ -81,7 +81,7 @@ impl FieldConv {
             ty: field.ty,
             role: field.role,
             required: field.required,
-            format: field.format.clone(),
+            format: field.format.as_deref().and_then(TimeFormat::new),
             values: field.values.clone(),
             min: field.min,
             max: field.max,
@@ -249,9 +249,11 @@ impl FieldConv {
 
     fn date(&mut self, cell: Cell<'_>) -> Result<i32, FieldError> {
         match cell {
-            Cell::Str(s) => {
-                value::parse_date(s, self.format.as_deref()).map_err(|e| self.value_error(e))
+            Cell::Str(s) => match &self.format {
+                Some(f) => f.date(s),
+                None => value::parse_date(s, None),
             }
+            .map_err(|e| self.value_error(e)),
             Cell::Date(d) => Ok(d),
             Cell::Micros { value, utc } => {
                 let local = if utc {
@@ -277,8 +279,11 @@ impl FieldConv {
             })
         };
         match cell {
-            Cell::Str(s) => value::parse_timestamp(s, self.format.as_deref(), &mut self.clock)
-                .map_err(|e| self.value_error(e)),
+            Cell::Str(s) => match &self.format {
+                Some(f) => f.timestamp(s, &mut self.clock),
+                None => value::parse_timestamp(s, None, &mut self.clock),
+            }
+            .map_err(|e| self.value_error(e)),
             Cell::Micros { value, utc: true } => Ok(value),
             Cell::Micros { value, utc: false } => self
                 .clock
@@ -293,32 +298,27 @@ impl FieldConv {
     }
 
     fn json(&self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
-        let parsed;
-        let value = match cell {
-            Cell::Json(v) => v,
-            Cell::Str(s) => {
-                parsed = serde_json::from_str::<serde_json::Value>(s)
-                    .map_err(|e| err(Reason::BadJson, format!("{}: not JSON: {e}", self.name)))?;
-                &parsed
-            }
-            c => {
-                return Err(err(
-                    Reason::BadJson,
-                    format!(
-                        "{}: expected a JSON object, found {}",
-                        self.name,
-                        c.describe()
-                    ),
-                ));
-            }
-        };
-        if !value.is_object() {
-            return Err(err(
+        let not_object = |found: &str| {
+            err(
                 Reason::BadJson,
-                format!("{}: expected a JSON object, found {value}", self.name),
-            ));
+                format!("{}: expected a JSON object, found {found}", self.name),
+            )
+        };
+        match cell {
+            Cell::JsonText(t) if t.starts_with('{') => Ok(row.push_str(t)),
+            Cell::JsonText(t) => Err(not_object(t)),
+            Cell::Json(v) if v.is_object() => Ok(row.push_str(&v.to_string())),
+            Cell::Json(v) => Err(not_object(&v.to_string())),
+            Cell::Str(s) => match serde_json::from_str::<serde_json::Value>(s) {
+                Ok(v) if v.is_object() => Ok(row.push_str(&v.to_string())),
+                Ok(v) => Err(not_object(&v.to_string())),
+                Err(e) => Err(err(
+                    Reason::BadJson,
+                    format!("{}: not JSON: {e}", self.name),
+                )),
+            },
+            c => Err(not_object(&c.describe())),
         }
-        Ok(row.push_str(&value.to_string()))
     }
 
     fn check_bounds(&self, v: Typed) -> Result<(), FieldError> {

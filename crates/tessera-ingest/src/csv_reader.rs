@@ -208,7 +208,7 @@ pub fn read(
     name: &str,
     run: &mut SourceRun,
     rejects: &mut RejectWriter,
-    mut customers: Option<&mut Customers>,
+    customers: Option<&Customers>,
     progress: &dyn Progress,
 ) -> Result<(), IngestError> {
     let opts = run.config.csv.clone();
@@ -290,16 +290,19 @@ pub fn read(
                 &mut dec.latin1,
                 dec.width,
                 rejects,
-                customers.as_deref_mut(),
+                customers,
             )?;
         }
         seen.borrow_mut().forget_before(end);
         if end - last_progress > (1 << 22) {
-            progress.advance(end - last_progress);
+            progress.advance(run.config.kind, end - last_progress);
             last_progress = end;
         }
     }
-    progress.advance(reader.position().byte().saturating_sub(last_progress));
+    progress.advance(
+        run.config.kind,
+        reader.position().byte().saturating_sub(last_progress),
+    );
     Ok(())
 }
 
@@ -317,7 +320,7 @@ fn handle(
     latin1: &mut Vec<String>,
     width: usize,
     rejects: &mut RejectWriter,
-    customers: Option<&mut Customers>,
+    customers: Option<&Customers>,
 ) -> Result<(), IngestError> {
     let (opts, line) = (ctx.opts, ctx.line);
     let quote = opts.quote as u8;
@@ -353,7 +356,7 @@ fn handle(
             cells.push(Cell::Null);
             continue;
         };
-        match std::str::from_utf8(&record[*c]) {
+        match simdutf8::compat::from_utf8(&record[*c]) {
             Ok(s) => cells.push(Cell::Str(s)),
             Err(e) => {
                 let name = &run.config.fields[k].name;

@@ -43,8 +43,6 @@ pub struct Entry {
 impl Entry {
     /// The id was withdrawn because rows with it conflict.
     pub const CONFLICTED: u64 = u64::MAX;
-    /// A customer made up for rows that referred to it (`unknown_customers = "create"`).
-    pub const CREATED: u64 = u64::MAX - 1;
 
     pub fn new(content: u64, ordinal: u64, file: usize, line: u64) -> Self {
         Self {

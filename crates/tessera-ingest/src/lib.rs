@@ -48,11 +48,12 @@ use std::path::{Path, PathBuf};
 use tessera_core::config::{Config, Format, SourceConfig};
 use tessera_core::schema::SourceKind;
 
-/// Progress of a long stage, shown by the CLI as a bar. All methods default to doing nothing.
-pub trait Progress {
-    fn start(&self, _label: &str, _total_bytes: u64) {}
-    fn advance(&self, _bytes: u64) {}
-    fn finish(&self) {}
+/// Progress of a long stage, shown by the CLI as bars. Sources after customers are read at the
+/// same time, so calls come from several threads. All methods default to doing nothing.
+pub trait Progress: Sync {
+    fn start(&self, _source: SourceKind, _total_bytes: u64) {}
+    fn advance(&self, _source: SourceKind, _bytes: u64) {}
+    fn finish(&self, _source: SourceKind) {}
 }
 
 pub struct NoProgress;
@@ -137,7 +138,76 @@ pub fn source_files(
         .collect())
 }
 
+/// A source read to its end, its table staged but not yet settled.
+struct SourceDone {
+    kind: SourceKind,
+    report: SourceReport,
+    latest: Option<i64>,
+    table: sink::StagedTable,
+    drops: Vec<u64>,
+    index: index::IdIndex,
+}
+
+fn rejects_part(out: &Path, kind: SourceKind) -> PathBuf {
+    out.join(format!(".rejects.{kind}.part"))
+}
+
+fn read_source(
+    config: &Config,
+    source: &SourceConfig,
+    out: &Path,
+    opts: &IngestOptions,
+    customers: Option<&Customers>,
+    progress: &dyn Progress,
+) -> Result<SourceDone, IngestError> {
+    let files = source_files(config, source)?;
+    let mut rejects = RejectWriter::create_part(&rejects_part(out, source.kind))?;
+    let table_path = out.join("clean").join(format!("{}.parquet", source.kind));
+    let mut run = SourceRun::new(source, table_path, config.batch_rows, opts.strict)?;
+    let total = files
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    progress.start(source.kind, total);
+    for (path, name) in &files {
+        match source.format {
+            Format::Csv => {
+                csv_reader::read(path, name, &mut run, &mut rejects, customers, progress)?
+            }
+            Format::Ndjson => {
+                ndjson::read(path, name, &mut run, &mut rejects, customers, progress)?
+            }
+            Format::Parquet => parquet_reader::read(
+                path,
+                name,
+                &mut run,
+                &mut rejects,
+                customers,
+                progress,
+                config.batch_rows,
+            )?,
+        }
+    }
+    progress.finish(source.kind);
+    let table = run.close()?;
+    write_withdrawn(&run, &files, &mut rejects)?;
+    rejects.finish()?;
+    let index = std::mem::take(&mut run.index);
+    Ok(SourceDone {
+        kind: source.kind,
+        report: run.report.clone(),
+        latest: run.latest,
+        table,
+        drops: run.drops.clone(),
+        index,
+    })
+}
+
 /// Reads every source of `config` into `out/clean/`, writing `out/rejects.csv`.
+///
+/// Customers are read first; orders, events and feedback then only look customers up, so they are
+/// read at the same time, one thread each (in order, one after another, with `strict`, so that the
+/// first bad row reported is the first in source order).
 pub fn ingest(
     config: &Config,
     out: &Path,
@@ -146,74 +216,63 @@ pub fn ingest(
 ) -> Result<IngestOutcome, IngestError> {
     let clean = out.join("clean");
     std::fs::create_dir_all(&clean).map_err(|e| IngestError::io(&clean, e))?;
-    let mut rejects = RejectWriter::create(&out.join("rejects.csv"))?;
+    let customers_source = config
+        .source(SourceKind::Customers)
+        .ok_or_else(|| IngestError::Internal("no customers source".into()))?;
+    let first = read_source(config, customers_source, out, opts, None, progress)?;
+    let (customers_table, customers_drops) = (first.table, first.drops);
+    let mut customers_report = first.report;
+    let customers = Customers::new(first.index);
+    let others: Vec<&SourceConfig> = config
+        .sources
+        .iter()
+        .filter(|s| s.kind != SourceKind::Customers)
+        .collect();
+    let read = |s: &SourceConfig| read_source(config, s, out, opts, Some(&customers), progress);
+    let done: Vec<SourceDone> = if opts.strict {
+        others.iter().map(|s| read(s)).collect::<Result<_, _>>()?
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = others
+                .iter()
+                .map(|s| (s.kind, scope.spawn(|| read(s))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(kind, h)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(IngestError::Internal(format!("reading {kind} panicked")))
+                    })
+                })
+                .collect::<Result<_, _>>()
+        })?
+    };
     let mut outcome = IngestOutcome {
         sources: BTreeMap::new(),
         latest_event: None,
     };
-    let mut customers: Option<(Customers, sink::StagedTable, Vec<u64>, SourceReport)> = None;
-    for source in &config.sources {
-        let files = source_files(config, source)?;
-        let mut run = SourceRun::new(
-            source,
-            clean.join(format!("{}.parquet", source.kind)),
-            config.batch_rows,
-            opts.strict,
-        )?;
-        let total = files
-            .iter()
-            .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
-            .sum();
-        progress.start(source.kind.name(), total);
-        for (path, name) in &files {
-            let c = customers.as_mut().map(|c| &mut c.0);
-            match source.format {
-                Format::Csv => csv_reader::read(path, name, &mut run, &mut rejects, c, progress)?,
-                Format::Ndjson => ndjson::read(path, name, &mut run, &mut rejects, c, progress)?,
-                Format::Parquet => parquet_reader::read(
-                    path,
-                    name,
-                    &mut run,
-                    &mut rejects,
-                    c,
-                    progress,
-                    config.batch_rows,
-                )?,
-            }
-        }
-        progress.finish();
-        let table = run.close()?;
-        write_withdrawn(&run, &files, &mut rejects)?;
-        if let Some(t) = run.latest {
+    for d in done {
+        let mut report = d.report;
+        report.rows_written = d.table.finish(&d.drops, Vec::new())?;
+        drop(d.index);
+        if let Some(t) = d.latest {
             outcome.latest_event = Some(outcome.latest_event.map_or(t, |l| l.max(t)));
         }
-        let mut report = run.report.clone();
-        if source.kind == SourceKind::Customers {
-            let index = std::mem::take(&mut run.index);
-            customers = Some((
-                Customers {
-                    index,
-                    policy_created: Vec::new(),
-                },
-                table,
-                run.drops.clone(),
-                report,
-            ));
-        } else {
-            report.rows_written = table.finish(&run.drops, Vec::new())?;
-            outcome.sources.insert(source.kind, report);
-        }
+        outcome.sources.insert(d.kind, report);
     }
-    let (c, table, drops, mut report) =
-        customers.ok_or_else(|| IngestError::Internal("no customers source".into()))?;
-    let source = config
-        .source(SourceKind::Customers)
-        .expect("customers is required");
-    report.created = c.policy_created.len() as u64;
-    let extra = bare_customers(source, &c.policy_created, config.batch_rows);
-    report.rows_written = table.finish(&drops, extra)?;
-    outcome.sources.insert(SourceKind::Customers, report);
-    rejects.finish()?;
+    let created = customers.created();
+    customers_report.created = created.len() as u64;
+    let extra = bare_customers(customers_source, &created, config.batch_rows);
+    customers_report.rows_written = customers_table.finish(&customers_drops, extra)?;
+    outcome
+        .sources
+        .insert(SourceKind::Customers, customers_report);
+    let parts: Vec<PathBuf> = config
+        .sources
+        .iter()
+        .map(|s| rejects_part(out, s.kind))
+        .collect();
+    rejects::assemble(&out.join("rejects.csv"), &parts)?;
     for (kind, r) in &outcome.sources {
         if !r.reconciles() {
             return Err(IngestError::Internal(format!(

@@ -125,7 +125,7 @@ pub fn read(
     name: &str,
     run: &mut SourceRun,
     rejects: &mut RejectWriter,
-    mut customers: Option<&mut Customers>,
+    customers: Option<&Customers>,
     progress: &dyn Progress,
     batch_rows: usize,
 ) -> Result<(), IngestError> {
@@ -172,9 +172,9 @@ pub fn read(
                 row,
                 number,
             };
-            run.row(number, &cells, &ctx, rejects, customers.as_deref_mut())?;
+            run.row(number, &cells, &ctx, rejects, customers)?;
         }
-        progress.advance(bytes * batch.num_rows() as u64 / total);
+        progress.advance(run.config.kind, bytes * batch.num_rows() as u64 / total);
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use crate::error::IngestError;
 use crate::reason::Reason;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The longest raw text kept for one reject; longer rows are cut and marked.
@@ -30,11 +30,10 @@ impl RejectWriter {
         "source", "file", "line", "column", "reason", "message", "raw",
     ];
 
-    pub fn create(path: &Path) -> Result<Self, IngestError> {
+    /// A writer for one source's rejects, without the header: parts are joined by [`assemble`].
+    pub fn create_part(path: &Path) -> Result<Self, IngestError> {
         let file = File::create(path).map_err(|e| IngestError::io(path, e))?;
-        let mut out = csv::WriterBuilder::new().from_writer(BufWriter::new(file));
-        out.write_record(Self::HEADER)
-            .map_err(|e| csv_err(path, e))?;
+        let out = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, file));
         Ok(Self {
             path: path.to_path_buf(),
             out,
@@ -89,4 +88,26 @@ pub fn lossless_text(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Writes `path` as the header followed by each part in order, removing the parts.
+pub fn assemble(path: &Path, parts: &[PathBuf]) -> Result<(), IngestError> {
+    let file = File::create(path).map_err(|e| IngestError::io(path, e))?;
+    let mut out = BufWriter::new(file);
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header
+        .write_record(RejectWriter::HEADER)
+        .map_err(|e| csv_err(path, e))?;
+    let header = header.into_inner().map_err(|e| IngestError::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    out.write_all(&header)
+        .map_err(|e| IngestError::io(path, e))?;
+    for part in parts {
+        let mut input = File::open(part).map_err(|e| IngestError::io(part, e))?;
+        std::io::copy(&mut input, &mut out).map_err(|e| IngestError::io(path, e))?;
+        std::fs::remove_file(part).map_err(|e| IngestError::io(part, e))?;
+    }
+    out.flush().map_err(|e| IngestError::io(path, e))
 }

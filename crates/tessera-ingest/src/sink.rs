@@ -12,15 +12,19 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-fn props() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build()
+/// Snappy pages; no dictionary for the first column (the row id), whose values are all distinct.
+fn props(schema: &SchemaRef) -> WriterProperties {
+    let mut b = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    if let Some(id) = schema.fields().first() {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(id.name().as_str()), false);
+    }
+    b.build()
 }
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> IngestError {
@@ -47,7 +51,7 @@ impl StagedTable {
             .unwrap_or_default();
         let path = final_path.with_file_name(format!(".{name}.partial"));
         let file = File::create(&path).map_err(|e| IngestError::io(&path, e))?;
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props()))
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props(&schema)))
             .map_err(|e| parquet_err(&path, e))?;
         let (tx, rx) = sync_channel::<RecordBatch>(2);
         let p = path.clone();
@@ -106,7 +110,7 @@ impl StagedTable {
             .map_err(|e| parquet_err(&self.path, e))?;
         let out =
             File::create(&self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
-        let mut writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props()))
+        let mut writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props(&self.schema)))
             .map_err(|e| parquet_err(&self.final_path, e))?;
         let mut ordinal = 0u64;
         let mut next_drop = drop.iter().peekable();

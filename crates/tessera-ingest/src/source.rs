@@ -9,11 +9,12 @@ use crate::reason::Reason;
 use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
 use crate::sink::StagedTable;
-use std::hash::Hasher;
+use hashbrown::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use tessera_core::config::{ConflictPolicy, SourceConfig, UnknownCustomerPolicy};
 use tessera_core::schema::Role;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// What a reader knows about the record in hand, asked for only when the row is rejected.
 pub trait RecordContext {
@@ -23,10 +24,42 @@ pub trait RecordContext {
     fn position(&self, field: Option<usize>) -> (u64, u64);
 }
 
-/// The known customers: the customers source's id index, plus customers made up on the way.
+/// The known customers: the customers source's id index, plus customers made up on the way
+/// (`unknown_customers = "create"`). Shared read-only by the sources read after customers, which
+/// may run at the same time; only making up a customer takes the lock.
 pub struct Customers {
     pub index: IdIndex,
-    pub policy_created: Vec<String>,
+    created: Mutex<HashMap<u128, String>>,
+}
+
+impl Customers {
+    pub fn new(index: IdIndex) -> Self {
+        Self {
+            index,
+            created: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn knows(&self, key: u128) -> bool {
+        self.index.get(&key).is_some_and(Entry::is_live)
+    }
+
+    fn create(&self, key: u128, id: &str) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.entry(key).or_insert_with(|| id.to_string());
+    }
+
+    /// The made-up customers' ids, sorted so the output does not depend on thread timing.
+    pub fn created(self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .created
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_values()
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 /// A row withdrawn after it was staged; its raw text is fetched from the file afterwards.
@@ -60,6 +93,8 @@ pub struct SourceRun<'a> {
     ordinal: u64,
     /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
     signs: Vec<i8>,
+    /// Bytes of the row's values, reused for `content_hash`.
+    content_key: Vec<u8>,
     strict: bool,
 }
 
@@ -101,6 +136,7 @@ impl<'a> SourceRun<'a> {
             table: Some(StagedTable::create(out, schema)?),
             ordinal: 0,
             signs: Vec::new(),
+            content_key: Vec::new(),
             strict,
         })
     }
@@ -178,7 +214,7 @@ impl<'a> SourceRun<'a> {
         cells: &[Cell<'_>],
         ctx: &dyn RecordContext,
         rejects: &mut RejectWriter,
-        customers: Option<&mut Customers>,
+        customers: Option<&Customers>,
     ) -> Result<(), IngestError> {
         self.report.read += 1;
         self.scratch.clear();
@@ -190,7 +226,7 @@ impl<'a> SourceRun<'a> {
         if let (Some(c), Some(customers)) = (self.customer, customers) {
             let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
             let key = id_key(id);
-            if !customers.index.get(&key).is_some_and(Entry::is_live) {
+            if !customers.knows(key) {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
                     let message = format!("customer_id `{id}` is not among the accepted customers");
                     return self.reject(
@@ -202,10 +238,7 @@ impl<'a> SourceRun<'a> {
                         rejects,
                     );
                 }
-                customers
-                    .index
-                    .insert(key, Entry::new(0, Entry::CREATED, 0, 0));
-                customers.policy_created.push(id.to_string());
+                customers.create(key, id);
             }
         }
         let id_value = self.scratch.values[self.id];
@@ -224,36 +257,35 @@ impl<'a> SourceRun<'a> {
         self.accept()
     }
 
-    fn content_hash(&self) -> u64 {
-        let mut h = Xxh3::new();
+    /// Hash of the row's checked values, telling exact copies from conflicting rows.
+    fn content_hash(&mut self) -> u64 {
+        let key = &mut self.content_key;
+        key.clear();
         for v in &self.scratch.values {
             match *v {
-                Typed::Null => h.write_u8(0),
+                Typed::Null => key.push(0),
                 Typed::Str(..) => {
-                    h.write_u8(1);
                     let s = self.scratch.str(*v).unwrap_or_default();
-                    h.write_usize(s.len());
-                    h.write(s.as_bytes());
+                    key.push(1);
+                    key.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    key.extend_from_slice(s.as_bytes());
                 }
                 Typed::I64(x) => {
-                    h.write_u8(2);
-                    h.write_i64(x);
+                    key.push(2);
+                    key.extend_from_slice(&x.to_le_bytes());
                 }
                 Typed::F64(x) => {
-                    h.write_u8(3);
-                    h.write_u64(x.to_bits());
+                    key.push(3);
+                    key.extend_from_slice(&x.to_bits().to_le_bytes());
                 }
-                Typed::Bool(x) => {
-                    h.write_u8(4);
-                    h.write_u8(u8::from(x));
-                }
+                Typed::Bool(x) => key.extend_from_slice(&[4, u8::from(x)]),
                 Typed::I32(x) => {
-                    h.write_u8(5);
-                    h.write_i32(x);
+                    key.push(5);
+                    key.extend_from_slice(&x.to_le_bytes());
                 }
             }
         }
-        h.finish()
+        xxh3_64(key)
     }
 
     fn conflict(
