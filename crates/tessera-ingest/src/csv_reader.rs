@@ -14,6 +14,9 @@ use std::path::Path;
 use std::rc::Rc;
 use tessera_core::config::{CsvOptions, Encoding};
 
+/// Lines read before the row count of a file is estimated from its size.
+const SAMPLE_LINES: u64 = 4096;
+
 /// Bytes read through the CSV parser, kept from `base` on so a record's raw text can be cut out.
 #[derive(Default)]
 struct Seen {
@@ -213,6 +216,7 @@ pub fn read(
 ) -> Result<(), IngestError> {
     let opts = run.config.csv.clone();
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let file_len = file.metadata().map_or(0, |m| m.len());
     let seen = Rc::new(RefCell::new(Seen::default()));
     let tee = Tee {
         inner: file,
@@ -263,7 +267,7 @@ pub fn read(
         latin1: Vec::new(),
     };
     let mut first = !opts.header && has_record;
-    let mut last_progress = 0u64;
+    let (mut last_progress, mut records) = (0u64, 0u64);
     loop {
         if !first && !reader.read_byte_record(&mut record).map_err(read_err)? {
             break;
@@ -294,6 +298,10 @@ pub fn read(
             )?;
         }
         seen.borrow_mut().forget_before(end);
+        records += 1;
+        if records == SAMPLE_LINES {
+            run.expect_rows(file_len.saturating_mul(SAMPLE_LINES * 21 / 20) / end.max(1));
+        }
         if end - last_progress > (1 << 22) {
             progress.advance(run.config.kind, end - last_progress);
             last_progress = end;

@@ -45,6 +45,9 @@ impl RecordContext for JsonLine<'_> {
     }
 }
 
+/// Lines read before the row count of a file is estimated from its size.
+const SAMPLE_LINES: u64 = 4096;
+
 /// The top-level members a source needs: each field's whole key, and the first segment of a
 /// dotted key for the nested lookup.
 fn top_keys(keys: &[String]) -> Vec<String> {
@@ -195,8 +198,9 @@ pub fn read(
     run.start_file(name.to_string(), keys.clone());
     let top = top_keys(&keys);
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let file_len = file.metadata().map_or(0, |m| m.len());
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let (mut buf, mut line, mut pending) = (Vec::new(), 0u64, 0u64);
+    let (mut buf, mut line, mut pending, mut read_bytes) = (Vec::new(), 0u64, 0u64, 0u64);
     loop {
         buf.clear();
         let n = reader
@@ -207,6 +211,10 @@ pub fn read(
         }
         line += 1;
         pending += n as u64;
+        read_bytes += n as u64;
+        if line == SAMPLE_LINES {
+            run.expect_rows(file_len.saturating_mul(SAMPLE_LINES * 21 / 20) / read_bytes.max(1));
+        }
         if pending > (1 << 22) {
             progress.advance(run.config.kind, pending);
             pending = 0;

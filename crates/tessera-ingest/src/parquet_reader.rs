@@ -145,6 +145,7 @@ pub fn read(
     run.start_file(name.to_string(), names);
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let total = builder.metadata().file_metadata().num_rows().max(1) as u64;
+    run.expect_rows(total);
     let reader = builder
         .with_batch_size(batch_rows)
         .build()

@@ -149,6 +149,14 @@ impl<'a> SourceRun<'a> {
         self.columns = columns;
     }
 
+    /// Makes room in the id index for about `rows` more rows, so that it does not grow by doubling
+    /// (which holds the old and the new table at once) while a large file is read.
+    pub fn expect_rows(&mut self, rows: u64) {
+        let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+        self.index
+            .reserve(rows.saturating_sub(self.index.capacity() - self.index.len()));
+    }
+
     pub fn file_name(&self, file: usize) -> &str {
         &self.file_names[file]
     }

@@ -1,4 +1,4 @@
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -29,7 +29,8 @@ pub enum Command {
     /// Read the sources of a config and write the run's outputs to a folder.
     #[command(after_help = "Examples:
   tessera run --config tessera.toml --out out
-  tessera run --config tessera.toml --out out --as-of 2025-01-01 --strict --json")]
+  tessera run --config tessera.toml --out out --as-of 2025-01-01 --on-conflict last --json
+  tessera run --config tessera.toml --out out --strict")]
     Run(RunArgs),
     /// Check a config and print the schema it resolves to.
     #[command(after_help = "Examples:
@@ -74,9 +75,30 @@ pub struct RunArgs {
     /// Stop at the first bad row with file:line:col and exit code 2.
     #[arg(long)]
     pub strict: bool,
+    /// Rows with the same id and different content: reject them all, or keep the first or last
+    /// (overrides the config's on_conflict for every source).
+    #[arg(long, value_enum)]
+    pub on_conflict: Option<OnConflict>,
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OnConflict {
+    First,
+    Last,
+    Reject,
+}
+
+impl From<OnConflict> for tessera_core::config::ConflictPolicy {
+    fn from(o: OnConflict) -> Self {
+        match o {
+            OnConflict::First => Self::First,
+            OnConflict::Last => Self::Last,
+            OnConflict::Reject => Self::Reject,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -1,6 +1,6 @@
 use crate::Failure;
 use crate::cli::{Cli, DemoArgs};
-use crate::cmd_run::execute;
+use crate::cmd_run::{RunRequest, execute};
 use crate::output::run_table;
 use crate::progress::Bars;
 use anyhow::Context;
@@ -40,7 +40,11 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> Result<(), Failure> {
         return print_json(args, &doc);
     }
     let out = args.out.join("out");
-    let summary = execute(&args.out.join("tessera.toml"), &out, None, false, cli.quiet)?;
+    let req = RunRequest {
+        quiet: cli.quiet,
+        ..RunRequest::default()
+    };
+    let summary = execute(&args.out.join("tessera.toml"), &out, &req)?;
     doc["run"] = serde_json::to_value(&summary)?;
     if !cli.quiet && !args.json {
         print!("{}", run_table(&summary, &out));

@@ -6,18 +6,29 @@ use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
+use tessera_core::config::ConflictPolicy;
 use tessera_ingest::{IngestError, IngestOptions, RunSummary, StageTime};
 
+/// What a run is asked to do beyond its config.
+#[derive(Default)]
+pub struct RunRequest<'a> {
+    pub as_of: Option<&'a str>,
+    pub strict: bool,
+    pub on_conflict: Option<ConflictPolicy>,
+    pub quiet: bool,
+}
+
 /// Runs the pipeline on a config into `out` and writes `out/run.json`.
-pub fn execute(
-    config_path: &Path,
-    out: &Path,
-    as_of: Option<&str>,
-    strict: bool,
-    quiet: bool,
-) -> Result<RunSummary, Failure> {
-    let (config, text) = load_config(config_path)?;
-    let as_of = as_of
+pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSummary, Failure> {
+    let (mut config, text) = load_config(config_path)?;
+    if let Some(policy) = req.on_conflict {
+        config
+            .sources
+            .iter_mut()
+            .for_each(|s| s.on_conflict = policy);
+    }
+    let as_of = req
+        .as_of
         .map(|d| {
             tessera_core::value::parse_date(d, None)
                 .with_context(|| format!("--as-of {d}: expected YYYY-MM-DD"))
@@ -26,9 +37,9 @@ pub fn execute(
         .map_err(Failure::Input)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let started = Instant::now();
-    let bars = Bars::new(quiet);
-    let outcome = tessera_ingest::ingest(&config, out, &IngestOptions { strict }, &bars)
-        .map_err(ingest_failure)?;
+    let bars = Bars::new(req.quiet);
+    let opts = IngestOptions { strict: req.strict };
+    let outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
     let stages = BTreeMap::from([(
         "ingest".to_string(),
         StageTime {
@@ -62,13 +73,13 @@ fn ingest_failure(e: IngestError) -> Failure {
 }
 
 pub fn run(args: &RunArgs, cli: &Cli) -> Result<(), Failure> {
-    let summary = execute(
-        &args.config,
-        &args.out,
-        args.as_of.as_deref(),
-        args.strict,
-        cli.quiet,
-    )?;
+    let req = RunRequest {
+        as_of: args.as_of.as_deref(),
+        strict: args.strict,
+        on_conflict: args.on_conflict.map(Into::into),
+        quiet: cli.quiet,
+    };
+    let summary = execute(&args.config, &args.out, &req)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !cli.quiet {

@@ -211,3 +211,22 @@ fn demo_is_deterministic_and_audits_its_defects() {
         assert!(x == y, "{f} differs between two runs with the same seed");
     }
 }
+
+#[test]
+fn on_conflict_flag_overrides_the_config() {
+    let dir = fixture();
+    std::fs::write(dir.path().join("orders.csv"), "order_id,customer_id,ordered_at,amount\nO1,C1,2024-02-01T10:00:00Z,10.00\nO1,C1,2024-02-01T10:00:00Z,12.00\n").unwrap();
+    let accepted = |flag: &[&str]| {
+        let mut args = vec!["run", "--out", "out", "--json"];
+        args.extend_from_slice(flag);
+        let out = tessera(&args, dir.path());
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            doc["sources"]["orders"]["accepted"].as_u64(),
+            doc["sources"]["orders"]["rejected"].as_u64(),
+        )
+    };
+    assert_eq!(accepted(&[]), (Some(0), Some(2)));
+    assert_eq!(accepted(&["--on-conflict", "last"]), (Some(1), Some(1)));
+    assert_eq!(accepted(&["--on-conflict", "first"]), (Some(1), Some(1)));
+}

@@ -1,0 +1,116 @@
+//! What the config file says, with the span of every key, before any checking.
+
+use super::{ConflictPolicy, Encoding, Format, UnknownCustomerPolicy};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) project: RawProject,
+    pub(super) sources: Option<Spanned<RawSources>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    pub(super) name: Option<String>,
+    pub(super) as_of: Option<Spanned<toml::Value>>,
+    pub(super) time_zone: Option<Spanned<String>>,
+    pub(super) money_decimals: Option<Spanned<i64>>,
+    pub(super) batch_rows: Option<Spanned<i64>>,
+    pub(super) on_conflict: Option<ConflictPolicy>,
+    pub(super) unknown_customers: Option<UnknownCustomerPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSources {
+    pub(super) customers: Option<Spanned<RawSource>>,
+    pub(super) orders: Option<Spanned<RawSource>>,
+    pub(super) events: Option<Spanned<RawSource>>,
+    pub(super) feedback: Option<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub(super) path: Spanned<String>,
+    pub(super) format: Option<Format>,
+    pub(super) csv: Option<RawCsv>,
+    #[serde(default)]
+    pub(super) columns: BTreeMap<Spanned<String>, Spanned<RawField>>,
+    #[serde(default)]
+    pub(super) attributes: BTreeMap<Spanned<String>, Spanned<RawField>>,
+    pub(super) date_format: Option<Spanned<String>>,
+    pub(super) timestamp_format: Option<Spanned<String>>,
+    pub(super) time_zone: Option<Spanned<String>>,
+    pub(super) decimal_separator: Option<Spanned<String>>,
+    pub(super) thousands_separator: Option<Spanned<String>>,
+    pub(super) on_conflict: Option<ConflictPolicy>,
+    pub(super) unknown_customers: Option<UnknownCustomerPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCsv {
+    pub(super) delimiter: Option<Spanned<String>>,
+    pub(super) header: Option<bool>,
+    pub(super) quote: Option<Spanned<String>>,
+    pub(super) encoding: Option<Encoding>,
+}
+
+/// A field mapping: `"Column"`, `3` (1-based position) or a table with details.
+pub(super) struct RawField(pub(super) RawFieldTable);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFieldTable {
+    pub(super) column: Option<Spanned<RawColumn>>,
+    #[serde(rename = "type")]
+    pub(super) ty: Option<Spanned<String>>,
+    pub(super) format: Option<Spanned<String>>,
+    pub(super) values: Option<Vec<String>>,
+    pub(super) min: Option<Spanned<toml::Value>>,
+    pub(super) max: Option<Spanned<toml::Value>>,
+    pub(super) required: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawColumn {
+    Name(String),
+    Index(i64),
+}
+
+impl<'de> Deserialize<'de> for RawField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a column name, a 1-based column number, or a table such as { column = \"Total\", type = \"money\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawField, E> {
+                Ok(RawField(RawFieldTable {
+                    column: Some(Spanned::new(0..0, RawColumn::Name(v.to_string()))),
+                    ..Default::default()
+                }))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawField, E> {
+                Ok(RawField(RawFieldTable {
+                    column: Some(Spanned::new(0..0, RawColumn::Index(v))),
+                    ..Default::default()
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
+                RawFieldTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawField)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
