@@ -253,16 +253,19 @@ impl<'a> SourceRun<'a> {
         let key = id_key(self.scratch.str(id_value).unwrap_or_default());
         let content = self.content_hash();
         let entry = Entry::new(content, self.ordinal, self.file, line);
-        match self.index.get(&key).copied() {
-            None => {}
-            Some(old) if old.is_live() && old.content == content => {
-                self.report.duplicates += 1;
-                return Ok(());
+        // One probe of the index for the common case, a new id.
+        let old = match self.index.entry(key) {
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                v.insert(entry);
+                return self.accept();
             }
-            Some(old) => return self.conflict(key, old, entry, line, ctx, rejects),
+            hashbrown::hash_map::Entry::Occupied(o) => *o.get(),
+        };
+        if old.is_live() && old.content == content {
+            self.report.duplicates += 1;
+            return Ok(());
         }
-        self.index.insert(key, entry);
-        self.accept()
+        self.conflict(key, old, entry, line, ctx, rejects)
     }
 
     /// Hash of the row's checked values, telling exact copies from conflicting rows.
