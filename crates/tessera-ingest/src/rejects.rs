@@ -30,7 +30,7 @@ impl RejectWriter {
         "source", "file", "line", "column", "reason", "message", "raw",
     ];
 
-    /// A writer for one source's rejects, without the header: parts are joined by [`assemble`].
+    /// A writer for one source's rejects, without the header: parts are joined by `assemble`.
     pub fn create_part(path: &Path) -> Result<Self, IngestError> {
         let file = File::create(path).map_err(|e| IngestError::io(path, e))?;
         let out = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, file));
