@@ -151,4 +151,19 @@ fn the_documented_example_is_valid() {
     assert_eq!(c.sources.len(), 4);
     let customers = c.source(SourceKind::Customers).unwrap();
     assert_eq!(customers.fields.len(), 2 + 6);
+    // Attributes keep the order the file gives them.
+    let names: Vec<&str> = customers.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "customer_id",
+            "signed_up_at",
+            "age",
+            "gender",
+            "email_opt_in",
+            "credit_limit",
+            "birthday",
+            "last_login"
+        ]
+    );
 }

@@ -245,14 +245,16 @@ pub fn read(
         let end = reader.position().byte();
         lines.record_end(end, seen.borrow().slice(0, end));
     }
-    if has_record {
-        header = record
-            .iter()
-            .map(|f| lossless_text(f).trim().to_string())
-            .collect();
+    if !has_record && opts.header {
+        let message = "the file is empty: no header".to_string();
+        return Err(IngestError::Input {
+            file: name.to_string(),
+            line: 1,
+            message,
+        });
     }
-    if !opts.header {
-        header = (1..=header.len()).map(|i| format!("#{i}")).collect();
+    if has_record {
+        header = header_names(&record, opts.header);
     }
     let fields = columns::resolve(name, &header, opts.header, &run.config.fields)?;
     let names = fields
@@ -312,6 +314,46 @@ pub fn read(
         reader.position().byte().saturating_sub(last_progress),
     );
     Ok(())
+}
+
+/// Column names of a header record; `#1`, `#2`, … when the file has no header.
+fn header_names(record: &csv::ByteRecord, has_header: bool) -> Vec<String> {
+    if has_header {
+        record
+            .iter()
+            .map(|f| lossless_text(f).trim().to_string())
+            .collect()
+    } else {
+        (1..=record.len()).map(|i| format!("#{i}")).collect()
+    }
+}
+
+/// The column names of a CSV file, read from its first record.
+pub fn header(path: &Path, name: &str, opts: &CsvOptions) -> Result<Vec<String>, IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter as u8)
+        .quote(opts.quote as u8)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(Tee { inner: file, seen });
+    let mut record = csv::ByteRecord::new();
+    let found = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| IngestError::Input {
+            file: name.into(),
+            line: 1,
+            message: e.to_string(),
+        })?;
+    if !found && opts.header {
+        return Err(IngestError::Input {
+            file: name.into(),
+            line: 1,
+            message: "the file is empty: no header".into(),
+        });
+    }
+    Ok(header_names(&record, opts.header))
 }
 
 struct Decoder {

@@ -25,6 +25,7 @@ mod convert;
 mod csv_reader;
 mod error;
 mod index;
+mod inspect;
 mod ndjson;
 mod parquet_reader;
 mod reason;
@@ -36,6 +37,7 @@ mod source;
 
 pub use batch::clean_schema;
 pub use error::IngestError;
+pub use inspect::{FileColumns, inspect};
 pub use reason::Reason;
 pub use rejects::RejectWriter;
 pub use report::SourceReport;
@@ -209,6 +211,22 @@ fn read_source(
 /// read at the same time, one thread each (in order, one after another, with `strict`, so that the
 /// first bad row reported is the first in source order).
 pub fn ingest(
+    config: &Config,
+    out: &Path,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestOutcome, IngestError> {
+    let result = ingest_sources(config, out, opts, progress);
+    if result.is_err() {
+        // Staged tables remove themselves when dropped; the rejects parts are removed here.
+        for s in &config.sources {
+            let _ = std::fs::remove_file(rejects_part(out, s.kind));
+        }
+    }
+    result
+}
+
+fn ingest_sources(
     config: &Config,
     out: &Path,
     opts: &IngestOptions,

@@ -1,17 +1,16 @@
 use crate::Failure;
 use crate::cli::{CheckArgs, Cli};
 use crate::output::{load_config, schema_table};
+use std::collections::BTreeMap;
 
+/// Checks the config, then every file's header against it, and prints the resolved schema.
 pub fn run(args: &CheckArgs, cli: &Cli) -> Result<(), Failure> {
     let (config, _) = load_config(&args.config)?;
-    let mut files = serde_json::Map::new();
+    let mut files = BTreeMap::new();
     for source in &config.sources {
         let found =
-            tessera_ingest::source_files(&config, source).map_err(|e| Failure::Input(e.into()))?;
-        files.insert(
-            source.kind.name().into(),
-            found.into_iter().map(|(_, n)| n).collect(),
-        );
+            tessera_ingest::inspect(&config, source).map_err(|e| Failure::Input(e.into()))?;
+        files.insert(source.kind, found);
     }
     if args.json {
         let doc = serde_json::json!({ "config": config, "files": files, "ok": true });

@@ -2,10 +2,13 @@
 
 use crate::Failure;
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 use tessera_core::Config;
-use tessera_core::config::Bound;
+use tessera_core::SourceKind;
+use tessera_core::config::{Bound, FieldConfig};
+use tessera_ingest::FileColumns;
 use tessera_ingest::RunSummary;
 
 /// Reads and checks a config, returning it with its text. Config mistakes are input errors.
@@ -32,21 +35,18 @@ fn chrono_like(micros: i64) -> String {
     tessera_core::value::days_to_date(days).to_string()
 }
 
-pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json::Value>) -> String {
+pub fn schema_table(config: &Config, files: &BTreeMap<SourceKind, Vec<FileColumns>>) -> String {
     let mut s = String::new();
     for src in &config.sources {
-        let n = files
-            .get(src.kind.name())
-            .and_then(|v| v.as_array())
-            .map_or(0, Vec::len);
+        let found = files.get(&src.kind).map_or(&[][..], Vec::as_slice);
+        let n = found.len();
+        let plural = if n == 1 { "" } else { "s" };
         let _ = writeln!(
             s,
-            "[{}] {} ({:?}, {} file{}, time zone {})",
+            "[{}] {} ({:?}, {n} file{plural}, time zone {})",
             src.kind,
             src.path,
             src.format,
-            n,
-            if n == 1 { "" } else { "s" },
             src.time_zone.name()
         );
         let _ = writeln!(
@@ -55,36 +55,52 @@ pub fn schema_table(config: &Config, files: &serde_json::Map<String, serde_json:
             "field", "type", "column", "required"
         );
         for f in &src.fields {
-            let mut c = Vec::new();
-            if let Some(v) = &f.values {
-                c.push(format!("one of {}", v.join("|")));
-            }
-            if f.min.is_some() || f.max.is_some() {
-                c.push(format!("{}..={}", bound(&f.min), bound(&f.max)));
-            }
-            if let Some(fmt) = &f.format {
-                c.push(format!("format {fmt}"));
-            }
-            if let Some(d) = &f.default {
-                c.push(format!("default {d}"));
-            }
-            let column = if f.implicit && !f.required {
-                format!("{} (if present)", f.column)
-            } else {
-                f.column.to_string()
-            };
             let _ = writeln!(
                 s,
                 "  {:<16} {:<10} {:<18} {:<9} {}",
                 f.name,
                 f.ty.name(),
-                column,
+                f.column.to_string(),
                 if f.required { "yes" } else { "no" },
-                c.join("; ")
+                constraints(f)
             );
+        }
+        for file in found {
+            let absent: Vec<&str> = src
+                .fields
+                .iter()
+                .zip(&file.columns)
+                .filter(|(_, c)| c.is_none())
+                .map(|(f, _)| f.name.as_str())
+                .collect();
+            if !absent.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  {}: no column for {} (left empty)",
+                    file.file,
+                    absent.join(", ")
+                );
+            }
         }
     }
     s
+}
+
+fn constraints(f: &FieldConfig) -> String {
+    let mut c = Vec::new();
+    if let Some(v) = &f.values {
+        c.push(format!("one of {}", v.join("|")));
+    }
+    if f.min.is_some() || f.max.is_some() {
+        c.push(format!("{}..={}", bound(&f.min), bound(&f.max)));
+    }
+    if let Some(fmt) = &f.format {
+        c.push(format!("format {fmt}"));
+    }
+    if let Some(d) = &f.default {
+        c.push(format!("default {d}"));
+    }
+    c.join("; ")
 }
 
 pub fn run_table(summary: &RunSummary, out: &Path) -> String {

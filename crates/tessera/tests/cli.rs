@@ -147,9 +147,14 @@ fn check_prints_the_resolved_schema() {
         "{s}"
     );
     assert!(s.contains("amount           money"), "{s}");
+    assert!(
+        s.contains("orders.csv: no column for category, channel (left empty)"),
+        "{s}"
+    );
     let out = tessera(&["check", "--config", "tessera.toml", "--json"], dir.path());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["files"]["orders"][0], "orders.csv");
+    assert_eq!(doc["files"]["orders"][0]["file"], "orders.csv");
+    assert_eq!(doc["files"]["orders"][0]["columns"][3], "amount");
     assert_eq!(doc["config"]["sources"][1]["fields"][3]["name"], "amount");
     assert_eq!(doc["config"]["sources"][1]["fields"][3]["type"], "money");
 }
@@ -229,4 +234,20 @@ fn on_conflict_flag_overrides_the_config() {
     assert_eq!(accepted(&[]), (Some(0), Some(2)));
     assert_eq!(accepted(&["--on-conflict", "last"]), (Some(1), Some(1)));
     assert_eq!(accepted(&["--on-conflict", "first"]), (Some(1), Some(1)));
+}
+
+#[test]
+fn check_finds_a_misspelt_column_before_any_run() {
+    let dir = fixture();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amonut\n",
+    )
+    .unwrap();
+    let out = tessera(&["check"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: orders.csv:1: column `amount` for amount is not in the header; did you mean `amonut`?"
+    );
 }

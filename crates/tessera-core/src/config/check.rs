@@ -285,7 +285,10 @@ impl Ctx<'_> {
             }
             fields.push(f);
         }
-        for (name, spec) in &src.attributes {
+        // In the order the file lists them, which is the order of the output columns.
+        let mut attributes: Vec<_> = src.attributes.iter().collect();
+        attributes.sort_by_key(|(name, _)| name.span().start);
+        for (name, spec) in attributes {
             let n = name.get_ref();
             if fields.iter().any(|f| &f.name == n) {
                 return Err(self.at(
