@@ -273,7 +273,11 @@ fn ingest_sources(
         let mut report = d.report;
         report.rows_written = d.table.finish(&d.drops, Vec::new())?;
         drop(d.index);
-        if let Some(t) = d.latest {
+        // The default as_of follows orders and events, not feedback given later.
+        if let Some(t) = d
+            .latest
+            .filter(|_| matches!(d.kind, SourceKind::Orders | SourceKind::Events))
+        {
             outcome.latest_event = Some(outcome.latest_event.map_or(t, |l| l.max(t)));
         }
         outcome.sources.insert(d.kind, report);

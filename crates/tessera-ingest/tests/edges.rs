@@ -82,8 +82,13 @@ fn as_of_defaults_to_the_day_after_the_latest_event_in_the_project_zone() {
             "orders.csv",
             b"order_id,customer_id,ordered_at,amount\nO1,C1,2024-03-05T23:30:00Z,1\n",
         ),
+        // Feedback given later does not move as_of: it follows orders and events.
+        (
+            "feedback.csv",
+            b"feedback_id,customer_id,given_at,score\nF1,C1,2024-06-01,9\n",
+        ),
     ]);
-    let toml = "[project]\ntime_zone = \"Europe/Berlin\"\n[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n";
+    let toml = "[project]\ntime_zone = \"Europe/Berlin\"\n[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n[sources.feedback]\npath = \"feedback.csv\"\n";
     let outcome = p.run(toml).unwrap();
     let config = p.config(toml);
     let day = outcome.default_as_of(&config).unwrap();
