@@ -22,3 +22,4 @@
 //! ```
 
 pub mod btyd;
+pub mod orders;

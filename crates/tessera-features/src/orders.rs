@@ -1,0 +1,123 @@
+//! Features from a customer's orders as of a day: recency, frequency, monetary value, windows,
+//! refunds and the buy-till-you-die summary.
+//!
+//! Orders arrive in any order as facts (customer, local day, amount). One sort by (customer, day)
+//! groups them; each customer's features are then one pass over their own orders. Only orders
+//! strictly before `as_of` count. Purchases are orders with a positive amount (the RFM
+//! definition); refunds are negative ones; zero amounts are neither, but are transactions for the
+//! buy-till-you-die summary (see [`crate::btyd`]).
+
+use crate::btyd::{BtydSummary, Purchase, TimeUnit, summarize};
+
+/// One order: the customer's position in the customer table, the order's local calendar day
+/// (days since 1970-01-01) and its amount in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderFact {
+    pub customer: u32,
+    pub day: i32,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderParams {
+    /// Days since 1970-01-01; orders on or after it do not count.
+    pub as_of: i32,
+    /// Window lengths in days: a window of `w` days holds the days `as_of - w .. as_of`.
+    pub windows: Vec<u32>,
+    pub unit: TimeUnit,
+}
+
+/// One customer's order features; `None` and zeros for a customer without orders.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderFeatures {
+    /// Purchases (orders with a positive amount).
+    pub frequency: u32,
+    /// Distinct days with a purchase.
+    pub purchase_days: u32,
+    pub monetary_total: i64,
+    pub monetary_avg: Option<f64>,
+    pub first_purchase: Option<i32>,
+    pub last_purchase: Option<i32>,
+    /// `as_of - last_purchase`, in days.
+    pub recency_days: Option<i32>,
+    /// Mean days between distinct purchase days.
+    pub avg_days_between: Option<f64>,
+    /// Purchases and their spend in each window, in the order of `OrderParams::windows`.
+    pub window_orders: Vec<u32>,
+    pub window_spend: Vec<i64>,
+    pub refunds: u32,
+    /// Total refunded, as a positive amount.
+    pub refund_amount: i64,
+    pub btyd: Option<BtydSummary>,
+}
+
+/// Features for customers `0..customers`. `facts` is sorted in place.
+pub fn order_features(
+    customers: usize,
+    facts: &mut [OrderFact],
+    p: &OrderParams,
+) -> Vec<OrderFeatures> {
+    facts.sort_unstable_by_key(|f| (f.customer, f.day));
+    let empty = OrderFeatures {
+        window_orders: vec![0; p.windows.len()],
+        window_spend: vec![0; p.windows.len()],
+        ..Default::default()
+    };
+    let mut out = vec![empty; customers];
+    let mut transactions = Vec::new();
+    for group in facts.chunk_by(|a, b| a.customer == b.customer) {
+        let Some(slot) = out.get_mut(group[0].customer as usize) else {
+            continue;
+        };
+        transactions.clear();
+        one_customer(group, p, slot, &mut transactions);
+    }
+    out
+}
+
+fn one_customer(
+    orders: &[OrderFact],
+    p: &OrderParams,
+    f: &mut OrderFeatures,
+    transactions: &mut Vec<Purchase>,
+) {
+    let mut prev_purchase_day = None;
+    for o in orders.iter().filter(|o| o.day < p.as_of) {
+        if o.amount < 0 {
+            f.refunds += 1;
+            f.refund_amount -= o.amount;
+            continue;
+        }
+        transactions.push(Purchase {
+            day: o.day,
+            amount: o.amount,
+        });
+        if o.amount == 0 {
+            continue;
+        }
+        f.frequency += 1;
+        f.monetary_total += o.amount;
+        if prev_purchase_day != Some(o.day) {
+            f.purchase_days += 1;
+            prev_purchase_day = Some(o.day);
+        }
+        f.first_purchase.get_or_insert(o.day);
+        f.last_purchase = Some(o.day);
+        for (k, w) in p.windows.iter().enumerate() {
+            if i64::from(o.day) >= i64::from(p.as_of) - i64::from(*w) {
+                f.window_orders[k] += 1;
+                f.window_spend[k] += o.amount;
+            }
+        }
+    }
+    if f.frequency > 0 {
+        f.monetary_avg = Some(f.monetary_total as f64 / f64::from(f.frequency));
+        f.recency_days = f.last_purchase.map(|l| p.as_of - l);
+    }
+    if let (Some(a), Some(b)) = (f.first_purchase, f.last_purchase)
+        && f.purchase_days > 1
+    {
+        f.avg_days_between = Some(f64::from(b - a) / f64::from(f.purchase_days - 1));
+    }
+    f.btyd = summarize(transactions, p.as_of - 1, p.unit).ok().flatten();
+}

@@ -1,0 +1,118 @@
+//! The sorted, one-pass order features against a naive oracle that recomputes every feature from
+//! each customer's full order list, on random orders with ties, refunds and zero amounts.
+
+use proptest::prelude::*;
+use tessera_features::btyd::TimeUnit;
+use tessera_features::orders::{OrderFact, OrderParams, order_features};
+
+fn naive(
+    customer: u32,
+    all: &[OrderFact],
+    p: &OrderParams,
+) -> (
+    u32,
+    u32,
+    i64,
+    Option<i32>,
+    Option<i32>,
+    Vec<u32>,
+    Vec<i64>,
+    u32,
+    i64,
+    u32,
+    f64,
+) {
+    let mine: Vec<&OrderFact> = all
+        .iter()
+        .filter(|o| o.customer == customer && o.day < p.as_of)
+        .collect();
+    let purchases: Vec<&&OrderFact> = mine.iter().filter(|o| o.amount > 0).collect();
+    let mut days: Vec<i32> = purchases.iter().map(|o| o.day).collect();
+    days.sort();
+    days.dedup();
+    let first = days.first().copied();
+    let last = days.last().copied();
+    let windows_n = p
+        .windows
+        .iter()
+        .map(|w| {
+            purchases
+                .iter()
+                .filter(|o| o.day >= p.as_of - *w as i32)
+                .count() as u32
+        })
+        .collect();
+    let windows_s = p
+        .windows
+        .iter()
+        .map(|w| {
+            purchases
+                .iter()
+                .filter(|o| o.day >= p.as_of - *w as i32)
+                .map(|o| o.amount)
+                .sum()
+        })
+        .collect();
+    let refunds: Vec<&&OrderFact> = mine.iter().filter(|o| o.amount < 0).collect();
+    // BTYD: transaction days are days with a non-refund order; x = distinct days - 1.
+    let mut tdays: Vec<i32> = mine
+        .iter()
+        .filter(|o| o.amount >= 0)
+        .map(|o| o.day)
+        .collect();
+    tdays.sort();
+    tdays.dedup();
+    let x = tdays.len().saturating_sub(1) as u32;
+    let t = tdays
+        .first()
+        .map_or(0.0, |f| f64::from(p.as_of - 1 - f) / 7.0);
+    (
+        purchases.len() as u32,
+        days.len() as u32,
+        purchases.iter().map(|o| o.amount).sum(),
+        first,
+        last,
+        windows_n,
+        windows_s,
+        refunds.len() as u32,
+        -refunds.iter().map(|o| o.amount).sum::<i64>(),
+        x,
+        t,
+    )
+}
+
+proptest! {
+    #[test]
+    fn one_pass_equals_recomputation(raw in prop::collection::vec((0u32..12, 0i32..60, -500i64..2000), 0..300), as_of in 20i32..70) {
+        let mut facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount } }).collect();
+        let original = facts.clone();
+        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks };
+        let got = order_features(12, &mut facts, &p);
+        for (c, f) in got.iter().enumerate() {
+            let (freq, days, total, first, last, wn, ws, refunds, refunded, x, t) = naive(c as u32, &original, &p);
+            prop_assert_eq!(f.frequency, freq);
+            prop_assert_eq!(f.purchase_days, days);
+            prop_assert_eq!(f.monetary_total, total);
+            prop_assert_eq!(f.first_purchase, first);
+            prop_assert_eq!(f.last_purchase, last);
+            prop_assert_eq!(f.recency_days, last.map(|l| as_of - l));
+            prop_assert_eq!(&f.window_orders, &wn);
+            prop_assert_eq!(&f.window_spend, &ws);
+            prop_assert_eq!((f.refunds, f.refund_amount), (refunds, refunded));
+            prop_assert_eq!(f.monetary_avg, (freq > 0).then(|| total as f64 / f64::from(freq)));
+            match &f.btyd {
+                Some(b) => {
+                    prop_assert_eq!(b.x, x);
+                    prop_assert!((b.t - t).abs() < 1e-9);
+                }
+                None => prop_assert_eq!(x, 0),
+            }
+            if days > 1 {
+                let expected = f64::from(last.unwrap() - first.unwrap()) / f64::from(days - 1);
+                prop_assert_eq!(f.avg_days_between, Some(expected));
+            } else {
+                prop_assert_eq!(f.avg_days_between, None);
+            }
+        }
+    }
+}
