@@ -344,6 +344,61 @@ impl LocalTime {
     }
 }
 
+/// Local calendar days of UTC instants in one zone, with offsets cached per UTC hour (an hour
+/// whose offset differs at its start and end is resolved instant by instant).
+#[derive(Debug, Clone)]
+pub struct LocalDays {
+    tz: Tz,
+    utc: bool,
+    hours: Vec<(i64, i64)>,
+}
+
+impl LocalDays {
+    pub fn new(tz: Tz) -> Self {
+        Self {
+            tz,
+            utc: tz == Tz::UTC,
+            hours: vec![(i64::MIN, 0); DAY_SLOTS],
+        }
+    }
+
+    fn offset(&self, utc_secs: i64) -> i64 {
+        use chrono::Offset;
+        let naive = DateTime::from_timestamp(utc_secs, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default();
+        i64::from(
+            self.tz
+                .offset_from_utc_datetime(&naive)
+                .fix()
+                .local_minus_utc(),
+        )
+    }
+
+    /// Days since 1970-01-01 of the local date at `micros` (µs since the epoch, UTC).
+    pub fn day(&mut self, micros: i64) -> i32 {
+        let secs = micros.div_euclid(1_000_000);
+        if self.utc {
+            return secs.div_euclid(86_400) as i32;
+        }
+        let hour = secs.div_euclid(3600);
+        let slot = hour.rem_euclid(DAY_SLOTS as i64) as usize;
+        let offset = match self.hours[slot] {
+            (h, off) if h == hour => off,
+            _ => {
+                let (a, b) = (self.offset(hour * 3600), self.offset(hour * 3600 + 3599));
+                if a == b {
+                    self.hours[slot] = (hour, a);
+                    a
+                } else {
+                    self.offset(secs)
+                }
+            }
+        };
+        (secs + offset).div_euclid(86_400) as i32
+    }
+}
+
 /// A strftime format parsed once, for the many values read with it.
 #[derive(Debug, Clone)]
 pub struct TimeFormat {
@@ -617,6 +672,26 @@ mod tests {
         assert_eq!(midnight, 1_709_596_800_000_000);
         assert!(parse_timestamp("2024-02-30", None, &mut utc).is_err());
         assert!(parse_timestamp("2024-01-01T25:00", None, &mut utc).is_err());
+    }
+
+    #[test]
+    fn local_days_follow_the_zone() {
+        let mut berlin = LocalDays::new(chrono_tz::Europe::Berlin);
+        let mut utc = LocalDays::new(Tz::UTC);
+        // 2024-03-05T23:30Z is 00:30 on 2024-03-06 in Berlin (UTC+1).
+        let t =
+            parse_timestamp("2024-03-05T23:30:00Z", None, &mut LocalTime::new(Tz::UTC)).unwrap();
+        assert_eq!(berlin.day(t), parse_date("2024-03-06", None).unwrap());
+        assert_eq!(utc.day(t), parse_date("2024-03-05", None).unwrap());
+        // Summer: 2024-07-01T21:59Z is 23:59 local, 22:00Z is midnight.
+        let t =
+            parse_timestamp("2024-07-01T21:59:00Z", None, &mut LocalTime::new(Tz::UTC)).unwrap();
+        assert_eq!(berlin.day(t), parse_date("2024-07-01", None).unwrap());
+        assert_eq!(
+            berlin.day(t + 60_000_000),
+            parse_date("2024-07-02", None).unwrap()
+        );
+        assert_eq!(utc.day(-1), -1);
     }
 
     #[test]

@@ -23,3 +23,4 @@
 
 pub mod btyd;
 pub mod orders;
+pub mod table;

@@ -5,23 +5,22 @@ use proptest::prelude::*;
 use tessera_features::btyd::TimeUnit;
 use tessera_features::orders::{OrderFact, OrderParams, order_features};
 
-fn naive(
-    customer: u32,
-    all: &[OrderFact],
-    p: &OrderParams,
-) -> (
-    u32,
-    u32,
-    i64,
-    Option<i32>,
-    Option<i32>,
-    Vec<u32>,
-    Vec<i64>,
-    u32,
-    i64,
-    u32,
-    f64,
-) {
+/// What the oracle expects for one customer.
+struct Expected {
+    freq: u32,
+    days: u32,
+    total: i64,
+    first: Option<i32>,
+    last: Option<i32>,
+    wn: Vec<u32>,
+    ws: Vec<i64>,
+    refunds: u32,
+    refunded: i64,
+    x: u32,
+    t: f64,
+}
+
+fn naive(customer: u32, all: &[OrderFact], p: &OrderParams) -> Expected {
     let mine: Vec<&OrderFact> = all
         .iter()
         .filter(|o| o.customer == customer && o.day < p.as_of)
@@ -66,19 +65,19 @@ fn naive(
     let t = tdays
         .first()
         .map_or(0.0, |f| f64::from(p.as_of - 1 - f) / 7.0);
-    (
-        purchases.len() as u32,
-        days.len() as u32,
-        purchases.iter().map(|o| o.amount).sum(),
+    Expected {
+        freq: purchases.len() as u32,
+        days: days.len() as u32,
+        total: purchases.iter().map(|o| o.amount).sum(),
         first,
         last,
-        windows_n,
-        windows_s,
-        refunds.len() as u32,
-        -refunds.iter().map(|o| o.amount).sum::<i64>(),
+        wn: windows_n,
+        ws: windows_s,
+        refunds: refunds.len() as u32,
+        refunded: -refunds.iter().map(|o| o.amount).sum::<i64>(),
         x,
         t,
-    )
+    }
 }
 
 proptest! {
@@ -89,7 +88,7 @@ proptest! {
         let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks };
         let got = order_features(12, &mut facts, &p);
         for (c, f) in got.iter().enumerate() {
-            let (freq, days, total, first, last, wn, ws, refunds, refunded, x, t) = naive(c as u32, &original, &p);
+            let Expected { freq, days, total, first, last, wn, ws, refunds, refunded, x, t } = naive(c as u32, &original, &p);
             prop_assert_eq!(f.frequency, freq);
             prop_assert_eq!(f.purchase_days, days);
             prop_assert_eq!(f.monetary_total, total);

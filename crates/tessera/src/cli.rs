@@ -32,6 +32,11 @@ pub enum Command {
   tessera run --config tessera.toml --out out --as-of 2025-01-01 --on-conflict last --json
   tessera run --config tessera.toml --out out --strict")]
     Run(RunArgs),
+    /// Read the sources and write only the per-customer feature table.
+    #[command(after_help = "Examples:
+  tessera features --config tessera.toml --out out
+  tessera features --config tessera.toml --out out --as-of 2025-01-01 --csv")]
+    Features(FeaturesArgs),
     /// Check a config and print the schema it resolves to.
     #[command(after_help = "Examples:
   tessera check --config tessera.toml
@@ -82,6 +87,15 @@ pub struct RunArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct FeaturesArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Also write out/features.csv.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

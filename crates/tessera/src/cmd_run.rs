@@ -1,5 +1,5 @@
 use crate::Failure;
-use crate::cli::{Cli, RunArgs};
+use crate::cli::{Cli, FeaturesArgs, RunArgs};
 use crate::output::{load_config, run_table};
 use crate::progress::Bars;
 use anyhow::Context;
@@ -16,6 +16,8 @@ pub struct RunRequest<'a> {
     pub strict: bool,
     pub on_conflict: Option<ConflictPolicy>,
     pub quiet: bool,
+    /// Also write the feature table as CSV.
+    pub csv: bool,
 }
 
 /// Runs the pipeline on a config into `out` and writes `out/run.json`.
@@ -40,15 +42,18 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let bars = Bars::new(req.quiet);
     let opts = IngestOptions { strict: req.strict };
     let outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
-    let stages = BTreeMap::from([(
-        "ingest".to_string(),
-        StageTime {
-            seconds: started.elapsed().as_secs_f64(),
-        },
-    )]);
+    let seconds = |t: Instant| StageTime {
+        seconds: t.elapsed().as_secs_f64(),
+    };
+    let mut stages = BTreeMap::from([("ingest".to_string(), seconds(started))]);
     let as_of = as_of
         .or(config.as_of)
         .or_else(|| outcome.default_as_of(&config));
+    if let Some(day) = as_of {
+        let started = Instant::now();
+        write_features(&config, out, day, req.csv)?;
+        stages.insert("features".to_string(), seconds(started));
+    }
     let summary = RunSummary {
         version: env!("CARGO_PKG_VERSION"),
         config_hash: tessera_ingest::config_hash(&text),
@@ -64,6 +69,23 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     Ok(summary)
 }
 
+/// Writes `out/features.parquet` (and `features.csv` when asked) from the run's clean tables.
+fn write_features(
+    config: &tessera_core::Config,
+    out: &Path,
+    as_of: i32,
+    csv: bool,
+) -> Result<(), Failure> {
+    use tessera_features::table;
+    let params = table::FeatureParams::new(as_of, config.time_zone);
+    let features = table::build(&out.join("clean"), &params)?;
+    table::write_parquet(&features, &out.join("features.parquet"))?;
+    if csv {
+        table::write_csv(&features, &out.join("features.csv"))?;
+    }
+    Ok(())
+}
+
 fn ingest_failure(e: IngestError) -> Failure {
     if e.is_input_error() {
         Failure::Input(e.into())
@@ -73,11 +95,21 @@ fn ingest_failure(e: IngestError) -> Failure {
 }
 
 pub fn run(args: &RunArgs, cli: &Cli) -> Result<(), Failure> {
+    run_with(args, cli, false)
+}
+
+/// `tessera features`: for now the run's stages up to the feature table are all there is.
+pub fn features(args: &FeaturesArgs, cli: &Cli) -> Result<(), Failure> {
+    run_with(&args.run, cli, args.csv)
+}
+
+fn run_with(args: &RunArgs, cli: &Cli, csv: bool) -> Result<(), Failure> {
     let req = RunRequest {
         as_of: args.as_of.as_deref(),
         strict: args.strict,
         on_conflict: args.on_conflict.map(Into::into),
         quiet: cli.quiet,
+        csv,
     };
     let summary = execute(&args.config, &args.out, &req)?;
     if args.json {

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         cli::Command::Demo(args) => cmd_demo::run(args, &cli),
         cli::Command::Run(args) => cmd_run::run(args, &cli),
+        cli::Command::Features(args) => cmd_run::features(args, &cli),
         cli::Command::Check(args) => cmd_check::run(args, &cli),
     };
     match result {

@@ -1,0 +1,91 @@
+//! `tessera features` end to end on the CDNOW sample (Fader, Hardie & Lee 2005): the raw purchase
+//! log goes through ingest and the feature table, and every customer's (x, t_x, T) equals the
+//! published summary (`cdnow_customers_summary_with_transactions.csv`, rounded to 2 decimals).
+
+use std::collections::HashMap;
+use std::process::Command;
+
+const CDNOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tessera-features/tests/fixtures/cdnow"
+);
+
+#[test]
+fn cdnow_summaries_come_out_of_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::read_to_string(format!("{CDNOW}/CDNOW_sample.txt")).unwrap();
+    let mut orders = String::from("order_id,customer_id,ordered_at,amount\n");
+    let mut customers: Vec<String> = Vec::new();
+    for (i, line) in log.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (y, m, d) = (&f[2][..4], &f[2][4..6], &f[2][6..]);
+        orders.push_str(&format!("O{i},{},{y}-{m}-{d},{}\n", f[1], f[4]));
+        customers.push(f[1].to_string());
+    }
+    customers.sort();
+    customers.dedup();
+    std::fs::write(dir.path().join("orders.csv"), orders).unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        format!("customer_id\n{}\n", customers.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+    )
+    .unwrap();
+    // Calibration ends on 1997-09-30 included: as_of is the day after.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "features",
+            "--out",
+            "out",
+            "--as-of",
+            "1997-10-01",
+            "--csv",
+            "--quiet",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut r = csv::Reader::from_path(dir.path().join("out/features.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (id, x, t_x, t) = (col("customer_id"), col("x"), col("t_x"), col("T"));
+    let got: HashMap<u32, (String, String, String)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[id].parse().unwrap(),
+                (rec[x].to_string(), rec[t_x].to_string(), rec[t].to_string()),
+            )
+        })
+        .collect();
+    let mut expected = csv::Reader::from_path(format!(
+        "{CDNOW}/cdnow_customers_summary_with_transactions.csv"
+    ))
+    .unwrap();
+    let mut n = 0;
+    for rec in expected.records() {
+        let rec = rec.unwrap();
+        let (gx, gtx, gt) = &got[&rec[0].parse::<u32>().unwrap()];
+        let round = |s: &str| format!("{:.2}", s.parse::<f64>().unwrap());
+        assert_eq!(
+            (gx.as_str(), round(gtx), round(gt)),
+            (&rec[1], round(&rec[2]), round(&rec[3])),
+            "customer {}",
+            &rec[0]
+        );
+        n += 1;
+    }
+    assert_eq!(n, 2357);
+    assert_eq!(got.len(), 2357);
+}
