@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Feature table versus DuckDB: 20M orders for 1M customers, Parquet and CSV.
+#
+#   bench/features.sh [ORDERS] [CUSTOMERS] [RUNS]     (defaults: 20000000 1000000 3)
+#
+# Tessera: `tessera features` (ingest with validation, then the feature table, written to Parquet).
+# DuckDB: the reference RFM query of the features issue (aggregate + three ntile windows), written
+# to Parquet, over the same orders. Both run here, one after the other, medians of RUNS.
+# DuckDB and pyarrow are installed from PyPI into a venv under $BENCH_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORDERS="${1:-20000000}"
+CUSTOMERS="${2:-1000000}"
+RUNS="${3:-3}"
+BENCH_DIR="${BENCH_DIR:-$HOME/.cache/tessera-bench/features}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
+mkdir -p "$BENCH_DIR"
+
+cargo build --release --locked --quiet
+TESSERA="$CARGO_TARGET_DIR/release/tessera"
+if [ ! -x "$BENCH_DIR/venv/bin/python" ]; then
+  python3 -m venv "$BENCH_DIR/venv"
+  "$BENCH_DIR/venv/bin/pip" install --quiet duckdb pyarrow
+fi
+PY="$BENCH_DIR/venv/bin/python"
+
+data="$BENCH_DIR/data-$ORDERS-$CUSTOMERS"
+if [ ! -s "$data/orders.parquet" ]; then
+  rm -rf "$data" && mkdir -p "$data"
+  "$TESSERA" --quiet demo --out "$data/base" --customers "$CUSTOMERS" --seed 3 --no-run
+  cp "$data/base/customers.csv" "$data/customers.csv"
+  # Orders: the demo's, copied with distinct ids up to ORDERS; the date is the order's calendar day.
+  base_rows=$(($(wc -l < "$data/base/orders.csv") - 1))
+  copies=$(( (ORDERS + base_rows - 1) / base_rows ))
+  awk -F, -v rows="$ORDERS" -v copies="$copies" 'NR == 1 { next } { body[++n] = $0 }
+    END {
+      print "order_id,customer_id,date,amount"; out = 0
+      for (k = 0; k < copies && out < rows; k++)
+        for (i = 1; i <= n && out < rows; i++) {
+          split(body[i], f, ",")
+          print f[1] "-" k "," f[2] "," substr(f[3], 1, 10) "," f[4]; out++
+        }
+    }' "$data/base/orders.csv" > "$data/orders.csv"
+  rm -rf "$data/base"
+  "$PY" - "$data" <<'PYEOF'
+import sys, pyarrow as pa, pyarrow.csv as pc, pyarrow.parquet as pq
+d = sys.argv[1]
+types = {"order_id": pa.string(), "customer_id": pa.string(), "date": pa.date32(), "amount": pa.float64()}
+t = pc.read_csv(f"{d}/orders.csv", convert_options=pc.ConvertOptions(column_types=types))
+pq.write_table(t, f"{d}/orders.parquet", row_group_size=1_000_000, compression="snappy")
+PYEOF
+fi
+
+AS_OF=2026-01-01
+for fmt in csv parquet; do
+  cat > "$data/tessera-$fmt.toml" <<TOML
+[sources.customers]
+path = "customers.csv"
+columns = { customer_id = "CustomerID" }
+[sources.orders]
+path = "orders.$fmt"
+columns = { ordered_at = "date" }
+TOML
+  cat > "$data/duckdb-$fmt.sql" <<SQL
+COPY (
+WITH agg AS (
+  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase,
+         count(*) AS frequency, sum(amount) AS monetary_sum, avg(amount) AS monetary_mean
+  FROM read_$fmt('$data/orders.$fmt') WHERE date < DATE '$AS_OF' AND amount > 0
+  GROUP BY customer_id
+), rec AS (SELECT *, (DATE '$AS_OF' - last_purchase) AS recency_days FROM agg)
+SELECT *,
+  ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
+  ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
+  ntile(5) OVER (ORDER BY round(monetary_sum * 100)::BIGINT, customer_id) AS m_score
+FROM rec ORDER BY customer_id
+) TO '$data/duckdb-$fmt.parquet' (FORMAT parquet);
+SQL
+done
+cat > "$data/duckdb_run.py" <<'PYEOF'
+import sys, duckdb
+duckdb.connect().execute(open(sys.argv[1]).read())
+PYEOF
+
+echo "orders: $ORDERS rows for $CUSTOMERS customers; csv $(du -h "$data/orders.csv" | cut -f1), parquet $(du -h "$data/orders.parquet" | cut -f1); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+results="$BENCH_DIR/results.jsonl"
+: > "$results"
+for fmt in parquet csv; do
+  python3 bench/measure.py "$RUNS" "tessera features ($fmt)" -- \
+    "$TESSERA" --quiet features --config "$data/tessera-$fmt.toml" --out "$data/out-$fmt" --as-of "$AS_OF" | tee -a "$results"
+  python3 bench/measure.py "$RUNS" "duckdb ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-$fmt.sql" | tee -a "$results"
+done
+
+# Same answers: recency, frequency and monetary total of every purchasing customer.
+"$PY" - "$data" <<'PYEOF'
+import sys, duckdb
+d = sys.argv[1]
+diff = duckdb.connect().execute(f"""
+  SELECT count(*) FROM read_parquet('{d}/duckdb-parquet.parquet') k
+  FULL JOIN (SELECT * FROM read_parquet('{d}/out-parquet/features.parquet') WHERE frequency > 0) t USING (customer_id)
+  WHERE k.recency_days IS DISTINCT FROM t.recency_days OR k.frequency IS DISTINCT FROM t.frequency
+     OR round(k.monetary_sum * 100)::BIGINT IS DISTINCT FROM t.monetary_total""").fetchone()[0]
+print(f"customers whose recency/frequency/monetary differ between DuckDB and Tessera: {diff}")
+PYEOF
+python3 - "$results" <<'PYEOF'
+import json, sys
+rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
+for fmt in ("parquet", "csv"):
+    t, k = rows[f"tessera features ({fmt})"], rows[f"duckdb ({fmt})"]
+    print(f"{fmt:8} tessera {t['wall_s_median']:7.2f} s {t['peak_rss_mib_median']:7.1f} MiB | duckdb {k['wall_s_median']:7.2f} s {k['peak_rss_mib_median']:7.1f} MiB | ratio {t['wall_s_median'] / k['wall_s_median']:.2f}x")
+PYEOF
