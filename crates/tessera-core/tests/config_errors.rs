@@ -167,3 +167,40 @@ fn the_documented_example_is_valid() {
         ]
     );
 }
+
+#[test]
+fn features_and_rfm_sections() {
+    let base = "[sources.customers]\npath = \"c.csv\"\n";
+    let c = Config::from_toml(&format!("{base}[features]\nwindows = [90, 7, 90]\ntime_unit = \"days\"\n[rfm]\nbins = 4\n[[rfm.segments]]\nname = \"Best\"\nr = [4, 4]\nf = [3, 4]\nm = [1, 4]\n"), "t.toml".as_ref()).unwrap();
+    assert_eq!(c.features.windows, [7, 90]);
+    assert_eq!(
+        c.features.time_unit,
+        tessera_core::config::TimeUnitName::Days
+    );
+    assert_eq!(c.rfm.bins, 4);
+    assert_eq!(c.rfm.segments.as_ref().unwrap()[0].f, [3, 4]);
+    let d = Config::from_toml(base, "t.toml".as_ref()).unwrap();
+    assert_eq!(
+        (d.features.windows.as_slice(), d.rfm.bins),
+        (&[30, 90, 365][..], 5)
+    );
+
+    assert_eq!(
+        err(&format!("{base}[features]\nwindows = [0]\n")),
+        "shop/tessera.toml:4:11: features.windows must list window lengths in days, each 1..=36500"
+    );
+    assert_eq!(
+        err(&format!("{base}[rfm]\nbins = 12\n")),
+        "shop/tessera.toml:4:8: rfm.bins must be 2..=10, got 12"
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}[rfm]\nbins = 4\n[[rfm.segments]]\nname = \"Top\"\nr = [4, 5]\nf = [1, 4]\nm = [1, 4]\n"
+        )),
+        "shop/tessera.toml:5:1: rfm segment `Top`: r = [4, 5] must be a range within 1..=4"
+    );
+    assert_eq!(
+        err(&format!("{base}[features]\ntime_unit = \"week\"\n")),
+        "shop/tessera.toml:4:13: unknown variant `week`, expected one of `days`, `weeks`, `months`, `years`; did you mean `weeks`?"
+    );
+}

@@ -76,8 +76,17 @@ fn write_features(
     as_of: i32,
     csv: bool,
 ) -> Result<(), Failure> {
+    use tessera_core::config::TimeUnitName;
+    use tessera_features::btyd::TimeUnit;
     use tessera_features::table;
-    let params = table::FeatureParams::new(as_of, config.time_zone);
+    let mut params = table::FeatureParams::new(as_of, config.time_zone);
+    params.windows = config.features.windows.clone();
+    params.unit = match config.features.time_unit {
+        TimeUnitName::Days => TimeUnit::Days,
+        TimeUnitName::Weeks => TimeUnit::Weeks,
+        TimeUnitName::Months => TimeUnit::Months,
+        TimeUnitName::Years => TimeUnit::Years,
+    };
     let features = table::build(&out.join("clean"), &params)?;
     table::write_parquet(&features, &out.join("features.parquet"))?;
     if csv {

@@ -1,6 +1,6 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
-use super::raw::{RawColumn, RawConfig, RawFieldTable, RawSource};
+use super::raw::{RawColumn, RawConfig, RawFeatures, RawFieldTable, RawRfm, RawSource};
 use super::*;
 use crate::value::{self, LocalTime};
 use toml::Spanned;
@@ -88,6 +88,8 @@ impl Ctx<'_> {
             }
         }
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let features = self.features(&raw.features)?;
+        let rfm = self.rfm(&raw.rfm)?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -97,7 +99,64 @@ impl Ctx<'_> {
             money_decimals,
             batch_rows,
             sources: out,
+            features,
+            rfm,
         })
+    }
+
+    fn features(&self, raw: &RawFeatures) -> Result<FeaturesConfig, ConfigError> {
+        let mut f = FeaturesConfig::default();
+        if let Some(w) = &raw.windows {
+            if w.get_ref().is_empty() || w.get_ref().iter().any(|d| !(1..=36_500).contains(d)) {
+                return Err(self.at(
+                    w.span(),
+                    "features.windows must list window lengths in days, each 1..=36500",
+                ));
+            }
+            let mut windows: Vec<u32> = w.get_ref().iter().map(|d| *d as u32).collect();
+            windows.sort_unstable();
+            windows.dedup();
+            f.windows = windows;
+        }
+        if let Some(u) = raw.time_unit {
+            f.time_unit = u;
+        }
+        Ok(f)
+    }
+
+    fn rfm(&self, raw: &RawRfm) -> Result<RfmConfig, ConfigError> {
+        let mut r = RfmConfig::default();
+        if let Some(b) = &raw.bins {
+            if !(2..=10).contains(b.get_ref()) {
+                return Err(self.at(
+                    b.span(),
+                    format!("rfm.bins must be 2..=10, got {}", b.get_ref()),
+                ));
+            }
+            r.bins = *b.get_ref() as u8;
+        }
+        if let Some(segments) = &raw.segments {
+            let mut out = Vec::new();
+            for s in segments {
+                let g = s.get_ref();
+                for (axis, [lo, hi]) in [("r", g.r), ("f", g.f), ("m", g.m)] {
+                    if lo < 1 || hi > r.bins || lo > hi {
+                        return Err(self.at(s.span(), format!(
+                            "rfm segment `{}`: {axis} = [{lo}, {hi}] must be a range within 1..={}",
+                            g.name, r.bins
+                        )));
+                    }
+                }
+                out.push(RfmSegmentConfig {
+                    name: g.name.clone(),
+                    r: g.r,
+                    f: g.f,
+                    m: g.m,
+                });
+            }
+            r.segments = Some(out);
+        }
+        Ok(r)
     }
 
     fn time_zone(&self, tz: &Spanned<String>) -> Result<Tz, ConfigError> {

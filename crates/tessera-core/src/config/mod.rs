@@ -191,6 +191,60 @@ pub struct Config {
     pub money_decimals: u8,
     pub batch_rows: usize,
     pub sources: Vec<SourceConfig>,
+    pub features: FeaturesConfig,
+    pub rfm: RfmConfig,
+}
+
+/// Unit of the buy-till-you-die times `t_x` and `T`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnitName {
+    Days,
+    Weeks,
+    Months,
+    Years,
+}
+
+/// `[features]`: how the feature table is computed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeaturesConfig {
+    /// Window lengths in days, for `orders_<w>d` and `spend_<w>d`.
+    pub windows: Vec<u32>,
+    pub time_unit: TimeUnitName,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self {
+            windows: vec![30, 90, 365],
+            time_unit: TimeUnitName::Weeks,
+        }
+    }
+}
+
+/// One named RFM segment: inclusive score ranges for R, F and M.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RfmSegmentConfig {
+    pub name: String,
+    pub r: [u8; 2],
+    pub f: [u8; 2],
+    pub m: [u8; 2],
+}
+
+/// `[rfm]`: score bins and, optionally, the user's own segment map (first match wins).
+#[derive(Debug, Clone, Serialize)]
+pub struct RfmConfig {
+    pub bins: u8,
+    pub segments: Option<Vec<RfmSegmentConfig>>,
+}
+
+impl Default for RfmConfig {
+    fn default() -> Self {
+        Self {
+            bins: 5,
+            segments: None,
+        }
+    }
 }
 
 fn tz_name<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {

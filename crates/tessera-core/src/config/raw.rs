@@ -13,6 +13,33 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) project: RawProject,
     pub(super) sources: Option<Spanned<RawSources>>,
+    #[serde(default)]
+    pub(super) features: RawFeatures,
+    #[serde(default)]
+    pub(super) rfm: RawRfm,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFeatures {
+    pub(super) windows: Option<Spanned<Vec<i64>>>,
+    pub(super) time_unit: Option<super::TimeUnitName>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRfm {
+    pub(super) bins: Option<Spanned<i64>>,
+    pub(super) segments: Option<Vec<Spanned<RawRfmSegment>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRfmSegment {
+    pub(super) name: String,
+    pub(super) r: [u8; 2],
+    pub(super) f: [u8; 2],
+    pub(super) m: [u8; 2],
 }
 
 #[derive(Deserialize, Default)]
