@@ -290,7 +290,7 @@ pub fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), FeatureErro
 
 /// Writes the feature table as CSV: dates as `YYYY-MM-DD`, nulls as empty fields.
 pub fn write_csv(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
-    use arrow_array::types::{Date32Type, Float64Type, Int32Type, UInt32Type};
+    use arrow_array::types::{Date32Type, Float64Type, Int32Type, UInt8Type, UInt32Type};
     let err = |e: &dyn std::fmt::Display| FeatureError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -314,6 +314,9 @@ pub fn write_csv(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
                 DataType::Utf8 => line.push_str(&csv_field(col.as_string::<i32>().value(row))),
                 DataType::Int32 => {
                     line.push_str(&col.as_primitive::<Int32Type>().value(row).to_string())
+                }
+                DataType::UInt8 => {
+                    line.push_str(&col.as_primitive::<UInt8Type>().value(row).to_string())
                 }
                 DataType::UInt32 => {
                     line.push_str(&col.as_primitive::<UInt32Type>().value(row).to_string())

@@ -87,7 +87,8 @@ fn write_features(
         TimeUnitName::Months => TimeUnit::Months,
         TimeUnitName::Years => TimeUnit::Years,
     };
-    let features = table::build(&out.join("clean"), &params)?;
+    let features =
+        crate::stages::with_rfm(&table::build(&out.join("clean"), &params)?, &config.rfm)?;
     table::write_parquet(&features, &out.join("features.parquet"))?;
     if csv {
         table::write_csv(&features, &out.join("features.csv"))?;

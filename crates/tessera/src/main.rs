@@ -7,6 +7,7 @@ mod cmd_demo;
 mod cmd_run;
 mod output;
 mod progress;
+mod stages;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,0 +1,104 @@
+//! Glue between the stages of a run: the RFM model's scores become columns of the feature table.
+
+use crate::Failure;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type, UInt32Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt8Array};
+use arrow_schema::{Field, Schema};
+use std::sync::Arc;
+use tessera_core::config::RfmConfig;
+use tessera_models::rfm::{RfmInput, RfmParams, SegmentMap, SegmentRule};
+
+/// The RFM scorer the config asks for: its bins, and its own segment map if it has one.
+fn scorer(config: &RfmConfig) -> Result<tessera_models::rfm::CheckedRfm, Failure> {
+    let mut params = RfmParams::new().bins(config.bins);
+    if let Some(segments) = &config.segments {
+        let rules = segments
+            .iter()
+            .map(|s| {
+                SegmentRule::new(&s.name)
+                    .r(s.r[0], s.r[1])
+                    .f(s.f[0], s.f[1])
+                    .m(s.m[0], s.m[1])
+            })
+            .collect();
+        let map = SegmentMap::from_rules(config.bins, rules)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("[rfm] segments: {e}")))?;
+        params = params.map(map);
+    }
+    params
+        .check()
+        .map_err(|e| Failure::Input(anyhow::anyhow!("[rfm]: {e}")))
+}
+
+/// Adds `r_score`, `f_score`, `m_score`, `rfm_code` and `rfm_segment` to the feature table.
+pub fn with_rfm(features: &RecordBatch, config: &RfmConfig) -> Result<RecordBatch, Failure> {
+    let column = |name: &str| {
+        features
+            .column_by_name(name)
+            .ok_or_else(|| anyhow::anyhow!("feature table has no `{name}`"))
+    };
+    let ids = column("customer_id")?.as_string::<i32>();
+    let recency = column("recency_days")?.as_primitive::<Int32Type>();
+    let frequency = column("frequency")?.as_primitive::<UInt32Type>();
+    let monetary = column("monetary_total")?.as_primitive::<Int64Type>();
+    let id: Vec<&str> = ids.iter().map(Option::unwrap_or_default).collect();
+    let recency_days: Vec<Option<i64>> = recency.iter().map(|r| r.map(i64::from)).collect();
+    let frequency: Vec<u64> = frequency
+        .iter()
+        .map(|f| u64::from(f.unwrap_or(0)))
+        .collect();
+    let monetary_minor: Vec<i64> = monetary.iter().map(|m| m.unwrap_or(0)).collect();
+    let input = RfmInput {
+        customer_id: &id,
+        recency_days: &recency_days,
+        frequency: &frequency,
+        monetary_minor: &monetary_minor,
+    };
+    let scores = scorer(config)?
+        .score(&input)
+        .map_err(|e| Failure::Other(e.into()))?;
+    let tile = |pick: fn(&tessera_models::rfm::RfmScore) -> Option<u8>| {
+        Arc::new(scores.iter().map(pick).collect::<UInt8Array>()) as ArrayRef
+    };
+    let added: [(&str, ArrayRef); 5] = [
+        ("r_score", tile(|s| s.r)),
+        ("f_score", tile(|s| s.f)),
+        ("m_score", tile(|s| s.m)),
+        (
+            "rfm_code",
+            Arc::new(
+                scores
+                    .iter()
+                    .map(|s| s.code.as_deref())
+                    .collect::<StringArray>(),
+            ),
+        ),
+        (
+            "rfm_segment",
+            Arc::new(
+                scores
+                    .iter()
+                    .map(|s| Some(s.segment.as_str()))
+                    .collect::<StringArray>(),
+            ),
+        ),
+    ];
+    let mut fields: Vec<Field> = features
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns: Vec<ArrayRef> = features.columns().to_vec();
+    for (name, array) in added {
+        fields.push(Field::new(
+            name,
+            array.data_type().clone(),
+            array.null_count() > 0 || name != "rfm_segment",
+        ));
+        columns.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Failure::Other(e.into()))
+}

@@ -1,0 +1,137 @@
+//! RFM through the whole pipeline: orders built so that each customer's recency, frequency and
+//! monetary total are those of the RFM reference fixture give the scores DuckDB gave for it
+//! (DuckDB 2.0.0, crates/tessera-models/tests/reference/rfm_duckdb.py).
+
+use std::collections::HashMap;
+use std::process::Command;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tessera-models/tests/fixtures"
+);
+
+fn read(path: &str) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(path)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn run(bins: u8) -> HashMap<String, (String, String, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut customers, mut orders) = (
+        String::from("customer_id\n"),
+        String::from("order_id,customer_id,ordered_at,amount\n"),
+    );
+    // as_of 2025-01-01 is day 20089. The fixture's recency 0 means "today"; Tessera counts only days
+    // before as_of, so every last purchase is one day earlier: the same order, the same ranks.
+    for r in read(&format!("{FIXTURES}/rfm_input.csv")) {
+        let (id, recency, frequency, monetary) = (
+            &r[0],
+            &r[1],
+            r[2].parse::<i64>().unwrap(),
+            r[3].parse::<i64>().unwrap(),
+        );
+        customers.push_str(&format!("\"{id}\"\n"));
+        let Ok(recency) = recency.parse::<i64>() else {
+            continue;
+        };
+        let last = 20_089 - recency - 1;
+        for k in 0..frequency {
+            let day = date_of_day(last - (frequency - 1 - k));
+            let cents = if k == frequency - 1 {
+                monetary - (frequency - 1)
+            } else {
+                1
+            };
+            orders.push_str(&format!(
+                "\"{id}-{k}\",\"{id}\",{day},{}.{:02}\n",
+                cents / 100,
+                cents % 100
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("customers.csv"), customers).unwrap();
+    std::fs::write(dir.path().join("orders.csv"), orders).unwrap();
+    let toml = format!(
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n[rfm]\nbins = {bins}\n"
+    );
+    std::fs::write(dir.path().join("tessera.toml"), toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "features",
+            "--out",
+            "out",
+            "--as-of",
+            "2025-01-01",
+            "--csv",
+            "--quiet",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut r = csv::Reader::from_path(dir.path().join("out/features.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (i, rs, fs, ms, seg) = (
+        col("customer_id"),
+        col("r_score"),
+        col("f_score"),
+        col("m_score"),
+        col("rfm_segment"),
+    );
+    r.records()
+        .map(Result::unwrap)
+        .map(|rec| {
+            (
+                rec[i].to_string(),
+                (
+                    rec[rs].to_string(),
+                    rec[fs].to_string(),
+                    rec[ms].to_string(),
+                    rec[seg].to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD` of a day number (Howard Hinnant's civil_from_days).
+fn date_of_day(day: i64) -> String {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[test]
+fn scores_equal_duckdb_for_every_customer() {
+    for bins in [5u8, 4] {
+        let got = run(bins);
+        let expected = read(&format!("{FIXTURES}/rfm_expected_{bins}.csv"));
+        for e in &expected {
+            let (r, f, m, _) = &got[&e[0]];
+            assert_eq!(
+                (r.as_str(), f.as_str(), m.as_str()),
+                (&e[1], &e[2], &e[3]),
+                "customer {} with {bins} bins",
+                &e[0]
+            );
+        }
+        let no_purchase = got.values().filter(|v| v.3 == "No Purchase").count();
+        assert_eq!(no_purchase + expected.len(), got.len());
+        assert!(no_purchase > 0);
+    }
+}
