@@ -22,5 +22,6 @@
 //! ```
 
 pub mod btyd;
+pub mod feedback;
 pub mod orders;
 pub mod table;

@@ -16,7 +16,14 @@ pub struct OrderFact {
     pub customer: u32,
     pub day: i32,
     pub amount: i64,
+    /// Index of the order's category in `OrderParams::categories`, or [`NONE`].
+    pub category: u16,
+    /// Index of the order's channel in `OrderParams::channels`, or [`NONE`].
+    pub channel: u16,
 }
+
+/// No category or channel.
+pub const NONE: u16 = u16::MAX;
 
 #[derive(Debug, Clone)]
 pub struct OrderParams {
@@ -25,6 +32,9 @@ pub struct OrderParams {
     /// Window lengths in days: a window of `w` days holds the days `as_of - w .. as_of`.
     pub windows: Vec<u32>,
     pub unit: TimeUnit,
+    /// Number of distinct categories and channels the facts refer to.
+    pub categories: usize,
+    pub channels: usize,
 }
 
 /// One customer's order features; `None` and zeros for a customer without orders.
@@ -49,6 +59,12 @@ pub struct OrderFeatures {
     /// Total refunded, as a positive amount.
     pub refund_amount: i64,
     pub btyd: Option<BtydSummary>,
+    /// Purchase spend per category, indexed like `OrderParams::categories`.
+    pub category_spend: Vec<i64>,
+    /// The category with the most spend (ties: the lowest index).
+    pub top_category: Option<u16>,
+    /// The channel with the most purchases (ties: the lowest index).
+    pub preferred_channel: Option<u16>,
 }
 
 /// Features for customers `0..customers`. `facts` is sorted in place.
@@ -61,16 +77,19 @@ pub fn order_features(
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],
+        category_spend: vec![0; p.categories],
         ..Default::default()
     };
     let mut out = vec![empty; customers];
     let mut transactions = Vec::new();
+    let mut channel_orders = vec![0u32; p.channels];
     for group in facts.chunk_by(|a, b| a.customer == b.customer) {
         let Some(slot) = out.get_mut(group[0].customer as usize) else {
             continue;
         };
         transactions.clear();
-        one_customer(group, p, slot, &mut transactions);
+        channel_orders.iter_mut().for_each(|c| *c = 0);
+        one_customer(group, p, slot, &mut transactions, &mut channel_orders);
     }
     out
 }
@@ -80,6 +99,7 @@ fn one_customer(
     p: &OrderParams,
     f: &mut OrderFeatures,
     transactions: &mut Vec<Purchase>,
+    channel_orders: &mut [u32],
 ) {
     let mut prev_purchase_day = None;
     for o in orders.iter().filter(|o| o.day < p.as_of) {
@@ -101,6 +121,12 @@ fn one_customer(
             f.purchase_days += 1;
             prev_purchase_day = Some(o.day);
         }
+        if let Some(spend) = f.category_spend.get_mut(usize::from(o.category)) {
+            *spend += o.amount;
+        }
+        if let Some(n) = channel_orders.get_mut(usize::from(o.channel)) {
+            *n += 1;
+        }
         f.first_purchase.get_or_insert(o.day);
         f.last_purchase = Some(o.day);
         for (k, w) in p.windows.iter().enumerate() {
@@ -120,4 +146,17 @@ fn one_customer(
         f.avg_days_between = Some(f64::from(b - a) / f64::from(f.purchase_days - 1));
     }
     f.btyd = summarize(transactions, p.as_of - 1, p.unit).ok().flatten();
+    f.top_category = arg_max(&f.category_spend);
+    f.preferred_channel = arg_max(channel_orders);
+}
+
+/// Index of the largest positive value, the first of equals; `None` if none is positive.
+fn arg_max<T: Copy + PartialOrd + Default>(values: &[T]) -> Option<u16> {
+    let mut best: Option<(usize, T)> = None;
+    for (i, &v) in values.iter().enumerate() {
+        if v > T::default() && best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i as u16)
 }

@@ -2,9 +2,10 @@
 //! one row per customer, in the customers table's order, to `features.parquet`.
 
 use crate::btyd::TimeUnit;
-use crate::orders::{OrderFact, OrderFeatures, OrderParams, order_features};
+use crate::feedback::{FeedbackFact, FeedbackFeatures, Kind, feedback_features, nps_class};
+use crate::orders::{NONE, OrderFact, OrderFeatures, OrderParams, order_features};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_array::{Date32Array, Float64Array, Int32Array, Int64Array, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -15,7 +16,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tessera_core::value::LocalDays;
+use tessera_core::value::{LocalDays, LocalTime};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -99,41 +100,172 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     }
     let orders_path = clean_dir.join("orders.parquet");
     let mut facts = Vec::new();
+    let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
-        for b in read_batches(&orders_path, &["customer_id", "ordered_at", "amount"])? {
+        for b in read_batches(
+            &orders_path,
+            &["customer_id", "ordered_at", "amount", "category", "channel"],
+        )? {
             let (c, t, a) = (
                 b.column(0).as_string::<i32>(),
                 b.column(1).as_primitive::<TimestampMicrosecondType>(),
                 b.column(2).as_primitive::<Int64Type>(),
             );
+            let (cat, chan) = (
+                b.column(3).as_string::<i32>(),
+                b.column(4).as_string::<i32>(),
+            );
             for i in 0..b.num_rows() {
                 if let (Some(&customer), false, false) =
                     (position.get(c.value(i)), t.is_null(i), a.is_null(i))
                 {
+                    let category = categories.index(cat, i);
+                    let channel = channels.index(chan, i);
                     facts.push(OrderFact {
                         customer,
                         day: days.day(t.value(i)),
                         amount: a.value(i),
+                        category,
+                        channel,
                     });
                 }
             }
         }
     }
+    let (categories, cat_map) = categories.sorted();
+    let (channels, chan_map) = channels.sorted();
+    for f in &mut facts {
+        f.category = remap(&cat_map, f.category);
+        f.channel = remap(&chan_map, f.channel);
+    }
     let op = OrderParams {
         as_of: p.as_of,
         windows: p.windows.clone(),
         unit: p.unit,
+        categories: categories.len(),
+        channels: channels.len(),
     };
-    let features = order_features(n, &mut facts, &op);
-    Ok(assemble(&ids, &signup, &features, p))
+    let orders = order_features(n, &mut facts, &op);
+    drop(facts);
+    let feedback = read_feedback(clean_dir, &position, n, p)?;
+    let parts = Parts {
+        ids: &ids,
+        signup: &signup,
+        orders: &orders,
+        categories: &categories,
+        channels: &channels,
+        feedback: &feedback,
+    };
+    Ok(assemble(&parts, p))
 }
 
-fn assemble(
-    ids: &[StringArray],
-    signup: &[Option<i32>],
-    f: &[OrderFeatures],
+/// Distinct strings of a column, numbered in order of appearance.
+#[derive(Default)]
+struct Names {
+    index: HashMap<String, u16>,
+}
+
+impl Names {
+    fn index(&mut self, col: &StringArray, i: usize) -> u16 {
+        if col.is_null(i) {
+            return NONE;
+        }
+        let v = col.value(i);
+        if let Some(&k) = self.index.get(v) {
+            return k;
+        }
+        let k = self.index.len().min(usize::from(NONE) - 1) as u16;
+        self.index.insert(v.to_string(), k);
+        k
+    }
+
+    /// The names sorted, and for each appearance number its sorted position.
+    fn sorted(self) -> (Vec<String>, Vec<u16>) {
+        let mut names: Vec<(String, u16)> = self.index.into_iter().collect();
+        names.sort();
+        let mut map = vec![NONE; names.len()];
+        for (sorted, (_, k)) in names.iter().enumerate() {
+            map[usize::from(*k)] = sorted as u16;
+        }
+        (names.into_iter().map(|(n, _)| n).collect(), map)
+    }
+}
+
+fn remap(map: &[u16], k: u16) -> u16 {
+    map.get(usize::from(k)).copied().unwrap_or(NONE)
+}
+
+fn read_feedback(
+    clean_dir: &Path,
+    position: &HashMap<&str, u32>,
+    n: usize,
     p: &FeatureParams,
-) -> RecordBatch {
+) -> Result<Vec<FeedbackFeatures>, FeatureError> {
+    let path = clean_dir.join("feedback.parquet");
+    let mut facts = Vec::new();
+    if path.exists() {
+        for b in read_batches(&path, &["customer_id", "given_at", "kind", "score"])? {
+            let (c, t) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_primitive::<TimestampMicrosecondType>(),
+            );
+            let (k, s) = (
+                b.column(2).as_string::<i32>(),
+                b.column(3).as_primitive::<Float64Type>(),
+            );
+            for i in 0..b.num_rows() {
+                if let (Some(&customer), false, false) =
+                    (position.get(c.value(i)), t.is_null(i), s.is_null(i))
+                {
+                    let kind = if k.is_null(i) {
+                        Kind::Other
+                    } else {
+                        Kind::from_name(k.value(i))
+                    };
+                    facts.push(FeedbackFact {
+                        customer,
+                        at: t.value(i),
+                        kind,
+                        score: s.value(i),
+                    });
+                }
+            }
+        }
+    }
+    let mut clock = LocalTime::new(p.time_zone);
+    let as_of_micros = clock
+        .to_utc_micros(i64::from(p.as_of) * 86_400, 0)
+        .unwrap_or(i64::from(p.as_of) * 86_400_000_000);
+    Ok(feedback_features(n, &mut facts, as_of_micros))
+}
+
+struct Parts<'a> {
+    ids: &'a [StringArray],
+    signup: &'a [Option<i32>],
+    orders: &'a [OrderFeatures],
+    categories: &'a [String],
+    channels: &'a [String],
+    feedback: &'a [FeedbackFeatures],
+}
+
+/// A column name made of a value: lower case, runs of other characters as `_`.
+fn column_suffix(value: &str) -> String {
+    let mut s = String::new();
+    for c in value.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            s.push(c);
+        } else if !s.ends_with('_') {
+            s.push('_');
+        }
+    }
+    s.trim_matches('_').to_string()
+}
+
+/// At most this many `category_share_<name>` columns: the categories with the most spend.
+pub const MAX_SHARE_COLUMNS: usize = 32;
+
+fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
+    let (ids, signup, f) = (parts.ids, parts.signup, parts.orders);
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     let mut add = |name: &str, array: ArrayRef| {
@@ -260,6 +392,65 @@ fn assemble(
                 .map(|x| x.btyd.as_ref().and_then(|b| b.mean_repeat_amount))
                 .collect::<Float64Array>(),
         ),
+    );
+    let name_of =
+        |names: &[String], k: Option<u16>| k.and_then(|k| names.get(usize::from(k)).cloned());
+    add(
+        "top_category",
+        Arc::new(
+            f.iter()
+                .map(|x| name_of(parts.categories, x.top_category))
+                .collect::<StringArray>(),
+        ),
+    );
+    // Share of purchase spend per category, for the categories with the most spend overall.
+    let mut by_spend: Vec<(i64, usize)> = (0..parts.categories.len())
+        .map(|k| (f.iter().map(|x| x.category_spend[k]).sum(), k))
+        .collect();
+    by_spend.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut shown: Vec<usize> = by_spend
+        .iter()
+        .take(MAX_SHARE_COLUMNS)
+        .map(|(_, k)| *k)
+        .collect();
+    shown.sort_unstable();
+    for k in shown {
+        let share = f.iter().map(|x| {
+            (x.monetary_total > 0).then(|| x.category_spend[k] as f64 / x.monetary_total as f64)
+        });
+        add(
+            &format!("category_share_{}", column_suffix(&parts.categories[k])),
+            Arc::new(share.collect::<Float64Array>()),
+        );
+    }
+    add(
+        "preferred_channel",
+        Arc::new(
+            f.iter()
+                .map(|x| name_of(parts.channels, x.preferred_channel))
+                .collect::<StringArray>(),
+        ),
+    );
+    let fb = parts.feedback;
+    add(
+        "feedback_count",
+        Arc::new(fb.iter().map(|x| Some(x.count)).collect::<UInt32Array>()),
+    );
+    add(
+        "nps_latest",
+        Arc::new(fb.iter().map(|x| x.latest_nps).collect::<Float64Array>()),
+    );
+    add(
+        "nps_class",
+        Arc::new(
+            fb.iter()
+                .map(|x| x.latest_nps.map(nps_class))
+                .collect::<StringArray>(),
+        ),
+    );
+    add(
+        "csat_latest",
+        Arc::new(fb.iter().map(|x| x.latest_csat).collect::<Float64Array>()),
     );
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns follow the schema")
 }

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use tessera_features::btyd::TimeUnit;
-use tessera_features::orders::{OrderFact, OrderParams, order_features};
+use tessera_features::orders::{NONE, OrderFact, OrderParams, order_features};
 
 /// What the oracle expects for one customer.
 struct Expected {
@@ -18,6 +18,9 @@ struct Expected {
     refunded: i64,
     x: u32,
     t: f64,
+    category_spend: Vec<i64>,
+    top_category: Option<u16>,
+    preferred_channel: Option<u16>,
 }
 
 fn naive(customer: u32, all: &[OrderFact], p: &OrderParams) -> Expected {
@@ -62,6 +65,32 @@ fn naive(customer: u32, all: &[OrderFact], p: &OrderParams) -> Expected {
     tdays.sort();
     tdays.dedup();
     let x = tdays.len().saturating_sub(1) as u32;
+    let category_spend: Vec<i64> = (0..3u16)
+        .map(|k| {
+            purchases
+                .iter()
+                .filter(|o| o.category == k)
+                .map(|o| o.amount)
+                .sum()
+        })
+        .collect();
+    let channel_orders: Vec<usize> = (0..2u16)
+        .map(|k| purchases.iter().filter(|o| o.channel == k).count())
+        .collect();
+    // Largest positive, first of equals.
+    let best = |v: Vec<i64>| {
+        v.iter()
+            .enumerate()
+            .filter(|(_, x)| **x > 0)
+            .fold(None, |b: Option<(usize, i64)>, (i, x)| {
+                if b.is_none_or(|(_, bx)| *x > bx) {
+                    Some((i, *x))
+                } else {
+                    b
+                }
+            })
+            .map(|(i, _)| i as u16)
+    };
     let t = tdays
         .first()
         .map_or(0.0, |f| f64::from(p.as_of - 1 - f) / 7.0);
@@ -77,18 +106,26 @@ fn naive(customer: u32, all: &[OrderFact], p: &OrderParams) -> Expected {
         refunded: -refunds.iter().map(|o| o.amount).sum::<i64>(),
         x,
         t,
+        top_category: best(category_spend.clone()),
+        category_spend,
+        preferred_channel: best(channel_orders.iter().map(|&c| c as i64).collect()),
     }
 }
 
 proptest! {
     #[test]
-    fn one_pass_equals_recomputation(raw in prop::collection::vec((0u32..12, 0i32..60, -500i64..2000), 0..300), as_of in 20i32..70) {
-        let mut facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount } }).collect();
+    fn one_pass_equals_recomputation(raw in prop::collection::vec((0u32..12, 0i32..60, -500i64..2000, 0u16..4, 0u16..3), 0..300), as_of in 20i32..70) {
+        // Category 3 and channel 2 stand for "none".
+        let none = |v: u16, n: u16| if v == n { NONE } else { v };
+        let mut facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount, category, channel)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount }, category: none(category, 3), channel: none(channel, 2) }).collect();
         let original = facts.clone();
-        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks };
+        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, categories: 3, channels: 2 };
         let got = order_features(12, &mut facts, &p);
         for (c, f) in got.iter().enumerate() {
-            let Expected { freq, days, total, first, last, wn, ws, refunds, refunded, x, t } = naive(c as u32, &original, &p);
+            let Expected { freq, days, total, first, last, wn, ws, refunds, refunded, x, t, category_spend, top_category, preferred_channel } = naive(c as u32, &original, &p);
+            prop_assert_eq!(&f.category_spend, &category_spend);
+            prop_assert_eq!(f.top_category, top_category);
+            prop_assert_eq!(f.preferred_channel, preferred_channel);
             prop_assert_eq!(f.frequency, freq);
             prop_assert_eq!(f.purchase_days, days);
             prop_assert_eq!(f.monetary_total, total);
