@@ -22,6 +22,9 @@
 //! ```
 
 pub mod btyd;
+pub mod events;
 pub mod feedback;
 pub mod orders;
+mod read;
 pub mod table;
+mod write;

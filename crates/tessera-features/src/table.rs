@@ -1,22 +1,23 @@
 //! The feature table of a run: reads `clean/customers.parquet` and `clean/orders.parquet`, writes
 //! one row per customer, in the customers table's order, to `features.parquet`.
 
+pub use crate::read::MAX_EVENT_NAMES;
+pub use crate::write::{write_csv, write_parquet};
+
 use crate::btyd::TimeUnit;
-use crate::feedback::{FeedbackFact, FeedbackFeatures, Kind, feedback_features, nps_class};
-use crate::orders::{NONE, OrderFact, OrderFeatures, OrderParams, order_features};
+use crate::feedback::{FeedbackFeatures, nps_class};
+use crate::orders::{OrderFact, OrderFeatures, OrderParams, order_features};
+use crate::read::{Names, read_batches, read_events, read_feedback, remap};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_array::{Date32Array, Float64Array, Int32Array, Int64Array, UInt32Array};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{Field, Schema};
 use chrono_tz::Tz;
 use hashbrown::HashMap;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tessera_core::value::{LocalDays, LocalTime};
+use tessera_core::value::LocalDays;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -49,31 +50,6 @@ impl FeatureParams {
             unit: TimeUnit::Weeks,
         }
     }
-}
-
-fn read_batches(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, FeatureError> {
-    let err = |e: &dyn std::fmt::Display| FeatureError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = File::open(path).map_err(|e| err(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
-    let schema = builder.schema().clone();
-    let indices = columns
-        .iter()
-        .map(|c| {
-            schema
-                .index_of(c)
-                .map_err(|_| err(&format!("no column `{c}`")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), indices);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| err(&e))?;
-    reader.map(|b| b.map_err(|e| err(&e))).collect()
 }
 
 /// Builds the feature table from the clean tables in `clean_dir`.
@@ -148,6 +124,7 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     let orders = order_features(n, &mut facts, &op);
     drop(facts);
     let feedback = read_feedback(clean_dir, &position, n, p)?;
+    let (event_names, events) = read_events(clean_dir, &position, n, p, &mut days)?;
     let parts = Parts {
         ids: &ids,
         signup: &signup,
@@ -155,88 +132,10 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
         categories: &categories,
         channels: &channels,
         feedback: &feedback,
+        event_names: &event_names,
+        events: &events,
     };
     Ok(assemble(&parts, p))
-}
-
-/// Distinct strings of a column, numbered in order of appearance.
-#[derive(Default)]
-struct Names {
-    index: HashMap<String, u16>,
-}
-
-impl Names {
-    fn index(&mut self, col: &StringArray, i: usize) -> u16 {
-        if col.is_null(i) {
-            return NONE;
-        }
-        let v = col.value(i);
-        if let Some(&k) = self.index.get(v) {
-            return k;
-        }
-        let k = self.index.len().min(usize::from(NONE) - 1) as u16;
-        self.index.insert(v.to_string(), k);
-        k
-    }
-
-    /// The names sorted, and for each appearance number its sorted position.
-    fn sorted(self) -> (Vec<String>, Vec<u16>) {
-        let mut names: Vec<(String, u16)> = self.index.into_iter().collect();
-        names.sort();
-        let mut map = vec![NONE; names.len()];
-        for (sorted, (_, k)) in names.iter().enumerate() {
-            map[usize::from(*k)] = sorted as u16;
-        }
-        (names.into_iter().map(|(n, _)| n).collect(), map)
-    }
-}
-
-fn remap(map: &[u16], k: u16) -> u16 {
-    map.get(usize::from(k)).copied().unwrap_or(NONE)
-}
-
-fn read_feedback(
-    clean_dir: &Path,
-    position: &HashMap<&str, u32>,
-    n: usize,
-    p: &FeatureParams,
-) -> Result<Vec<FeedbackFeatures>, FeatureError> {
-    let path = clean_dir.join("feedback.parquet");
-    let mut facts = Vec::new();
-    if path.exists() {
-        for b in read_batches(&path, &["customer_id", "given_at", "kind", "score"])? {
-            let (c, t) = (
-                b.column(0).as_string::<i32>(),
-                b.column(1).as_primitive::<TimestampMicrosecondType>(),
-            );
-            let (k, s) = (
-                b.column(2).as_string::<i32>(),
-                b.column(3).as_primitive::<Float64Type>(),
-            );
-            for i in 0..b.num_rows() {
-                if let (Some(&customer), false, false) =
-                    (position.get(c.value(i)), t.is_null(i), s.is_null(i))
-                {
-                    let kind = if k.is_null(i) {
-                        Kind::Other
-                    } else {
-                        Kind::from_name(k.value(i))
-                    };
-                    facts.push(FeedbackFact {
-                        customer,
-                        at: t.value(i),
-                        kind,
-                        score: s.value(i),
-                    });
-                }
-            }
-        }
-    }
-    let mut clock = LocalTime::new(p.time_zone);
-    let as_of_micros = clock
-        .to_utc_micros(i64::from(p.as_of) * 86_400, 0)
-        .unwrap_or(i64::from(p.as_of) * 86_400_000_000);
-    Ok(feedback_features(n, &mut facts, as_of_micros))
 }
 
 struct Parts<'a> {
@@ -246,6 +145,8 @@ struct Parts<'a> {
     categories: &'a [String],
     channels: &'a [String],
     feedback: &'a [FeedbackFeatures],
+    event_names: &'a [String],
+    events: &'a [Vec<u32>],
 }
 
 /// A column name made of a value: lower case, runs of other characters as `_`.
@@ -431,6 +332,18 @@ fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
                 .collect::<StringArray>(),
         ),
     );
+    for (k, name) in parts.event_names.iter().enumerate() {
+        for (w, len) in p.windows.iter().enumerate() {
+            let col = parts
+                .events
+                .iter()
+                .map(|c| Some(c[k * p.windows.len() + w]));
+            add(
+                &format!("events_{}_{len}d", column_suffix(name)),
+                Arc::new(col.collect::<UInt32Array>()),
+            );
+        }
+    }
     let fb = parts.feedback;
     add(
         "feedback_count",
@@ -464,76 +377,4 @@ fn concat_strings(arrays: &[&dyn Array]) -> ArrayRef {
         }
     }
     Arc::new(b.finish())
-}
-
-/// Writes the feature table as Parquet.
-pub fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
-    let err = |e: &dyn std::fmt::Display| FeatureError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = File::create(path).map_err(|e| err(&e))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| err(&e))?;
-    w.write(batch).map_err(|e| err(&e))?;
-    w.close().map_err(|e| err(&e))?;
-    Ok(())
-}
-
-/// Writes the feature table as CSV: dates as `YYYY-MM-DD`, nulls as empty fields.
-pub fn write_csv(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
-    use arrow_array::types::{Date32Type, Float64Type, Int32Type, UInt8Type, UInt32Type};
-    let err = |e: &dyn std::fmt::Display| FeatureError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut w = std::io::BufWriter::new(File::create(path).map_err(|e| err(&e))?);
-    use std::io::Write;
-    let schema = batch.schema();
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    writeln!(w, "{}", names.join(",")).map_err(|e| err(&e))?;
-    let mut line = String::new();
-    for row in 0..batch.num_rows() {
-        line.clear();
-        for (k, col) in batch.columns().iter().enumerate() {
-            if k > 0 {
-                line.push(',');
-            }
-            if col.is_null(row) {
-                continue;
-            }
-            match col.data_type() {
-                DataType::Utf8 => line.push_str(&csv_field(col.as_string::<i32>().value(row))),
-                DataType::Int32 => {
-                    line.push_str(&col.as_primitive::<Int32Type>().value(row).to_string())
-                }
-                DataType::UInt8 => {
-                    line.push_str(&col.as_primitive::<UInt8Type>().value(row).to_string())
-                }
-                DataType::UInt32 => {
-                    line.push_str(&col.as_primitive::<UInt32Type>().value(row).to_string())
-                }
-                DataType::Int64 => {
-                    line.push_str(&col.as_primitive::<Int64Type>().value(row).to_string())
-                }
-                DataType::Float64 => {
-                    line.push_str(&col.as_primitive::<Float64Type>().value(row).to_string())
-                }
-                DataType::Date32 => line.push_str(
-                    &tessera_core::value::days_to_date(col.as_primitive::<Date32Type>().value(row))
-                        .to_string(),
-                ),
-                other => return Err(err(&format!("no CSV form for {other}"))),
-            }
-        }
-        writeln!(w, "{line}").map_err(|e| err(&e))?;
-    }
-    w.flush().map_err(|e| err(&e))
-}
-
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
-    } else {
-        s.into()
-    }
 }
