@@ -1,0 +1,237 @@
+//! The feature table against a naive oracle: a demo shop goes through the real binary, then every
+//! feature is recomputed here from the clean tables, customer by customer, with chrono-tz for
+//! calendar days, and compared with `features.parquet`.
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
+use chrono::TimeZone;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+fn table(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Column `name` of every batch, as text/number options per row.
+fn strings(t: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+    t.iter()
+        .flat_map(|b| {
+            b.column_by_name(name)
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn ints<T: arrow_array::ArrowPrimitiveType>(
+    t: &[RecordBatch],
+    name: &str,
+) -> Vec<Option<T::Native>> {
+    t.iter()
+        .flat_map(|b| {
+            b.column_by_name(name)
+                .unwrap()
+                .as_primitive::<T>()
+                .iter()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// An order as the oracle sees it: local day, amount, category, channel.
+type Order = (chrono::NaiveDate, i64, Option<String>, Option<String>);
+
+const AS_OF: &str = "2026-01-01";
+
+#[test]
+fn every_feature_matches_a_recomputation_from_the_clean_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "--quiet",
+            "demo",
+            "--out",
+            "demo",
+            "--customers",
+            "400",
+            "--seed",
+            "11",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clean = dir.path().join("demo/out/clean");
+    let features = table(&dir.path().join("demo/out/features.parquet"));
+    let tz = chrono_tz::Europe::Berlin; // the demo's time zone
+    let as_of = chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap();
+    let day = |micros: i64| tz.timestamp_micros(micros).unwrap().date_naive();
+
+    // Orders by customer: (day, amount, category, channel).
+    let orders = table(&clean.join("orders.parquet"));
+    let mut by_customer: HashMap<String, Vec<Order>> = HashMap::new();
+    let (oc, ot, oa) = (
+        strings(&orders, "customer_id"),
+        ints::<TimestampMicrosecondType>(&orders, "ordered_at"),
+        ints::<Int64Type>(&orders, "amount"),
+    );
+    let (ocat, ochan) = (strings(&orders, "category"), strings(&orders, "channel"));
+    for i in 0..oc.len() {
+        by_customer
+            .entry(oc[i].clone().unwrap())
+            .or_default()
+            .push((
+                day(ot[i].unwrap()),
+                oa[i].unwrap(),
+                ocat[i].clone(),
+                ochan[i].clone(),
+            ));
+    }
+    // Latest NPS by customer.
+    let fb = table(&clean.join("feedback.parquet"));
+    let (fc, ft, fk, fs) = (
+        strings(&fb, "customer_id"),
+        ints::<TimestampMicrosecondType>(&fb, "given_at"),
+        strings(&fb, "kind"),
+        ints::<Float64Type>(&fb, "score"),
+    );
+    let as_of_micros = tz
+        .from_local_datetime(&as_of.and_hms_opt(0, 0, 0).unwrap())
+        .unwrap()
+        .timestamp_micros();
+    let mut nps: HashMap<String, (i64, f64)> = HashMap::new();
+    for i in 0..fc.len() {
+        if fk[i].as_deref() == Some("nps") && ft[i].unwrap() < as_of_micros {
+            let e = nps.entry(fc[i].clone().unwrap()).or_insert((i64::MIN, 0.0));
+            if ft[i].unwrap() >= e.0 {
+                *e = (ft[i].unwrap(), fs[i].unwrap());
+            }
+        }
+    }
+    // page_view events in the last 30 days.
+    let ev = table(&clean.join("events.parquet"));
+    let (ec, et, en) = (
+        strings(&ev, "customer_id"),
+        ints::<TimestampMicrosecondType>(&ev, "occurred_at"),
+        strings(&ev, "name"),
+    );
+    let mut views_30: HashMap<String, u32> = HashMap::new();
+    for i in 0..ec.len() {
+        let d = day(et[i].unwrap());
+        if en[i].as_deref() == Some("page_view") && d < as_of && (as_of - d).num_days() <= 30 {
+            *views_30.entry(ec[i].clone().unwrap()).or_default() += 1;
+        }
+    }
+
+    let ids = strings(&features, "customer_id");
+    let (freq, total, recency) = (
+        ints::<UInt32Type>(&features, "frequency"),
+        ints::<Int64Type>(&features, "monetary_total"),
+        ints::<Int32Type>(&features, "recency_days"),
+    );
+    let (o90, s90, refunds) = (
+        ints::<UInt32Type>(&features, "orders_90d"),
+        ints::<Int64Type>(&features, "spend_90d"),
+        ints::<UInt32Type>(&features, "refunds_count"),
+    );
+    let (top, chan, nps_latest) = (
+        strings(&features, "top_category"),
+        strings(&features, "preferred_channel"),
+        ints::<Float64Type>(&features, "nps_latest"),
+    );
+    let views = ints::<UInt32Type>(&features, "events_page_view_30d");
+    assert_eq!(
+        ids.len(),
+        strings(&table(&clean.join("customers.parquet")), "customer_id").len()
+    );
+    let mut checked_with_orders = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let id = id.clone().unwrap();
+        let mine: Vec<_> = by_customer
+            .get(&id)
+            .map(|v| v.iter().filter(|o| o.0 < as_of).cloned().collect())
+            .unwrap_or_default();
+        let purchases: Vec<_> = mine.iter().filter(|o| o.1 > 0).collect();
+        assert_eq!(freq[i], Some(purchases.len() as u32), "{id} frequency");
+        assert_eq!(
+            total[i],
+            Some(purchases.iter().map(|o| o.1).sum::<i64>()),
+            "{id} monetary_total"
+        );
+        let last = purchases.iter().map(|o| o.0).max();
+        assert_eq!(
+            recency[i],
+            last.map(|l| (as_of - l).num_days() as i32),
+            "{id} recency"
+        );
+        let in90: Vec<_> = purchases
+            .iter()
+            .filter(|o| (as_of - o.0).num_days() <= 90)
+            .collect();
+        assert_eq!(
+            (o90[i], s90[i]),
+            (
+                Some(in90.len() as u32),
+                Some(in90.iter().map(|o| o.1).sum::<i64>())
+            ),
+            "{id} 90 days"
+        );
+        assert_eq!(
+            refunds[i],
+            Some(mine.iter().filter(|o| o.1 < 0).count() as u32),
+            "{id} refunds"
+        );
+        let mut spend: BTreeMap<String, i64> = BTreeMap::new();
+        let mut count: BTreeMap<String, u32> = BTreeMap::new();
+        for o in &purchases {
+            if let Some(c) = &o.2 {
+                *spend.entry(c.clone()).or_default() += o.1;
+            }
+            if let Some(c) = &o.3 {
+                *count.entry(c.clone()).or_default() += 1;
+            }
+        }
+        // Largest, ties to the first name in order (BTreeMap iterates in name order).
+        let best = |m: BTreeMap<String, i64>| {
+            m.into_iter()
+                .fold(None, |b: Option<(String, i64)>, (k, v)| {
+                    if v > 0 && b.as_ref().is_none_or(|(_, bv)| v > *bv) {
+                        Some((k, v))
+                    } else {
+                        b
+                    }
+                })
+                .map(|(k, _)| k)
+        };
+        assert_eq!(top[i], best(spend), "{id} top_category");
+        assert_eq!(
+            chan[i],
+            best(count.into_iter().map(|(k, v)| (k, i64::from(v))).collect()),
+            "{id} preferred_channel"
+        );
+        assert_eq!(nps_latest[i], nps.get(&id).map(|e| e.1), "{id} nps_latest");
+        assert_eq!(
+            views[i],
+            Some(views_30.get(&id).copied().unwrap_or(0)),
+            "{id} page views"
+        );
+        checked_with_orders += usize::from(!purchases.is_empty());
+    }
+    assert!(checked_with_orders > 300, "{checked_with_orders}");
+}
