@@ -177,7 +177,7 @@ fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
     let id = if id_refs.is_empty() {
         Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef
     } else {
-        concat_strings(&id_refs)
+        arrow_select::concat::concat(&id_refs).expect("customer ids are strings")
     };
     add("customer_id", id);
     let tenure = f.iter().zip(signup).map(|(x, s)| {
@@ -366,15 +366,4 @@ fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
         Arc::new(fb.iter().map(|x| x.latest_csat).collect::<Float64Array>()),
     );
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns follow the schema")
-}
-
-fn concat_strings(arrays: &[&dyn Array]) -> ArrayRef {
-    let mut b = arrow_array::builder::StringBuilder::new();
-    for a in arrays {
-        let s = a.as_string::<i32>();
-        for v in s.iter() {
-            b.append_option(v);
-        }
-    }
-    Arc::new(b.finish())
 }

@@ -39,7 +39,7 @@ fn run(bins: u8) -> HashMap<String, (String, String, String, String)> {
         };
         let last = 20_089 - recency - 1;
         for k in 0..frequency {
-            let day = date_of_day(last - (frequency - 1 - k));
+            let day = tessera_core::value::days_to_date((last - (frequency - 1 - k)) as i32);
             let cents = if k == frequency - 1 {
                 monetary - (frequency - 1)
             } else {
@@ -100,20 +100,6 @@ fn run(bins: u8) -> HashMap<String, (String, String, String, String)> {
             )
         })
         .collect()
-}
-
-/// `YYYY-MM-DD` of a day number (Howard Hinnant's civil_from_days).
-fn date_of_day(day: i64) -> String {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[test]
