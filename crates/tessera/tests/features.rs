@@ -2,8 +2,9 @@
 //! log goes through ingest and the feature table, and every customer's (x, t_x, T) equals the
 //! published summary (`cdnow_customers_summary_with_transactions.csv`, rounded to 2 decimals).
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::Command;
 
 const CDNOW: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -36,39 +37,16 @@ fn cdnow_summaries_come_out_of_the_pipeline() {
     )
     .unwrap();
     // Calibration ends on 1997-09-30 included: as_of is the day after.
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "features",
-            "--out",
-            "out",
-            "--as-of",
-            "1997-10-01",
-            "--csv",
-            "--quiet",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let mut r = csv::Reader::from_path(dir.path().join("out/features.csv")).unwrap();
-    let h = r.headers().unwrap().clone();
-    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
-    let (id, x, t_x, t) = (col("customer_id"), col("x"), col("t_x"), col("T"));
-    let got: HashMap<u32, (String, String, String)> = r
-        .records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            (
-                rec[id].parse().unwrap(),
-                (rec[x].to_string(), rec[t_x].to_string(), rec[t].to_string()),
-            )
-        })
-        .collect();
+    let got: HashMap<u32, (String, String, String)> =
+        common::features_csv(dir.path(), "1997-10-01")
+            .into_iter()
+            .map(|row| {
+                (
+                    row["customer_id"].parse().unwrap(),
+                    (row["x"].clone(), row["t_x"].clone(), row["T"].clone()),
+                )
+            })
+            .collect();
     let mut expected = csv::Reader::from_path(format!(
         "{CDNOW}/cdnow_customers_summary_with_transactions.csv"
     ))

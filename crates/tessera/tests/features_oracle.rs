@@ -3,13 +3,14 @@
 //! calendar days, and compared with `features.parquet`.
 
 use arrow_array::RecordBatch;
+mod common;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
 use chrono::TimeZone;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 
 fn table(path: &Path) -> Vec<RecordBatch> {
     let f = std::fs::File::open(path).unwrap();
@@ -58,8 +59,9 @@ const AS_OF: &str = "2026-01-01";
 #[test]
 fn every_feature_matches_a_recomputation_from_the_clean_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
+    common::run_ok(
+        dir.path(),
+        &[
             "--quiet",
             "demo",
             "--out",
@@ -68,14 +70,7 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
             "400",
             "--seed",
             "11",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let clean = dir.path().join("demo/out/clean");
     let features = table(&dir.path().join("demo/out/features.parquet"));

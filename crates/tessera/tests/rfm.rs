@@ -2,8 +2,9 @@
 //! monetary total are those of the RFM reference fixture give the scores DuckDB gave for it
 //! (DuckDB 2.0.0, crates/tessera-models/tests/reference/rfm_duckdb.py).
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::Command;
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -58,44 +59,16 @@ fn run(bins: u8) -> HashMap<String, (String, String, String, String)> {
         "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n[rfm]\nbins = {bins}\n"
     );
     std::fs::write(dir.path().join("tessera.toml"), toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "features",
-            "--out",
-            "out",
-            "--as-of",
-            "2025-01-01",
-            "--csv",
-            "--quiet",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut r = csv::Reader::from_path(dir.path().join("out/features.csv")).unwrap();
-    let h = r.headers().unwrap().clone();
-    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
-    let (i, rs, fs, ms, seg) = (
-        col("customer_id"),
-        col("r_score"),
-        col("f_score"),
-        col("m_score"),
-        col("rfm_segment"),
-    );
-    r.records()
-        .map(Result::unwrap)
-        .map(|rec| {
+    common::features_csv(dir.path(), "2025-01-01")
+        .into_iter()
+        .map(|row| {
             (
-                rec[i].to_string(),
+                row["customer_id"].clone(),
                 (
-                    rec[rs].to_string(),
-                    rec[fs].to_string(),
-                    rec[ms].to_string(),
-                    rec[seg].to_string(),
+                    row["r_score"].clone(),
+                    row["f_score"].clone(),
+                    row["m_score"].clone(),
+                    row["rfm_segment"].clone(),
                 ),
             )
         })

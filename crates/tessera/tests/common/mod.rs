@@ -1,0 +1,43 @@
+//! Running the real binary in the pipeline tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `tessera ARGS` in `dir` and asserts it succeeded.
+pub fn run_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `tessera features` on `dir/tessera.toml` as of `as_of` and returns `out/features.csv`, a
+/// map from column name to value for each row.
+pub fn features_csv(dir: &Path, as_of: &str) -> Vec<HashMap<String, String>> {
+    run_ok(
+        dir,
+        &[
+            "--quiet", "features", "--out", "out", "--as-of", as_of, "--csv",
+        ],
+    );
+    let mut r = csv::Reader::from_path(dir.join("out/features.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
