@@ -101,6 +101,88 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
+/// Walks a CSV file record by record, with each record's physical line and raw bytes, holding
+/// only the bytes of the record in hand (and the parser's read-ahead) in memory.
+struct Records {
+    reader: csv::Reader<Tee<File>>,
+    seen: Rc<RefCell<Seen>>,
+    lines: Lines,
+    record: csv::ByteRecord,
+    name: String,
+    start: u64,
+    end: u64,
+}
+
+impl Records {
+    fn open(path: &Path, name: &str, opts: &CsvOptions) -> Result<Self, IngestError> {
+        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(opts.delimiter as u8)
+            .quote(opts.quote as u8)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(Tee {
+                inner: file,
+                seen: seen.clone(),
+            });
+        let lines = Lines {
+            upto: 0,
+            newlines: 0,
+        };
+        Ok(Self {
+            reader,
+            seen,
+            lines,
+            record: csv::ByteRecord::new(),
+            name: name.to_string(),
+            start: 0,
+            end: 0,
+        })
+    }
+
+    /// Reads the next record and returns the 1-based line it starts on; `None` at the end.
+    fn next(&mut self) -> Result<Option<u64>, IngestError> {
+        self.seen.borrow_mut().forget_before(self.end);
+        let found = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| IngestError::Input {
+                file: self.name.clone(),
+                line: e.position().map_or(0, |p| p.line()),
+                message: e.to_string(),
+            })?;
+        if !found {
+            return Ok(None);
+        }
+        let end = self.reader.position().byte();
+        let seen = self.seen.borrow();
+        let at = self.record.position().expect("csv tracks positions").byte();
+        let start = record_start(at, seen.slice(self.lines.upto, end), self.lines.upto);
+        let line = self
+            .lines
+            .record_start(start, seen.slice(self.lines.upto, start));
+        self.lines.record_end(end, seen.slice(start, end));
+        (self.start, self.end) = (start, end);
+        Ok(Some(line))
+    }
+
+    fn record(&self) -> &csv::ByteRecord {
+        &self.record
+    }
+
+    /// The raw bytes of the record in hand, line end included.
+    fn raw(&self) -> std::cell::Ref<'_, [u8]> {
+        std::cell::Ref::map(self.seen.borrow(), |s| s.slice(self.start, self.end))
+    }
+
+    /// Byte offset just past the record in hand.
+    fn end(&self) -> u64 {
+        self.end
+    }
+}
+
 struct CsvRecord<'a> {
     raw: &'a [u8],
     line: u64,
@@ -215,37 +297,10 @@ pub fn read(
     progress: &dyn Progress,
 ) -> Result<(), IngestError> {
     let opts = run.config.csv.clone();
-    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let file_len = file.metadata().map_or(0, |m| m.len());
-    let seen = Rc::new(RefCell::new(Seen::default()));
-    let tee = Tee {
-        inner: file,
-        seen: seen.clone(),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter as u8)
-        .quote(opts.quote as u8)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(tee);
-    let mut record = csv::ByteRecord::new();
-    let mut header: Vec<String> = Vec::new();
-    let read_err = |e: csv::Error| IngestError::Input {
-        file: name.to_string(),
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
-    };
-    let has_record = reader.read_byte_record(&mut record).map_err(read_err)?;
-    let mut lines = Lines {
-        upto: 0,
-        newlines: 0,
-    };
-    if has_record && opts.header {
-        let end = reader.position().byte();
-        lines.record_end(end, seen.borrow().slice(0, end));
-    }
-    if !has_record && opts.header {
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut recs = Records::open(path, name, &opts)?;
+    let first = recs.next()?;
+    if first.is_none() && opts.header {
         let message = "the file is empty: no header".to_string();
         return Err(IngestError::Input {
             file: name.to_string(),
@@ -253,9 +308,11 @@ pub fn read(
             message,
         });
     }
-    if has_record {
-        header = header_names(&record, opts.header);
-    }
+    let header = if first.is_some() {
+        header_names(recs.record(), opts.header)
+    } else {
+        Vec::new()
+    };
     let fields = columns::resolve(name, &header, opts.header, &run.config.fields)?;
     let names = fields
         .iter()
@@ -268,30 +325,29 @@ pub fn read(
         width: header.len(),
         latin1: Vec::new(),
     };
-    let mut first = !opts.header && has_record;
+    // Without a header the first record is data.
+    let mut pending = first.filter(|_| !opts.header);
     let (mut last_progress, mut records) = (0u64, 0u64);
     loop {
-        if !first && !reader.read_byte_record(&mut record).map_err(read_err)? {
-            break;
-        }
-        first = false;
-        let end = reader.position().byte();
+        let line = match pending.take() {
+            Some(line) => line,
+            None => match recs.next()? {
+                Some(line) => line,
+                None => break,
+            },
+        };
+        let end = recs.end();
         {
-            let seen = seen.borrow();
-            let at = record.position().expect("csv tracks positions").byte();
-            let start = record_start(at, seen.slice(lines.upto, end), lines.upto);
-            let line = lines.record_start(start, seen.slice(lines.upto, start));
-            let raw = seen.slice(start, end);
-            lines.record_end(end, raw);
+            let raw = recs.raw();
             let ctx = CsvRecord {
-                raw,
+                raw: &raw,
                 line,
                 opts: &opts,
                 fields: &dec.fields,
             };
             handle(
                 run,
-                &record,
+                recs.record(),
                 &ctx,
                 &mut dec.latin1,
                 dec.width,
@@ -299,7 +355,6 @@ pub fn read(
                 customers,
             )?;
         }
-        seen.borrow_mut().forget_before(end);
         records += 1;
         if records == SAMPLE_LINES {
             run.expect_rows(file_len.saturating_mul(SAMPLE_LINES * 21 / 20) / end.max(1));
@@ -309,10 +364,7 @@ pub fn read(
             last_progress = end;
         }
     }
-    progress.advance(
-        run.config.kind,
-        reader.position().byte().saturating_sub(last_progress),
-    );
+    progress.advance(run.config.kind, recs.end().saturating_sub(last_progress));
     Ok(())
 }
 
@@ -330,30 +382,15 @@ fn header_names(record: &csv::ByteRecord, has_header: bool) -> Vec<String> {
 
 /// The column names of a CSV file, read from its first record.
 pub fn header(path: &Path, name: &str, opts: &CsvOptions) -> Result<Vec<String>, IngestError> {
-    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let seen = Rc::new(RefCell::new(Seen::default()));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter as u8)
-        .quote(opts.quote as u8)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(Tee { inner: file, seen });
-    let mut record = csv::ByteRecord::new();
-    let found = reader
-        .read_byte_record(&mut record)
-        .map_err(|e| IngestError::Input {
-            file: name.into(),
-            line: 1,
-            message: e.to_string(),
-        })?;
-    if !found && opts.header {
+    let mut recs = Records::open(path, name, opts)?;
+    if recs.next()?.is_none() && opts.header {
         return Err(IngestError::Input {
             file: name.into(),
             line: 1,
             message: "the file is empty: no header".into(),
         });
     }
-    Ok(header_names(&record, opts.header))
+    Ok(header_names(recs.record(), opts.header))
 }
 
 struct Decoder {
@@ -427,36 +464,17 @@ pub fn fetch_raw(
     opts: &CsvOptions,
     wanted: &[u64],
 ) -> Result<Vec<(u64, String)>, IngestError> {
-    let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter as u8)
-        .quote(opts.quote as u8)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut record = csv::ByteRecord::new();
-    let mut out = Vec::new();
+    let mut recs = Records::open(path, &path.display().to_string(), opts)?;
     let mut want = wanted.iter().peekable();
-    let mut lines = Lines {
-        upto: 0,
-        newlines: 0,
-    };
-    while want.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
-        let end = reader.position().byte();
-        let start = record_start(
-            record.position().expect("positions").byte(),
-            &bytes[lines.upto as usize..end as usize],
-            lines.upto,
-        );
-        let line = lines.record_start(start, &bytes[lines.upto as usize..start as usize]);
-        let raw = &bytes[start as usize..end as usize];
-        lines.record_end(end, raw);
+    let mut out = Vec::new();
+    while want.peek().is_some()
+        && let Some(line) = recs.next()?
+    {
         if want.next_if(|&&l| l == line).is_some() {
             out.push((
                 line,
                 CsvRecord {
-                    raw,
+                    raw: &recs.raw(),
                     line,
                     opts,
                     fields: &[],
