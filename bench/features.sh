@@ -13,16 +13,8 @@ ORDERS="${1:-20000000}"
 CUSTOMERS="${2:-1000000}"
 RUNS="${3:-3}"
 BENCH_DIR="${BENCH_DIR:-$HOME/.cache/tessera-bench/features}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
-mkdir -p "$BENCH_DIR"
-
-cargo build --release --locked --quiet
-TESSERA="$CARGO_TARGET_DIR/release/tessera"
-if [ ! -x "$BENCH_DIR/venv/bin/python" ]; then
-  python3 -m venv "$BENCH_DIR/venv"
-  "$BENCH_DIR/venv/bin/pip" install --quiet duckdb pyarrow
-fi
-PY="$BENCH_DIR/venv/bin/python"
+BENCH_PIP="duckdb pyarrow"
+. bench/common.sh
 
 data="$BENCH_DIR/data-$ORDERS-$CUSTOMERS"
 if [ ! -s "$data/orders.parquet" ]; then

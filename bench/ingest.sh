@@ -12,17 +12,8 @@ cd "$(dirname "$0")/.."
 ROWS="${1:-20000000}"
 RUNS="${2:-3}"
 BENCH_DIR="${BENCH_DIR:-$HOME/.cache/tessera-bench/ingest}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
-mkdir -p "$BENCH_DIR"
-
-cargo build --release --locked --quiet
-TESSERA="$CARGO_TARGET_DIR/release/tessera"
-
-if [ ! -x "$BENCH_DIR/venv/bin/python" ]; then
-  python3 -m venv "$BENCH_DIR/venv"
-  "$BENCH_DIR/venv/bin/pip" install --quiet pyarrow
-fi
-PY="$BENCH_DIR/venv/bin/python"
+BENCH_PIP="pyarrow"
+. bench/common.sh
 
 data="$BENCH_DIR/data-$ROWS"
 if [ ! -s "$data/orders.parquet" ]; then

@@ -32,6 +32,18 @@ pub enum TimeUnit {
     Years,
 }
 
+impl From<tessera_core::config::TimeUnitName> for TimeUnit {
+    fn from(name: tessera_core::config::TimeUnitName) -> Self {
+        use tessera_core::config::TimeUnitName as N;
+        match name {
+            N::Days => Self::Days,
+            N::Weeks => Self::Weeks,
+            N::Months => Self::Months,
+            N::Years => Self::Years,
+        }
+    }
+}
+
 impl TimeUnit {
     pub fn days(self) -> f64 {
         match self {

@@ -76,17 +76,10 @@ fn write_features(
     as_of: i32,
     csv: bool,
 ) -> Result<(), Failure> {
-    use tessera_core::config::TimeUnitName;
-    use tessera_features::btyd::TimeUnit;
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
     params.windows = config.features.windows.clone();
-    params.unit = match config.features.time_unit {
-        TimeUnitName::Days => TimeUnit::Days,
-        TimeUnitName::Weeks => TimeUnit::Weeks,
-        TimeUnitName::Months => TimeUnit::Months,
-        TimeUnitName::Years => TimeUnit::Years,
-    };
+    params.unit = config.features.time_unit.into();
     let features =
         crate::stages::with_rfm(&table::build(&out.join("clean"), &params)?, &config.rfm)?;
     table::write_parquet(&features, &out.join("features.parquet"))?;
