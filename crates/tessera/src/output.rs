@@ -26,13 +26,10 @@ fn bound(b: &Option<Bound>) -> String {
         Some(Bound::Int(i)) => i.to_string(),
         Some(Bound::Float(f)) => f.to_string(),
         Some(Bound::Days(d)) => tessera_core::value::days_to_date(*d).to_string(),
-        Some(Bound::Micros(m)) => chrono_like(*m),
+        Some(Bound::Micros(m)) => {
+            tessera_core::value::days_to_date(m.div_euclid(86_400_000_000) as i32).to_string()
+        }
     }
-}
-
-fn chrono_like(micros: i64) -> String {
-    let days = micros.div_euclid(86_400_000_000) as i32;
-    tessera_core::value::days_to_date(days).to_string()
 }
 
 pub fn schema_table(config: &Config, files: &BTreeMap<SourceKind, Vec<FileColumns>>) -> String {

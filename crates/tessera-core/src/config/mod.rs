@@ -145,12 +145,6 @@ pub struct FieldConfig {
     pub default: Option<String>,
 }
 
-impl FieldConfig {
-    pub fn is_canonical(&self) -> bool {
-        self.role.is_some()
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceConfig {
     pub kind: SourceKind,
