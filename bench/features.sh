@@ -4,8 +4,8 @@
 #   bench/features.sh [ORDERS] [CUSTOMERS] [RUNS]     (defaults: 20000000 1000000 3)
 #
 # Tessera: `tessera features` (ingest with validation, then the feature table, written to Parquet).
-# DuckDB: the reference RFM query of the features issue (aggregate + three ntile windows), written
-# to Parquet, over the same orders. Both run here, one after the other, medians of RUNS.
+# DuckDB: the reference RFM query (aggregate + three ntile windows), written to Parquet, over the
+# same orders; and the same query after the checks Tessera makes on the way in ("duckdb + checks"). Both run here, one after the other, medians of RUNS.
 # DuckDB and pyarrow are installed from PyPI into a venv under $BENCH_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +68,27 @@ SELECT *,
 FROM rec ORDER BY customer_id
 ) TO '$data/duckdb-$fmt.parquet' (FORMAT parquet);
 SQL
+  # The same query after the checks `tessera features` makes on the way in: exact copies of a row
+  # dropped, order ids with conflicting rows left out, orders of unknown customers left out.
+  cat > "$data/duckdb-checked-$fmt.sql" <<SQL
+COPY (
+WITH c AS (SELECT DISTINCT CustomerID AS customer_id FROM read_csv('$data/customers.csv')),
+d AS (SELECT DISTINCT order_id, customer_id, date, amount FROM read_$fmt('$data/orders.$fmt')),
+u AS (SELECT * FROM d QUALIFY count(*) OVER (PARTITION BY order_id) = 1),
+ok AS (SELECT * FROM u SEMI JOIN c USING (customer_id)),
+agg AS (
+  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase,
+         count(*) AS frequency, sum(amount) AS monetary_sum, avg(amount) AS monetary_mean
+  FROM ok WHERE date < DATE '$AS_OF' AND amount > 0
+  GROUP BY customer_id
+), rec AS (SELECT *, (DATE '$AS_OF' - last_purchase) AS recency_days FROM agg)
+SELECT *,
+  ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
+  ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
+  ntile(5) OVER (ORDER BY round(monetary_sum * 100)::BIGINT, customer_id) AS m_score
+FROM rec ORDER BY customer_id
+) TO '$data/duckdb-checked-$fmt.parquet' (FORMAT parquet);
+SQL
 done
 cat > "$data/duckdb_run.py" <<'PYEOF'
 import sys, duckdb
@@ -81,6 +102,7 @@ for fmt in parquet csv; do
   python3 bench/measure.py "$RUNS" "tessera features ($fmt)" -- \
     "$TESSERA" --quiet features --config "$data/tessera-$fmt.toml" --out "$data/out-$fmt" --as-of "$AS_OF" | tee -a "$results"
   python3 bench/measure.py "$RUNS" "duckdb ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-$fmt.sql" | tee -a "$results"
+  python3 bench/measure.py "$RUNS" "duckdb + checks ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-checked-$fmt.sql" | tee -a "$results"
 done
 
 # Same answers: recency, frequency and monetary total of every purchasing customer.
@@ -98,6 +120,8 @@ python3 - "$results" <<'PYEOF'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
 for fmt in ("parquet", "csv"):
-    t, k = rows[f"tessera features ({fmt})"], rows[f"duckdb ({fmt})"]
-    print(f"{fmt:8} tessera {t['wall_s_median']:7.2f} s {t['peak_rss_mib_median']:7.1f} MiB | duckdb {k['wall_s_median']:7.2f} s {k['peak_rss_mib_median']:7.1f} MiB | ratio {t['wall_s_median'] / k['wall_s_median']:.2f}x")
+    t = rows[f"tessera features ({fmt})"]
+    for label in ("duckdb", "duckdb + checks"):
+        k = rows[f"{label} ({fmt})"]
+        print(f"{fmt:8} tessera {t['wall_s_median']:7.2f} s {t['peak_rss_mib_median']:7.1f} MiB | {label:15} {k['wall_s_median']:7.2f} s {k['peak_rss_mib_median']:7.1f} MiB | ratio {t['wall_s_median'] / k['wall_s_median']:.2f}x")
 PYEOF

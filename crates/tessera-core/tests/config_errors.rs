@@ -204,3 +204,47 @@ fn features_and_rfm_sections() {
         "shop/tessera.toml:4:13: unknown variant `week`, expected one of `days`, `weeks`, `months`, `years`; did you mean `weeks`?"
     );
 }
+
+#[test]
+fn custom_features_and_event_names() {
+    use tessera_core::config::CustomOver;
+    let base = "[sources.customers]\npath = \"c.csv\"\n";
+    let text = format!(
+        "{base}[features]\nevents = [\"page_view\", \"checkout\"]\n[features.custom]\nshoes = \"sum(amount) filter (where category = 'shoes')\"\nviews = {{ over = \"events\", sql = \"count(*)\", description = \"all events\" }}\n"
+    );
+    let c = Config::from_toml(&text, "t.toml".as_ref()).unwrap();
+    assert_eq!(
+        c.features.events.as_deref(),
+        Some(&["page_view".to_string(), "checkout".to_string()][..])
+    );
+    let custom = &c.features.custom;
+    assert_eq!(custom.len(), 2);
+    assert_eq!(
+        (custom[0].name.as_str(), custom[0].over),
+        ("shoes", CustomOver::Orders)
+    );
+    // The position of the SQL text: line 6, after `shoes = `.
+    assert_eq!(custom[0].at, "t.toml:6:9");
+    assert_eq!(
+        (custom[1].over, custom[1].description.as_deref()),
+        (CustomOver::Events, Some("all events"))
+    );
+
+    let bad = |tail: &str| err(&format!("{base}{tail}"));
+    assert_eq!(
+        bad("[features.custom]\nBig = \"count(*)\"\n"),
+        "shop/tessera.toml:4:1: features.custom: `Big` is not a valid feature name (lower-case letters, digits and `_`, starting with a letter)"
+    );
+    assert_eq!(
+        bad("[features.custom]\nx = \"  \"\n"),
+        "shop/tessera.toml:4:5: features.custom.x: the SQL expression is empty"
+    );
+    assert!(
+        bad("[features.custom]\nx = { over = \"feedback\", sql = \"count(*)\" }\n")
+            .contains("unknown variant `feedback`"),
+    );
+    assert_eq!(
+        bad("[features]\nevents = [\"a\", \"a\"]\n"),
+        "shop/tessera.toml:4:10: features.events lists `a` twice"
+    );
+}

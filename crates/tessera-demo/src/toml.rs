@@ -39,4 +39,12 @@ columns = { event_id = "event_id", customer_id = "user", occurred_at = "ts", nam
 [sources.feedback]
 path = "feedback.csv"
 columns = { feedback_id = "FeedbackID", customer_id = "CustomerID", given_at = "Date", kind = { column = "Kind", values = ["nps", "csat"] }, score = { column = "Score", min = 0, max = 10 }, comment = "Comment" }
+
+# Your own features: a SQL aggregate per customer over orders (the default) or events. Money is in
+# minor units (cents); `age_days` counts days before as_of (1 = the day before).
+[features.custom]
+shoes_spend_365d = "sum(amount) filter (where category = 'shoes' and age_days <= 365)"
+distinct_categories = "count(distinct category)"
+largest_order = "max(amount)"
+sale_page_views_90d = { over = "events", sql = '''count(*) filter (where name = 'page_view' and properties like '%"/sale"%' and age_days <= 90)''' }
 "#;

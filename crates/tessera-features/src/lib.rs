@@ -22,6 +22,7 @@
 //! ```
 
 pub mod btyd;
+pub mod custom;
 pub mod events;
 pub mod feedback;
 pub mod orders;

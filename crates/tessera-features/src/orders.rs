@@ -8,6 +8,7 @@
 //! buy-till-you-die summary (see [`crate::btyd`]).
 
 use crate::btyd::{BtydSummary, Purchase, TimeUnit, summarize};
+use rayon::slice::ParallelSliceMut;
 
 /// One order: the customer's position in the customer table, the order's local calendar day
 /// (days since 1970-01-01) and its amount in minor units.
@@ -73,7 +74,10 @@ pub fn order_features(
     facts: &mut [OrderFact],
     p: &OrderParams,
 ) -> Vec<OrderFeatures> {
-    facts.sort_unstable_by_key(|f| (f.customer, f.day));
+    // One u64 key (customer, then day with its sign bit flipped) sorts like the pair, faster.
+    facts.par_sort_unstable_by_key(|f| {
+        (u64::from(f.customer) << 32) | u64::from(f.day as u32 ^ (1 << 31))
+    });
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],

@@ -7,22 +7,68 @@ use crate::table::{FeatureError, FeatureParams};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 use hashbrown::HashMap;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 use tessera_core::value::{LocalDays, LocalTime};
 
-pub(crate) fn read_batches(
-    path: &Path,
-    columns: &[&str],
-) -> Result<Vec<RecordBatch>, FeatureError> {
+/// Rows in a Parquet file, from its footer.
+pub(crate) fn row_count(path: &Path) -> Result<usize, FeatureError> {
     let err = |e: &dyn std::fmt::Display| FeatureError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let file = File::open(path).map_err(|e| err(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
+/// The named columns of a Parquet file, batch by batch, so that a large table is never held whole.
+pub(crate) fn read_batches(
+    path: &Path,
+    columns: &[&str],
+) -> Result<impl Iterator<Item = Result<RecordBatch, FeatureError>> + use<>, FeatureError> {
+    read_batches_with(path, columns, &[])
+}
+
+/// As [`read_batches`], with the string columns named in `dictionary` read as dictionaries
+/// (`Dictionary(Int32, Utf8)`): a column chunk stored dictionary-encoded then comes without a
+/// string per row, and a value is looked up once per chunk instead of once per row.
+pub(crate) fn read_batches_with(
+    path: &Path,
+    columns: &[&str],
+    dictionary: &[&str],
+) -> Result<impl Iterator<Item = Result<RecordBatch, FeatureError>> + use<>, FeatureError> {
+    let err = |e: &dyn std::fmt::Display| FeatureError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = File::open(path).map_err(|e| err(&e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    if !dictionary.is_empty() {
+        let fields: Vec<Field> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if dictionary.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                    f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    ))
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        let file = File::open(path).map_err(|e| err(&e))?;
+        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .map_err(|e| err(&e))?;
+    }
     let schema = builder.schema().clone();
     let indices = columns
         .iter()
@@ -38,7 +84,53 @@ pub(crate) fn read_batches(
         .with_batch_size(65_536)
         .build()
         .map_err(|e| err(&e))?;
-    reader.map(|b| b.map_err(|e| err(&e))).collect()
+    let path = path.to_path_buf();
+    Ok(reader.map(move |b| {
+        b.map_err(|e| FeatureError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    }))
+}
+
+/// Maps the values of a dictionary column to numbers once per dictionary: a Parquet reader hands
+/// out the same dictionary for every batch of a column chunk.
+pub(crate) struct DictionaryMap<T> {
+    values: Option<arrow_array::ArrayRef>,
+    mapped: Vec<T>,
+}
+
+impl<T: Copy> DictionaryMap<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            values: None,
+            mapped: Vec::new(),
+        }
+    }
+
+    /// The number of row `i` of `column` (a `Dictionary(Int32, Utf8)` or a `Utf8` column), with
+    /// `map` giving the number of a value; `null` for a null row.
+    pub(crate) fn prepare<'a>(
+        &mut self,
+        column: &'a arrow_array::ArrayRef,
+        mut map: impl FnMut(&str) -> T,
+    ) -> Option<&'a arrow_array::Int32Array> {
+        let dict = column.as_dictionary_opt::<arrow_array::types::Int32Type>()?;
+        let fresh = self
+            .values
+            .as_ref()
+            .is_none_or(|v| !Arc::ptr_eq(v, dict.values()));
+        if fresh {
+            let values = dict.values().as_string::<i32>();
+            self.mapped = (0..values.len()).map(|k| map(values.value(k))).collect();
+            self.values = Some(dict.values().clone());
+        }
+        Some(dict.keys())
+    }
+
+    pub(crate) fn get(&self, key: i32) -> T {
+        self.mapped[key as usize]
+    }
 }
 
 /// Distinct strings of a column, numbered in order of appearance.
@@ -52,7 +144,11 @@ impl Names {
         if col.is_null(i) {
             return NONE;
         }
-        let v = col.value(i);
+        self.number(col.value(i))
+    }
+
+    /// The number of value `v`, numbering it if it is new.
+    pub(crate) fn number(&mut self, v: &str) -> u16 {
         if let Some(&k) = self.index.get(v) {
             return k;
         }
@@ -87,6 +183,7 @@ pub(crate) fn read_feedback(
     let mut facts = Vec::new();
     if path.exists() {
         for b in read_batches(&path, &["customer_id", "given_at", "kind", "score"])? {
+            let b = b?;
             let (c, t) = (
                 b.column(0).as_string::<i32>(),
                 b.column(1).as_primitive::<TimestampMicrosecondType>(),
@@ -124,7 +221,8 @@ pub(crate) fn read_feedback(
 /// At most this many event names get `events_<name>_<w>d` columns: the most frequent ones.
 pub const MAX_EVENT_NAMES: usize = 16;
 
-/// Event counts per customer for the most frequent event names (in name order).
+/// Event counts per customer for the configured event names, or else the most frequent ones (in
+/// name order).
 pub(crate) fn read_events(
     clean_dir: &Path,
     position: &HashMap<&str, u32>,
@@ -136,6 +234,7 @@ pub(crate) fn read_events(
     let (mut facts, mut names) = (Vec::new(), Names::default());
     if path.exists() {
         for b in read_batches(&path, &["customer_id", "occurred_at", "name"])? {
+            let b = b?;
             let (c, t, nm) = (
                 b.column(0).as_string::<i32>(),
                 b.column(1).as_primitive::<TimestampMicrosecondType>(),
@@ -160,19 +259,39 @@ pub(crate) fn read_events(
             *c += 1;
         }
     }
-    // Keep the most frequent names, renumbered in name order.
-    let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by(|a, b| freq[*b].cmp(&freq[*a]).then(a.cmp(b)));
-    let mut kept: Vec<usize> = order.into_iter().take(MAX_EVENT_NAMES).collect();
-    kept.sort_unstable();
-    let mut renumber = vec![NONE; all.len()];
-    for (new, old) in kept.iter().enumerate() {
-        renumber[*old] = new as u16;
-    }
-    for f in &mut facts {
-        f.name = remap(&renumber, f.name);
-    }
-    let names: Vec<String> = kept.iter().map(|k| all[*k].clone()).collect();
+    let names: Vec<String> = match &p.event_names {
+        // The configured names, in their order, counted whether seen or not.
+        Some(wanted) => {
+            let renumber: Vec<u16> = all
+                .iter()
+                .map(|a| {
+                    wanted
+                        .iter()
+                        .position(|w| w == a)
+                        .map_or(NONE, |k| k as u16)
+                })
+                .collect();
+            for f in &mut facts {
+                f.name = remap(&renumber, f.name);
+            }
+            wanted.clone()
+        }
+        // The most frequent names, renumbered in name order.
+        None => {
+            let mut order: Vec<usize> = (0..all.len()).collect();
+            order.sort_by(|a, b| freq[*b].cmp(&freq[*a]).then(a.cmp(b)));
+            let mut kept: Vec<usize> = order.into_iter().take(MAX_EVENT_NAMES).collect();
+            kept.sort_unstable();
+            let mut renumber = vec![NONE; all.len()];
+            for (new, old) in kept.iter().enumerate() {
+                renumber[*old] = new as u16;
+            }
+            for f in &mut facts {
+                f.name = remap(&renumber, f.name);
+            }
+            kept.iter().map(|k| all[*k].clone()).collect()
+        }
+    };
     let counts = event_counts(n, names.len(), &facts, p.as_of, &p.windows);
     Ok((names, counts))
 }

@@ -6,8 +6,11 @@ pub use crate::write::{write_csv, write_parquet};
 
 use crate::btyd::TimeUnit;
 use crate::feedback::{FeedbackFeatures, nps_class};
+use crate::orders::NONE;
 use crate::orders::{OrderFact, OrderFeatures, OrderParams, order_features};
-use crate::read::{Names, read_batches, read_events, read_feedback, remap};
+use crate::read::{
+    DictionaryMap, Names, read_batches, read_batches_with, read_events, read_feedback, remap,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -17,6 +20,7 @@ use chrono_tz::Tz;
 use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tessera_core::config::CustomFeature;
 use tessera_core::value::LocalDays;
 use thiserror::Error;
 
@@ -26,6 +30,14 @@ pub enum FeatureError {
     Read { path: PathBuf, message: String },
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("{at}: features.custom.{name}: {message}")]
+    Custom {
+        at: String,
+        name: String,
+        message: String,
+    },
+    #[error("query engine: {0}")]
+    Engine(String),
 }
 
 /// What the feature table describes.
@@ -39,6 +51,10 @@ pub struct FeatureParams {
     pub windows: Vec<u32>,
     /// Unit of `t_x` and `T` (default weeks).
     pub unit: TimeUnit,
+    /// Event names counted in windows; `None`: the most frequent, at most [`MAX_EVENT_NAMES`].
+    pub event_names: Option<Vec<String>>,
+    /// The user's own SQL aggregates, added after the built-in columns.
+    pub custom: Vec<CustomFeature>,
 }
 
 impl FeatureParams {
@@ -48,6 +64,8 @@ impl FeatureParams {
             time_zone,
             windows: vec![30, 90, 365],
             unit: TimeUnit::Weeks,
+            event_names: None,
+            custom: Vec::new(),
         }
     }
 }
@@ -57,7 +75,8 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     let customers = read_batches(
         &clean_dir.join("customers.parquet"),
         &["customer_id", "signed_up_at"],
-    )?;
+    )?
+    .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<StringArray> = customers
         .iter()
         .map(|b| b.column(0).as_string::<i32>().clone())
@@ -78,31 +97,56 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     let mut facts = Vec::new();
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
-        for b in read_batches(
-            &orders_path,
-            &["customer_id", "ordered_at", "amount", "category", "channel"],
-        )? {
-            let (c, t, a) = (
-                b.column(0).as_string::<i32>(),
+        facts.reserve_exact(crate::read::row_count(&orders_path)?);
+        let (mut by_customer, mut by_category, mut by_channel) = (
+            DictionaryMap::new(),
+            DictionaryMap::new(),
+            DictionaryMap::new(),
+        );
+        let wanted = ["customer_id", "ordered_at", "amount", "category", "channel"];
+        let dictionary = ["customer_id", "category", "channel"];
+        for b in read_batches_with(&orders_path, &wanted, &dictionary)? {
+            let b = b?;
+            let missing = || FeatureError::Read {
+                path: orders_path.clone(),
+                message: "string columns did not read as dictionaries".into(),
+            };
+            let (t, a) = (
                 b.column(1).as_primitive::<TimestampMicrosecondType>(),
                 b.column(2).as_primitive::<Int64Type>(),
             );
-            let (cat, chan) = (
-                b.column(3).as_string::<i32>(),
-                b.column(4).as_string::<i32>(),
-            );
+            let c = by_customer
+                .prepare(b.column(0), |id| position.get(id).copied())
+                .ok_or_else(missing)?
+                .clone();
+            let cat = by_category
+                .prepare(b.column(3), |v| categories.number(v))
+                .ok_or_else(missing)?
+                .clone();
+            let chan = by_channel
+                .prepare(b.column(4), |v| channels.number(v))
+                .ok_or_else(missing)?
+                .clone();
+            let name = |map: &DictionaryMap<u16>, keys: &Int32Array, i: usize| {
+                if keys.is_null(i) {
+                    NONE
+                } else {
+                    map.get(keys.value(i))
+                }
+            };
             for i in 0..b.num_rows() {
-                if let (Some(&customer), false, false) =
-                    (position.get(c.value(i)), t.is_null(i), a.is_null(i))
-                {
-                    let category = categories.index(cat, i);
-                    let channel = channels.index(chan, i);
+                let customer = if c.is_null(i) {
+                    None
+                } else {
+                    by_customer.get(c.value(i))
+                };
+                if let (Some(customer), false, false) = (customer, t.is_null(i), a.is_null(i)) {
                     facts.push(OrderFact {
                         customer,
                         day: days.day(t.value(i)),
                         amount: a.value(i),
-                        category,
-                        channel,
+                        category: name(&by_category, &cat, i),
+                        channel: name(&by_channel, &chan, i),
                     });
                 }
             }
@@ -135,7 +179,43 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
         event_names: &event_names,
         events: &events,
     };
-    Ok(assemble(&parts, p))
+    let table = assemble(&parts, p);
+    let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
+    with_columns(table, custom)
+}
+
+/// Column names that later stages of a run add to the feature table.
+pub const MODEL_COLUMNS: [&str; 5] = ["r_score", "f_score", "m_score", "rfm_code", "rfm_segment"];
+
+/// Appends custom feature columns, refusing names the table already has.
+fn with_columns(
+    table: RecordBatch,
+    custom: Vec<(Field, ArrayRef)>,
+) -> Result<RecordBatch, FeatureError> {
+    if custom.is_empty() {
+        return Ok(table);
+    }
+    let schema = table.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut cols = table.columns().to_vec();
+    for (field, col) in custom {
+        if schema.column_with_name(field.name()).is_some()
+            || MODEL_COLUMNS.contains(&field.name().as_str())
+        {
+            return Err(FeatureError::Custom {
+                at: "[features.custom]".into(),
+                name: field.name().clone(),
+                message: format!(
+                    "`{}` is already a column of the feature table; choose another name",
+                    field.name()
+                ),
+            });
+        }
+        fields.push(field);
+        cols.push(col);
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .expect("columns follow the schema"))
 }
 
 struct Parts<'a> {

@@ -24,6 +24,7 @@ mod columns;
 mod convert;
 mod csv_reader;
 mod error;
+mod huge;
 mod index;
 mod inspect;
 mod ndjson;

@@ -77,6 +77,49 @@ fn cell_at(a: &ArrayRef, i: usize) -> Cell<'_> {
     }
 }
 
+/// A column of a batch, downcast once so that reading a cell does not look at its type again.
+enum Column<'a> {
+    Absent,
+    Str(&'a arrow_array::StringArray),
+    View(&'a arrow_array::StringViewArray),
+    I64(&'a arrow_array::Int64Array),
+    F64(&'a arrow_array::Float64Array),
+    Date(&'a arrow_array::Date32Array),
+    Other(&'a ArrayRef),
+}
+
+impl<'a> Column<'a> {
+    fn new(a: Option<&'a ArrayRef>) -> Self {
+        let Some(a) = a else {
+            return Column::Absent;
+        };
+        match a.data_type() {
+            DataType::Utf8 => Column::Str(a.as_string::<i32>()),
+            DataType::Utf8View => Column::View(a.as_string_view()),
+            DataType::Int64 => Column::I64(a.as_primitive::<Int64Type>()),
+            DataType::Float64 => Column::F64(a.as_primitive::<Float64Type>()),
+            DataType::Date32 => Column::Date(a.as_primitive::<Date32Type>()),
+            _ => Column::Other(a),
+        }
+    }
+
+    fn cell(&self, i: usize) -> Cell<'a> {
+        fn valid(a: &dyn Array, i: usize) -> bool {
+            a.is_valid(i)
+        }
+        match self {
+            Column::Absent => Cell::Null,
+            Column::Str(a) if valid(*a, i) => Cell::Str(a.value(i)),
+            Column::View(a) if valid(*a, i) => Cell::Str(a.value(i)),
+            Column::I64(a) if valid(*a, i) => Cell::Int(a.value(i)),
+            Column::F64(a) if valid(*a, i) => Cell::Float(a.value(i)),
+            Column::Date(a) if valid(*a, i) => Cell::Date(a.value(i)),
+            Column::Other(a) => cell_at(a, i),
+            _ => Cell::Null,
+        }
+    }
+}
+
 struct ParquetRow<'a> {
     batch: &'a RecordBatch,
     cols: &'a [Option<usize>],
@@ -161,12 +204,15 @@ pub fn read(
             line: number + 1,
             message: e.to_string(),
         })?;
+        let columns: Vec<Column> = fields
+            .iter()
+            .map(|c| Column::new(c.map(|c| batch.column(c))))
+            .collect();
+        let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
         for row in 0..batch.num_rows() {
             number += 1;
-            let cells: Vec<Cell> = fields
-                .iter()
-                .map(|c| c.map_or(Cell::Null, |c| cell_at(batch.column(c), row)))
-                .collect();
+            cells.clear();
+            cells.extend(columns.iter().map(|c| c.cell(row)));
             let ctx = ParquetRow {
                 batch: &batch,
                 cols: &fields,

@@ -4,7 +4,7 @@ use crate::batch::{BatchBuilder, clean_schema};
 use crate::cell::Cell;
 use crate::convert::{FieldConv, RowScratch, Typed};
 use crate::error::IngestError;
-use crate::index::{Entry, IdIndex, id_key};
+use crate::index::{Entry, IdIndex, IdKey, id_key};
 use crate::reason::Reason;
 use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
@@ -29,7 +29,7 @@ pub trait RecordContext {
 /// may run at the same time; only making up a customer takes the lock.
 pub struct Customers {
     pub index: IdIndex,
-    created: Mutex<HashMap<u128, String>>,
+    created: Mutex<HashMap<IdKey, String>>,
 }
 
 impl Customers {
@@ -40,11 +40,11 @@ impl Customers {
         }
     }
 
-    fn knows(&self, key: u128) -> bool {
+    fn knows(&self, key: IdKey) -> bool {
         self.index.get(&key).is_some_and(Entry::is_live)
     }
 
-    fn create(&self, key: u128, id: &str) {
+    fn create(&self, key: IdKey, id: &str) {
         let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
         created.entry(key).or_insert_with(|| id.to_string());
     }
@@ -301,7 +301,7 @@ impl<'a> SourceRun<'a> {
 
     fn conflict(
         &mut self,
-        key: u128,
+        key: IdKey,
         old: Entry,
         new: Entry,
         line: u64,

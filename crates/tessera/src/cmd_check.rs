@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 /// Checks the config, then every file's header against it, and prints the resolved schema.
 pub fn run(args: &CheckArgs, cli: &Cli) -> Result<(), Failure> {
     let (config, _) = load_config(&args.config)?;
+    crate::cmd_run::check_custom_features(&config)?;
     let mut files = BTreeMap::new();
     for source in &config.sources {
         let found =

@@ -37,6 +37,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         })
         .transpose()
         .map_err(Failure::Input)?;
+    check_custom_features(&config)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let started = Instant::now();
     let bars = Bars::new(req.quiet);
@@ -80,13 +81,31 @@ fn write_features(
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
     params.windows = config.features.windows.clone();
     params.unit = config.features.time_unit.into();
-    let features =
-        crate::stages::with_rfm(&table::build(&out.join("clean"), &params)?, &config.rfm)?;
+    params.event_names = config.features.events.clone();
+    params.custom = config.features.custom.clone();
+    let table = table::build(&out.join("clean"), &params).map_err(|e| match e {
+        table::FeatureError::Custom { .. } => Failure::Input(e.into()),
+        e => Failure::Other(e.into()),
+    })?;
+    let features = crate::stages::with_rfm(&table, &config.rfm)?;
     table::write_parquet(&features, &out.join("features.parquet"))?;
     if csv {
         table::write_csv(&features, &out.join("features.csv"))?;
     }
     Ok(())
+}
+
+/// Checks `[features.custom]` against the clean tables' schemas, so that a mistake in a custom
+/// feature is reported before any data is read.
+pub fn check_custom_features(config: &tessera_core::Config) -> Result<(), Failure> {
+    use tessera_core::schema::SourceKind;
+    let schema = |kind| config.source(kind).map(tessera_ingest::clean_schema);
+    let tables = tessera_features::custom::CustomTables {
+        orders: schema(SourceKind::Orders),
+        events: schema(SourceKind::Events),
+    };
+    tessera_features::custom::check(&config.features.custom, &tables, config.time_zone)
+        .map_err(|e| Failure::Input(e.into()))
 }
 
 fn ingest_failure(e: IngestError) -> Failure {

@@ -1,5 +1,7 @@
 //! The real binary on small fixtures: exit codes, outputs on disk, messages.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -250,4 +252,51 @@ fn check_finds_a_misspelt_column_before_any_run() {
         text(&out.stderr).trim(),
         "error: orders.csv:1: column `amount` for amount is not in the header; did you mean `amonut`?"
     );
+}
+
+#[test]
+fn custom_features_are_checked_before_any_data_is_read() {
+    let dir = fixture();
+    let config = |sql: &str| {
+        std::fs::write(
+            dir.path().join("tessera.toml"),
+            format!("{CONFIG}[features.custom]\nbig = \"{sql}\"\n"),
+        )
+        .unwrap();
+    };
+    let custom_line = CONFIG.lines().count() + 2;
+    let cases = [
+        (
+            "max(amout)",
+            "No field named amout. Did you mean 'orders.amount'?",
+        ),
+        ("amount", "is not an aggregate"),
+        (
+            "max(amount)) from customers; --",
+            "expected one SQL expression",
+        ),
+        ("max(amount) filter (where", "Expected"),
+    ];
+    for (sql, expected) in cases {
+        config(sql);
+        for args in [&["check"][..], &["run", "--out", "out"]] {
+            let out = tessera(args, dir.path());
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{sql}: {err}");
+            assert!(
+                err.starts_with(&format!(
+                    "error: tessera.toml:{custom_line}:7: features.custom.big: "
+                )),
+                "{sql}: {err}"
+            );
+            assert!(err.contains(expected), "{sql}: {err}");
+            assert!(!dir.path().join("out/clean").exists(), "{sql}: ingest ran");
+        }
+    }
+    // A good one runs: customers without orders get the value over no rows.
+    config("count(*) filter (where amount > 500)");
+    let rows = common::features_csv(dir.path(), "2025-01-01");
+    let big: Vec<&str> = rows.iter().map(|r| r["big"].as_str()).collect();
+    // C1 has one order of 10.00 (1000 cents); C2's only order is rejected.
+    assert_eq!(big, ["1", "0"]);
 }

@@ -126,11 +126,23 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
         ints::<TimestampMicrosecondType>(&ev, "occurred_at"),
         strings(&ev, "name"),
     );
+    let eprops = strings(&ev, "properties");
     let mut views_30: HashMap<String, u32> = HashMap::new();
+    let mut sale_views_90: HashMap<String, i64> = HashMap::new();
     for i in 0..ec.len() {
         let d = day(et[i].unwrap());
         if en[i].as_deref() == Some("page_view") && d < as_of && (as_of - d).num_days() <= 30 {
             *views_30.entry(ec[i].clone().unwrap()).or_default() += 1;
+        }
+        // The demo's custom feature `sale_page_views_90d`.
+        if en[i].as_deref() == Some("page_view")
+            && d < as_of
+            && (as_of - d).num_days() <= 90
+            && eprops[i]
+                .as_deref()
+                .is_some_and(|p| p.contains("\"/sale\""))
+        {
+            *sale_views_90.entry(ec[i].clone().unwrap()).or_default() += 1;
         }
     }
 
@@ -151,6 +163,13 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
         ints::<Float64Type>(&features, "nps_latest"),
     );
     let views = ints::<UInt32Type>(&features, "events_page_view_30d");
+    // The demo config's custom SQL features.
+    let (shoes, distinct, largest, sale_views) = (
+        ints::<Int64Type>(&features, "shoes_spend_365d"),
+        ints::<Int64Type>(&features, "distinct_categories"),
+        ints::<Int64Type>(&features, "largest_order"),
+        ints::<Int64Type>(&features, "sale_page_views_90d"),
+    );
     assert_eq!(
         ids.len(),
         strings(&table(&clean.join("customers.parquet")), "customer_id").len()
@@ -225,6 +244,33 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
             views[i],
             Some(views_30.get(&id).copied().unwrap_or(0)),
             "{id} page views"
+        );
+        let shoes_365: Vec<i64> = mine
+            .iter()
+            .filter(|o| o.2.as_deref() == Some("shoes") && (as_of - o.0).num_days() <= 365)
+            .map(|o| o.1)
+            .collect();
+        assert_eq!(
+            shoes[i],
+            (!shoes_365.is_empty()).then(|| shoes_365.iter().sum()),
+            "{id} shoes_spend_365d"
+        );
+        let categories: std::collections::BTreeSet<_> =
+            mine.iter().filter_map(|o| o.2.as_ref()).collect();
+        assert_eq!(
+            distinct[i],
+            Some(categories.len() as i64),
+            "{id} distinct_categories"
+        );
+        assert_eq!(
+            largest[i],
+            mine.iter().map(|o| o.1).max(),
+            "{id} largest_order"
+        );
+        assert_eq!(
+            sale_views[i],
+            Some(sale_views_90.get(&id).copied().unwrap_or(0)),
+            "{id} sale_page_views_90d"
         );
         checked_with_orders += usize::from(!purchases.is_empty());
     }

@@ -1,6 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
-use super::raw::{RawColumn, RawConfig, RawFeatures, RawFieldTable, RawRfm, RawSource};
+use super::raw::{
+    RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawRfm, RawSource,
+};
 use super::*;
 use crate::value::{self, LocalTime};
 use toml::Spanned;
@@ -121,7 +123,69 @@ impl Ctx<'_> {
         if let Some(u) = raw.time_unit {
             f.time_unit = u;
         }
+        if let Some(names) = &raw.events {
+            let list = names.get_ref();
+            let mut seen = std::collections::BTreeSet::new();
+            if list.is_empty() || list.len() > 64 {
+                return Err(self.at(
+                    names.span(),
+                    "features.events must list 1 to 64 event names",
+                ));
+            }
+            if let Some(dup) = list.iter().find(|n| !seen.insert(n.as_str())) {
+                return Err(self.at(names.span(), format!("features.events lists `{dup}` twice")));
+            }
+            f.events = Some(list.clone());
+        }
+        for (name, custom) in &raw.custom {
+            f.custom.push(self.custom_feature(name, custom)?);
+        }
         Ok(f)
+    }
+
+    fn custom_feature(
+        &self,
+        name: &Spanned<String>,
+        raw: &Spanned<RawCustomEntry>,
+    ) -> Result<CustomFeature, ConfigError> {
+        if !is_identifier(name.get_ref()) || name.get_ref().chars().any(|c| c.is_ascii_uppercase())
+        {
+            return Err(self.at(
+                name.span(),
+                format!(
+                    "features.custom: `{}` is not a valid feature name (lower-case letters, digits and `_`, starting with a letter)",
+                    name.get_ref()
+                ),
+            ));
+        }
+        let entry = &raw.get_ref().0;
+        let (over, description) = (
+            entry.over.unwrap_or(CustomOver::Orders),
+            entry.description.clone(),
+        );
+        let sql = &entry.sql;
+        let span = if sql.span() == (0..0) {
+            raw.span()
+        } else {
+            sql.span()
+        };
+        if sql.get_ref().trim().is_empty() {
+            return Err(self.at(
+                span.clone(),
+                format!(
+                    "features.custom.{}: the SQL expression is empty",
+                    name.get_ref()
+                ),
+            ));
+        }
+        let e = self.at(span, "");
+        Ok(CustomFeature {
+            name: name.get_ref().clone(),
+            over,
+            sql: sql.get_ref().clone(),
+            description,
+            at: format!("{}:{}:{}", e.file, e.line, e.column),
+        })
     }
 
     fn rfm(&self, raw: &RawRfm) -> Result<RfmConfig, ConfigError> {

@@ -205,6 +205,10 @@ pub struct FeaturesConfig {
     /// Window lengths in days, for `orders_<w>d` and `spend_<w>d`.
     pub windows: Vec<u32>,
     pub time_unit: TimeUnitName,
+    /// Event names counted in windows (`events_<name>_<w>d`); `None`: the most frequent ones.
+    pub events: Option<Vec<String>>,
+    /// `[features.custom]`: the user's own per-customer SQL aggregates, in name order.
+    pub custom: Vec<CustomFeature>,
 }
 
 impl Default for FeaturesConfig {
@@ -212,8 +216,47 @@ impl Default for FeaturesConfig {
         Self {
             windows: vec![30, 90, 365],
             time_unit: TimeUnitName::Weeks,
+            events: None,
+            custom: Vec::new(),
         }
     }
+}
+
+/// The table a custom feature aggregates, one group per customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomOver {
+    Orders,
+    Events,
+}
+
+impl CustomOver {
+    pub fn name(self) -> &'static str {
+        match self {
+            CustomOver::Orders => "orders",
+            CustomOver::Events => "events",
+        }
+    }
+
+    pub fn source(self) -> SourceKind {
+        match self {
+            CustomOver::Orders => SourceKind::Orders,
+            CustomOver::Events => SourceKind::Events,
+        }
+    }
+}
+
+/// One `[features.custom]` entry: a SQL aggregate expression evaluated per customer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomFeature {
+    /// Column name in the feature table.
+    pub name: String,
+    pub over: CustomOver,
+    pub sql: String,
+    pub description: Option<String>,
+    /// Where the SQL text starts, `file:line:col`, for messages about it.
+    #[serde(skip)]
+    pub at: String,
 }
 
 /// One named RFM segment: inclusive score ranges for R, F and M.

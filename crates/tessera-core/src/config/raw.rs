@@ -24,6 +24,45 @@ pub(super) struct RawConfig {
 pub(super) struct RawFeatures {
     pub(super) windows: Option<Spanned<Vec<i64>>>,
     pub(super) time_unit: Option<super::TimeUnitName>,
+    pub(super) events: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub(super) custom: BTreeMap<Spanned<String>, Spanned<RawCustomEntry>>,
+}
+
+/// A custom feature: `"SQL aggregate"` (over orders) or `{ over = "events", sql = "..." }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCustom {
+    pub(super) over: Option<super::CustomOver>,
+    /// Spanned when given as a table; the bare-string form takes the entry's span.
+    pub(super) sql: Spanned<String>,
+    pub(super) description: Option<String>,
+}
+
+pub(super) struct RawCustomEntry(pub(super) RawCustom);
+
+impl<'de> Deserialize<'de> for RawCustomEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawCustomEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a SQL aggregate expression, or a table such as { over = \"events\", sql = \"count(*)\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawCustomEntry, E> {
+                Ok(RawCustomEntry(RawCustom {
+                    over: None,
+                    sql: Spanned::new(0..0, v.to_string()),
+                    description: None,
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawCustomEntry, A::Error> {
+                RawCustom::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawCustomEntry)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default)]
