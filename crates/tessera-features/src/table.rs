@@ -98,13 +98,11 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
         facts.reserve_exact(crate::read::row_count(&orders_path)?);
-        let (mut by_customer, mut by_category, mut by_channel) = (
-            DictionaryMap::new(),
-            DictionaryMap::new(),
-            DictionaryMap::new(),
-        );
+        let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
         let wanted = ["customer_id", "ordered_at", "amount", "category", "channel"];
-        let dictionary = ["customer_id", "category", "channel"];
+        // Categories and channels are few, so their chunks are dictionary-encoded; customer ids
+        // are many, and a chunk of them usually is not.
+        let dictionary = ["category", "channel"];
         for b in read_batches_with(&orders_path, &wanted, &dictionary)? {
             let b = b?;
             let missing = || FeatureError::Read {
@@ -115,10 +113,7 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
                 b.column(1).as_primitive::<TimestampMicrosecondType>(),
                 b.column(2).as_primitive::<Int64Type>(),
             );
-            let c = by_customer
-                .prepare(b.column(0), |id| position.get(id).copied())
-                .ok_or_else(missing)?
-                .clone();
+            let c = b.column(0).as_string::<i32>();
             let cat = by_category
                 .prepare(b.column(3), |v| categories.number(v))
                 .ok_or_else(missing)?
@@ -138,7 +133,7 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
                 let customer = if c.is_null(i) {
                     None
                 } else {
-                    by_customer.get(c.value(i))
+                    position.get(c.value(i)).copied()
                 };
                 if let (Some(customer), false, false) = (customer, t.is_null(i), a.is_null(i)) {
                     facts.push(OrderFact {

@@ -197,33 +197,44 @@ pub fn read(
             line: 0,
             message: e.to_string(),
         })?;
-    let mut number = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| IngestError::Input {
-            file: name.into(),
-            line: number + 1,
-            message: e.to_string(),
-        })?;
-        let columns: Vec<Column> = fields
-            .iter()
-            .map(|c| Column::new(c.map(|c| batch.column(c))))
-            .collect();
-        let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
-        for row in 0..batch.num_rows() {
-            number += 1;
-            cells.clear();
-            cells.extend(columns.iter().map(|c| c.cell(row)));
-            let ctx = ParquetRow {
-                batch: &batch,
-                cols: &fields,
-                row,
-                number,
-            };
-            run.row(number, &cells, &ctx, rejects, customers)?;
+    // Batches are decoded on a thread of their own while the rows of the previous one are checked.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            for batch in reader {
+                if tx.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut number = 0u64;
+        for batch in rx {
+            let batch = batch.map_err(|e| IngestError::Input {
+                file: name.into(),
+                line: number + 1,
+                message: e.to_string(),
+            })?;
+            let columns: Vec<Column> = fields
+                .iter()
+                .map(|c| Column::new(c.map(|c| batch.column(c))))
+                .collect();
+            let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
+            for row in 0..batch.num_rows() {
+                number += 1;
+                cells.clear();
+                cells.extend(columns.iter().map(|c| c.cell(row)));
+                let ctx = ParquetRow {
+                    batch: &batch,
+                    cols: &fields,
+                    row,
+                    number,
+                };
+                run.row(number, &cells, &ctx, rejects, customers)?;
+            }
+            progress.advance(run.config.kind, bytes * batch.num_rows() as u64 / total);
         }
-        progress.advance(run.config.kind, bytes * batch.num_rows() as u64 / total);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The rows at the given 1-based row numbers (sorted), rendered as JSON objects.
