@@ -44,6 +44,24 @@ PYEOF
 fi
 
 AS_OF=2026-01-01
+# The reference RFM query over the orders in $2 (after the CTEs in $3), written to duckdb-$1.parquet.
+rfm_query() {
+  cat <<SQL
+COPY (
+WITH $3 agg AS (
+  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase,
+         count(*) AS frequency, sum(amount) AS monetary_sum, avg(amount) AS monetary_mean
+  FROM $2 WHERE date < DATE '$AS_OF' AND amount > 0
+  GROUP BY customer_id
+), rec AS (SELECT *, (DATE '$AS_OF' - last_purchase) AS recency_days FROM agg)
+SELECT *,
+  ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
+  ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
+  ntile(5) OVER (ORDER BY round(monetary_sum * 100)::BIGINT, customer_id) AS m_score
+FROM rec ORDER BY customer_id
+) TO '$data/duckdb-$1.parquet' (FORMAT parquet);
+SQL
+}
 for fmt in csv parquet; do
   cat > "$data/tessera-$fmt.toml" <<TOML
 [sources.customers]
@@ -53,42 +71,13 @@ columns = { customer_id = "CustomerID" }
 path = "orders.$fmt"
 columns = { ordered_at = "date" }
 TOML
-  cat > "$data/duckdb-$fmt.sql" <<SQL
-COPY (
-WITH agg AS (
-  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase,
-         count(*) AS frequency, sum(amount) AS monetary_sum, avg(amount) AS monetary_mean
-  FROM read_$fmt('$data/orders.$fmt') WHERE date < DATE '$AS_OF' AND amount > 0
-  GROUP BY customer_id
-), rec AS (SELECT *, (DATE '$AS_OF' - last_purchase) AS recency_days FROM agg)
-SELECT *,
-  ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
-  ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
-  ntile(5) OVER (ORDER BY round(monetary_sum * 100)::BIGINT, customer_id) AS m_score
-FROM rec ORDER BY customer_id
-) TO '$data/duckdb-$fmt.parquet' (FORMAT parquet);
-SQL
+  rfm_query "$fmt" "read_$fmt('$data/orders.$fmt')" "" > "$data/duckdb-$fmt.sql"
   # The same query after the checks `tessera features` makes on the way in: exact copies of a row
   # dropped, order ids with conflicting rows left out, orders of unknown customers left out.
-  cat > "$data/duckdb-checked-$fmt.sql" <<SQL
-COPY (
-WITH c AS (SELECT DISTINCT CustomerID AS customer_id FROM read_csv('$data/customers.csv')),
+  rfm_query "checked-$fmt" ok "c AS (SELECT DISTINCT CustomerID AS customer_id FROM read_csv('$data/customers.csv')),
 d AS (SELECT DISTINCT order_id, customer_id, date, amount FROM read_$fmt('$data/orders.$fmt')),
 u AS (SELECT * FROM d QUALIFY count(*) OVER (PARTITION BY order_id) = 1),
-ok AS (SELECT * FROM u SEMI JOIN c USING (customer_id)),
-agg AS (
-  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase,
-         count(*) AS frequency, sum(amount) AS monetary_sum, avg(amount) AS monetary_mean
-  FROM ok WHERE date < DATE '$AS_OF' AND amount > 0
-  GROUP BY customer_id
-), rec AS (SELECT *, (DATE '$AS_OF' - last_purchase) AS recency_days FROM agg)
-SELECT *,
-  ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
-  ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
-  ntile(5) OVER (ORDER BY round(monetary_sum * 100)::BIGINT, customer_id) AS m_score
-FROM rec ORDER BY customer_id
-) TO '$data/duckdb-checked-$fmt.parquet' (FORMAT parquet);
-SQL
+ok AS (SELECT * FROM u SEMI JOIN c USING (customer_id))," > "$data/duckdb-checked-$fmt.sql"
 done
 cat > "$data/duckdb_run.py" <<'PYEOF'
 import sys, duckdb

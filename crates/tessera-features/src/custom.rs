@@ -14,7 +14,7 @@ use crate::table::FeatureError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, Date32Array, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
 use chrono_tz::Tz;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{
@@ -115,30 +115,35 @@ impl Frame {
     }
 }
 
-/// The grouped query for a set of expressions over one table.
-fn grouped_query(over: CustomOver, exprs: &[(&CustomFeature, String)]) -> String {
+/// `(expr) AS "name", ...` for a set of expressions.
+fn select_list(exprs: &[(&CustomFeature, String)]) -> String {
     let select: Vec<String> = exprs
         .iter()
         .map(|(f, e)| format!("({e}) AS \"{}\"", f.name))
         .collect();
+    select.join(", ")
+}
+
+/// The grouped query for a set of expressions over one table.
+fn grouped_query(over: CustomOver, exprs: &[(&CustomFeature, String)]) -> String {
     format!(
         "SELECT customer_id, {} FROM {} GROUP BY customer_id",
-        select.join(", "),
+        select_list(exprs),
         over.name()
     )
 }
 
 /// The query giving each expression's value over no rows.
 fn empty_query(over: CustomOver, exprs: &[(&CustomFeature, String)]) -> String {
-    let select: Vec<String> = exprs
-        .iter()
-        .map(|(f, e)| format!("({e}) AS \"{}\"", f.name))
-        .collect();
     format!(
         "SELECT {} FROM {} WHERE false",
-        select.join(", "),
+        select_list(exprs),
         over.name()
     )
+}
+
+fn engine_error(e: impl std::fmt::Display) -> FeatureError {
+    FeatureError::Engine(e.to_string())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, FeatureError> {
@@ -146,7 +151,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, FeatureError> {
         .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
         .enable_all()
         .build()
-        .map_err(|e| FeatureError::Engine(e.to_string()))
+        .map_err(engine_error)
 }
 
 /// Checks every custom feature against the tables it runs over, without data: each must be one
@@ -168,14 +173,14 @@ pub fn check(
         let ctx = frame.session();
         for over in [CustomOver::Orders, CustomOver::Events] {
             if let Some(schema) = tables.schema(over) {
-                let empty = MemTable::try_new(schema.clone(), vec![vec![]])
-                    .map_err(|e| FeatureError::Engine(e.to_string()))?;
+                let empty =
+                    MemTable::try_new(schema.clone(), vec![vec![]]).map_err(engine_error)?;
                 ctx.register_table(format!("_{}", over.name()), Arc::new(empty))
-                    .map_err(|e| FeatureError::Engine(e.to_string()))?;
+                    .map_err(engine_error)?;
                 frame
                     .register_view(&ctx, over)
                     .await
-                    .map_err(|e| FeatureError::Engine(e.to_string()))?;
+                    .map_err(engine_error)?;
             }
         }
         for f in custom {
@@ -251,10 +256,12 @@ fn stored_type(ty: &DataType) -> Result<DataType, String> {
     })
 }
 
-fn cast(a: &ArrayRef, f: &CustomFeature) -> Result<ArrayRef, FeatureError> {
-    let to = stored_type(a.data_type()).map_err(|m| custom_error(f, m))?;
-    let opts = arrow_cast_options();
-    datafusion::arrow::compute::cast_with_options(a, &to, &opts)
+/// `a` as type `to`, failing (not nulling) on values that do not fit.
+fn cast_to(a: &ArrayRef, to: &DataType, f: &CustomFeature) -> Result<ArrayRef, FeatureError> {
+    if a.data_type() == to {
+        return Ok(a.clone());
+    }
+    datafusion::arrow::compute::cast_with_options(a, to, &arrow_cast_options())
         .map_err(|e| custom_error(f, format!("cannot store the result as {to}: {e}")))
 }
 
@@ -316,15 +323,14 @@ pub fn evaluate(
                 .collect()
                 .await
                 .map_err(engine)?;
-            let empty = datafusion::arrow::compute::concat_batches(
-                &empty
-                    .first()
-                    .map_or_else(|| Arc::new(Schema::empty()), RecordBatch::schema),
-                &empty,
-            )
-            .map_err(|e| FeatureError::Engine(e.to_string()))?;
+            let empty = empty
+                .into_iter()
+                .find(|b| b.num_rows() == 1)
+                .ok_or_else(|| engine_error("an aggregate over no rows gave no row"))?;
             for (k, f) in group.iter().enumerate() {
-                let none = cast(empty.column(k), f)?;
+                let none = empty.column(k);
+                let to = stored_type(none.data_type()).map_err(|m| custom_error(f, m))?;
+                let none = cast_to(none, &to, f)?;
                 columns.insert(f.name.clone(), align(&grouped, k + 1, position, &none, f)?);
             }
         }
@@ -350,23 +356,16 @@ fn align(
     none: &ArrayRef,
     f: &CustomFeature,
 ) -> Result<ArrayRef, FeatureError> {
-    let engine = |e: datafusion::arrow::error::ArrowError| FeatureError::Engine(e.to_string());
     let n = position.len();
-    let to = none.data_type().clone();
-    // Row `n` of `all` is the value over no rows; every customer starts there.
+    let to = none.data_type();
+    // Row 0 of `all` is the value over no rows; every customer starts there.
     let mut from: Vec<u32> = vec![0; n];
-    let mut parts: Vec<ArrayRef> = Vec::with_capacity(grouped.len() + 1);
+    let mut parts: Vec<ArrayRef> = vec![none.clone()];
     let mut offset = 0u32;
     for b in grouped {
-        let ids = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(engine)?;
-        let values = cast(b.column(k), f)?;
-        let values = if values.data_type() == &to {
-            values
-        } else {
-            datafusion::arrow::compute::cast_with_options(&values, &to, &arrow_cast_options())
-                .map_err(|e| custom_error(f, format!("cannot store the result as {to}: {e}")))?
-        };
-        parts.push(values);
+        let ids =
+            datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(engine_error)?;
+        parts.push(cast_to(b.column(k), to, f)?);
         for (i, id) in ids.as_string::<i32>().iter().enumerate() {
             if let Some(&row) = id.and_then(|id| position.get(id)) {
                 from[row as usize] = offset + i as u32 + 1;
@@ -374,10 +373,9 @@ fn align(
         }
         offset += b.num_rows() as u32;
     }
-    parts.insert(0, none.clone());
     let refs: Vec<&dyn Array> = parts.iter().map(AsRef::as_ref).collect();
-    let all = datafusion::arrow::compute::concat(&refs).map_err(engine)?;
-    datafusion::arrow::compute::take(&all, &UInt32Array::from(from), None).map_err(engine)
+    let all = datafusion::arrow::compute::concat(&refs).map_err(engine_error)?;
+    datafusion::arrow::compute::take(&all, &UInt32Array::from(from), None).map_err(engine_error)
 }
 
 /// `local_day(t)`: the calendar day of a UTC timestamp in the project's time zone.

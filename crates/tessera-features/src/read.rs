@@ -9,21 +9,27 @@ use arrow_array::types::{Float64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use hashbrown::HashMap;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use tessera_core::value::{LocalDays, LocalTime};
 
-/// Rows in a Parquet file, from its footer.
-pub(crate) fn row_count(path: &Path) -> Result<usize, FeatureError> {
-    let err = |e: &dyn std::fmt::Display| FeatureError::Read {
+fn read_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> FeatureError + '_ {
+    move |e| FeatureError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
+    }
+}
+
+/// Rows in a Parquet file, from its footer.
+pub(crate) fn row_count(path: &Path) -> Result<usize, FeatureError> {
+    let err = read_error(path);
     let file = File::open(path).map_err(|e| err(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
-    Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
+    Ok(usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
 /// The named columns of a Parquet file, batch by batch, so that a large table is never held whole.
@@ -42,14 +48,12 @@ pub(crate) fn read_batches_with(
     columns: &[&str],
     dictionary: &[&str],
 ) -> Result<impl Iterator<Item = Result<RecordBatch, FeatureError>> + use<>, FeatureError> {
-    let err = |e: &dyn std::fmt::Display| FeatureError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+    let err = read_error(path);
     let file = File::open(path).map_err(|e| err(&e))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let mut meta =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
     if !dictionary.is_empty() {
-        let fields: Vec<Field> = builder
+        let fields: Vec<Field> = meta
             .schema()
             .fields()
             .iter()
@@ -65,10 +69,10 @@ pub(crate) fn read_batches_with(
             })
             .collect();
         let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-        let file = File::open(path).map_err(|e| err(&e))?;
-        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
-            .map_err(|e| err(&e))?;
+        meta =
+            ArrowReaderMetadata::try_new(meta.metadata().clone(), options).map_err(|e| err(&e))?;
     }
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     let schema = builder.schema().clone();
     let indices = columns
         .iter()
@@ -85,12 +89,7 @@ pub(crate) fn read_batches_with(
         .build()
         .map_err(|e| err(&e))?;
     let path = path.to_path_buf();
-    Ok(reader.map(move |b| {
-        b.map_err(|e| FeatureError::Read {
-            path: path.clone(),
-            message: e.to_string(),
-        })
-    }))
+    Ok(reader.map(move |b| b.map_err(|e| read_error(&path)(&e))))
 }
 
 /// Maps the values of a dictionary column to numbers once per dictionary: a Parquet reader hands
@@ -108,8 +107,9 @@ impl<T: Copy> DictionaryMap<T> {
         }
     }
 
-    /// The number of row `i` of `column` (a `Dictionary(Int32, Utf8)` or a `Utf8` column), with
-    /// `map` giving the number of a value; `null` for a null row.
+    /// The keys of `column` when it is a `Dictionary(Int32, Utf8)` column (`None` otherwise),
+    /// after numbering its values with `map` if this dictionary is new; [`Self::get`] then gives
+    /// a key's number.
     pub(crate) fn prepare<'a>(
         &mut self,
         column: &'a arrow_array::ArrayRef,
@@ -259,23 +259,19 @@ pub(crate) fn read_events(
             *c += 1;
         }
     }
-    let names: Vec<String> = match &p.event_names {
+    let (renumber, names): (Vec<u16>, Vec<String>) = match &p.event_names {
         // The configured names, in their order, counted whether seen or not.
-        Some(wanted) => {
-            let renumber: Vec<u16> = all
-                .iter()
+        Some(wanted) => (
+            all.iter()
                 .map(|a| {
                     wanted
                         .iter()
                         .position(|w| w == a)
                         .map_or(NONE, |k| k as u16)
                 })
-                .collect();
-            for f in &mut facts {
-                f.name = remap(&renumber, f.name);
-            }
-            wanted.clone()
-        }
+                .collect(),
+            wanted.clone(),
+        ),
         // The most frequent names, renumbered in name order.
         None => {
             let mut order: Vec<usize> = (0..all.len()).collect();
@@ -286,12 +282,12 @@ pub(crate) fn read_events(
             for (new, old) in kept.iter().enumerate() {
                 renumber[*old] = new as u16;
             }
-            for f in &mut facts {
-                f.name = remap(&renumber, f.name);
-            }
-            kept.iter().map(|k| all[*k].clone()).collect()
+            (renumber, kept.iter().map(|k| all[*k].clone()).collect())
         }
     };
+    for f in &mut facts {
+        f.name = remap(&renumber, f.name);
+    }
     let counts = event_counts(n, names.len(), &facts, p.as_of, &p.windows);
     Ok((names, counts))
 }

@@ -175,42 +175,49 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
         events: &events,
     };
     let table = assemble(&parts, p);
+    check_names(&table, &p.custom)?;
     let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
-    with_columns(table, custom)
+    Ok(with_columns(table, custom))
 }
 
 /// Column names that later stages of a run add to the feature table.
 pub const MODEL_COLUMNS: [&str; 5] = ["r_score", "f_score", "m_score", "rfm_code", "rfm_segment"];
 
-/// Appends custom feature columns, refusing names the table already has.
-fn with_columns(
-    table: RecordBatch,
-    custom: Vec<(Field, ArrayRef)>,
-) -> Result<RecordBatch, FeatureError> {
+/// Appends the custom feature columns.
+fn with_columns(table: RecordBatch, custom: Vec<(Field, ArrayRef)>) -> RecordBatch {
     if custom.is_empty() {
-        return Ok(table);
+        return table;
     }
-    let schema = table.schema();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut cols = table.columns().to_vec();
     for (field, col) in custom {
-        if schema.column_with_name(field.name()).is_some()
-            || MODEL_COLUMNS.contains(&field.name().as_str())
-        {
-            return Err(FeatureError::Custom {
-                at: "[features.custom]".into(),
-                name: field.name().clone(),
-                message: format!(
-                    "`{}` is already a column of the feature table; choose another name",
-                    field.name()
-                ),
-            });
-        }
         fields.push(field);
         cols.push(col);
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .expect("columns follow the schema"))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns follow the schema")
+}
+
+/// Refuses custom feature names that the table (or a later stage) already uses.
+fn check_names(table: &RecordBatch, custom: &[CustomFeature]) -> Result<(), FeatureError> {
+    let taken = |name: &str| {
+        table.schema().column_with_name(name).is_some() || MODEL_COLUMNS.contains(&name)
+    };
+    match custom.iter().find(|f| taken(&f.name)) {
+        Some(f) => Err(FeatureError::Custom {
+            at: f.at.clone(),
+            name: f.name.clone(),
+            message: format!(
+                "`{}` is already a column of the feature table; choose another name",
+                f.name
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 struct Parts<'a> {

@@ -293,6 +293,20 @@ fn custom_features_are_checked_before_any_data_is_read() {
             assert!(!dir.path().join("out/clean").exists(), "{sql}: ingest ran");
         }
     }
+    // A name the feature table already has is refused, with the entry's position.
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        format!("{CONFIG}[features.custom]\nfrequency = \"count(*)\"\n"),
+    )
+    .unwrap();
+    let out = tessera(&["run", "--out", "out"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "error: tessera.toml:{custom_line}:13: features.custom.frequency: `frequency` is already a column of the feature table; choose another name"
+        )
+    );
     // A good one runs: customers without orders get the value over no rows.
     config("count(*) filter (where amount > 500)");
     let rows = common::features_csv(dir.path(), "2025-01-01");
