@@ -47,4 +47,43 @@ shoes_spend_365d = "sum(amount) filter (where category = 'shoes' and age_days <=
 distinct_categories = "count(distinct category)"
 largest_order = "max(amount)"
 sale_page_views_90d = { over = "events", sql = '''count(*) filter (where name = 'page_view' and properties like '%"/sale"%' and age_days <= 90)''' }
+# Segments: rules in the segment language (docs/segments.md). Money is written in major units.
+[segments.vip]
+rule = 'spend_365d > 1000.00 and rfm_segment in ["Champions", "Loyal"]'
+description = "High spenders the RFM model also ranks at the top"
+tags = ["value"]
+
+[segments.shoe_lovers]
+rule = 'count(orders where category = "shoes" and amount > 0 last 90 days) >= 2'
+tags = ["behavioural"]
+
+[segments.sale_browsers_no_app]
+rule = 'count(events where name = "page_view" and properties.page starts_with "/sale" last 30 days) >= 3 and count(events where name = "app_open" last 90 days) = 0'
+tags = ["behavioural", "technographic"]
+
+[segments.dach_b2b]
+rule = 'country in ["DE", "AT", "CH"] and company_size in ["51-200", "201-1000", "1000+"]'
+tags = ["geographic", "firmographic"]
+
+[segments.at_risk_valuable]
+rule = 'monetary_total >= 500.00 and days_since(last_order_at) between 120 days and 365 days and email_opt_in'
+description = "Spent well, quiet for four months to a year, reachable by email"
+tags = ["churn"]
+
+[segments.detractors]
+rule = 'nps_class = "detractor" or csat_latest <= 2'
+tags = ["feedback"]
+
+[segments.platinum]
+rule = 'sum(orders.amount last 365 days) >= 2500.00'
+[segments.gold]
+rule = 'sum(orders.amount last 365 days) >= 1000.00'
+[segments.silver]
+rule = 'sum(orders.amount last 365 days) >= 250.00 or in segment "loyalty"'
+[segments.loyalty]
+rule = 'loyalty_member'
+
+[groups.tier]
+segments = ["platinum", "gold", "silver"]
+description = "Loyalty tiers by spend over the last year, first match wins"
 "#;

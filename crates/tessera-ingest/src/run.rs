@@ -23,6 +23,12 @@ pub struct RunSummary {
     pub reconciled: bool,
     pub rejected_total: u64,
     pub stages: BTreeMap<String, StageTime>,
+    /// Per segment: `version`, `members`, `share`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub segments: BTreeMap<String, serde_json::Value>,
+    /// Per group: `version` and `sizes` (members per segment, first match wins; `null` for none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, serde_json::Value>,
 }
 
 pub fn config_hash(text: &str) -> String {

@@ -170,7 +170,8 @@ impl Checker<'_> {
                     .build()
                     .map_err(|e| {
                         let msg = e.to_string();
-                        let last = msg.lines().last().unwrap_or(&msg).trim().to_string();
+                        let last = msg.lines().last().unwrap_or(&msg).trim();
+                        let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                         RuleError::new(
                             ErrorKind::Literal,
                             *span,
@@ -509,6 +510,10 @@ fn unify(sides: Vec<Side>, money_decimals: u8) -> Result<(Domain, Vec<Val>), Rul
             (Domain::Ts, Domain::Day) | (Domain::Day, Domain::Ts) => Domain::Day,
             (a, _) => a,
         };
+    }
+    // A timestamp compared with a date literal is compared by calendar day.
+    if domain == Domain::Ts && sides.iter().any(|s| matches!(s.lit, Some(LitValue::Date(_)))) {
+        domain = Domain::Day;
     }
     let money = typed.iter().any(|(t, _)| *t == Type::Money);
     // An int field compared with a decimal literal is compared as a float.

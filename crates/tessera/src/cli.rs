@@ -42,6 +42,75 @@ pub enum Command {
   tessera check --config tessera.toml
   tessera check --config tessera.toml --json")]
     Check(CheckArgs),
+    /// Print each segment's size and share and the overlap between segments.
+    #[command(after_help = "Examples:
+  tessera segments --config tessera.toml
+  tessera segments --config tessera.toml --run out --json")]
+    Segments(SegmentsArgs),
+    /// Show why a customer is in or out of each segment: the rule tree with every value.
+    #[command(after_help = "Examples:
+  tessera explain --config tessera.toml --customer C000042
+  tessera explain --config tessera.toml --customer C000042 --segment vip --run out --json")]
+    Explain(ExplainArgs),
+    /// Print the SQL query that returns a segment's members.
+    #[command(after_help = "Examples:
+  tessera sql --config tessera.toml --segment vip
+  tessera sql --config tessera.toml --segment vip --dialect postgres --as-of 2025-01-01")]
+    Sql(SqlArgs),
+}
+
+/// Where the tables a segment command reads come from.
+#[derive(Args)]
+pub struct TablesArgs {
+    /// The project config.
+    #[arg(long, default_value = "tessera.toml")]
+    pub config: PathBuf,
+    /// Read an earlier run's output folder instead of running ingest and features first.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Evaluate as of this day (YYYY-MM-DD); without --run only.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct SegmentsArgs {
+    #[command(flatten)]
+    pub tables: TablesArgs,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub tables: TablesArgs,
+    /// The customer's id.
+    #[arg(long)]
+    pub customer: String,
+    /// Only this segment (default: every segment).
+    #[arg(long)]
+    pub segment: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    /// The project config.
+    #[arg(long, default_value = "tessera.toml")]
+    pub config: PathBuf,
+    /// The segment to compile.
+    #[arg(long)]
+    pub segment: String,
+    /// SQL dialect: datafusion, postgres, duckdb or sqlite.
+    #[arg(long, default_value = "datafusion")]
+    pub dialect: String,
+    /// The day windows end before (YYYY-MM-DD); default: the config's as_of, else today.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Read the table schemas from an earlier run's output folder instead of running ingest and features.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
 }
 
 #[derive(Args)]

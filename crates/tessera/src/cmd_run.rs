@@ -50,10 +50,23 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let as_of = as_of
         .or(config.as_of)
         .or_else(|| outcome.default_as_of(&config));
+    let (mut segments, mut groups) = Default::default();
     if let Some(day) = as_of {
         let started = Instant::now();
-        write_features(&config, out, day, req.csv)?;
+        let features = write_features(&config, out, day, req.csv)?;
         stages.insert("features".to_string(), seconds(started));
+        if !config.segments.is_empty() {
+            let started = Instant::now();
+            let ev = crate::segment_stage::evaluate(&config, out, day, &features)?;
+            crate::segment_stage::write_assignments(
+                &ev.set,
+                &ev.customers,
+                &ev.members,
+                &out.join("assignments.parquet"),
+            )?;
+            (segments, groups) = ev.report();
+            stages.insert("segments".to_string(), seconds(started));
+        }
     }
     let summary = RunSummary {
         version: env!("CARGO_PKG_VERSION"),
@@ -63,6 +76,8 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         sources: outcome.sources,
         reconciled: true,
         stages,
+        segments,
+        groups,
     };
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
@@ -76,7 +91,7 @@ fn write_features(
     out: &Path,
     as_of: i32,
     csv: bool,
-) -> Result<(), Failure> {
+) -> Result<arrow_array::RecordBatch, Failure> {
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
     params.windows = config.features.windows.clone();
@@ -92,7 +107,7 @@ fn write_features(
     if csv {
         table::write_csv(&features, &out.join("features.csv"))?;
     }
-    Ok(())
+    Ok(features)
 }
 
 /// Checks `[features.custom]` against the clean tables' schemas, so that a mistake in a custom

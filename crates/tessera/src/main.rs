@@ -5,8 +5,10 @@ mod cli;
 mod cmd_check;
 mod cmd_demo;
 mod cmd_run;
+mod cmd_segments;
 mod output;
 mod progress;
+mod segment_stage;
 mod stages;
 
 use clap::Parser;
@@ -33,6 +35,9 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => cmd_run::run(args, &cli),
         cli::Command::Features(args) => cmd_run::features(args, &cli),
         cli::Command::Check(args) => cmd_check::run(args, &cli),
+        cli::Command::Segments(args) => cmd_segments::segments(args, &cli),
+        cli::Command::Explain(args) => cmd_segments::explain(args, &cli),
+        cli::Command::Sql(args) => cmd_segments::sql(args, &cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

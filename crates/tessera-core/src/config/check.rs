@@ -1,7 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawRfm, RawSource,
+    RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup, RawRfm, RawSegment,
+    RawSource,
 };
 use super::*;
 use crate::value::{self, LocalTime};
@@ -92,6 +93,8 @@ impl Ctx<'_> {
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let features = self.features(&raw.features)?;
         let rfm = self.rfm(&raw.rfm)?;
+        let segments = self.segments(&raw.segments)?;
+        let groups = self.groups(&raw.groups, &segments)?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -103,6 +106,8 @@ impl Ctx<'_> {
             sources: out,
             features,
             rfm,
+            segments,
+            groups,
         })
     }
 
@@ -186,6 +191,88 @@ impl Ctx<'_> {
             description,
             at: format!("{}:{}:{}", e.file, e.line, e.column),
         })
+    }
+
+    fn segments(
+        &self,
+        raw: &std::collections::BTreeMap<Spanned<String>, Spanned<RawSegment>>,
+    ) -> Result<Vec<SegmentConfig>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, seg) in raw {
+            self.lower_identifier(name, "segments", "segment")?;
+            let rule = &seg.get_ref().rule;
+            if rule.get_ref().trim().is_empty() {
+                return Err(self.at(
+                    rule.span(),
+                    format!("segments.{}.rule is empty", name.get_ref()),
+                ));
+            }
+            let e = self.at(rule.span(), "");
+            out.push(SegmentConfig {
+                name: name.get_ref().clone(),
+                rule: rule.get_ref().clone(),
+                description: seg.get_ref().description.clone(),
+                tags: seg.get_ref().tags.clone(),
+                at: format!("{}:{}:{}", e.file, e.line, e.column),
+            });
+        }
+        Ok(out)
+    }
+
+    fn groups(
+        &self,
+        raw: &std::collections::BTreeMap<Spanned<String>, Spanned<RawGroup>>,
+        segments: &[SegmentConfig],
+    ) -> Result<Vec<GroupConfig>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, group) in raw {
+            self.lower_identifier(name, "groups", "group")?;
+            let n = name.get_ref();
+            if n == "customer_id" || n == "segments" || segments.iter().any(|s| s.name == *n) {
+                return Err(self.at(
+                    name.span(),
+                    format!("groups.{n}: the name is taken (by a segment or a column of assignments.parquet); choose another"),
+                ));
+            }
+            let list = &group.get_ref().segments;
+            if list.get_ref().is_empty() {
+                return Err(self.at(list.span(), format!("groups.{n}.segments is empty")));
+            }
+            let mut members: Vec<String> = Vec::new();
+            for m in list.get_ref() {
+                if !segments.iter().any(|s| s.name == *m.get_ref()) {
+                    return Err(self.at(
+                        m.span(),
+                        format!(
+                            "groups.{n}: unknown segment `{}`{}",
+                            m.get_ref(),
+                            did_you_mean(m.get_ref(), segments.iter().map(|s| s.name.as_str()))
+                        ),
+                    ));
+                }
+                if members.contains(m.get_ref()) {
+                    return Err(self.at(m.span(), format!("groups.{n} lists `{}` twice", m.get_ref())));
+                }
+                members.push(m.get_ref().clone());
+            }
+            out.push(GroupConfig {
+                name: n.clone(),
+                segments: members,
+                description: group.get_ref().description.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn lower_identifier(&self, name: &Spanned<String>, table: &str, what: &str) -> Result<(), ConfigError> {
+        let n = name.get_ref();
+        if is_identifier(n) && !n.chars().any(|c| c.is_ascii_uppercase()) {
+            return Ok(());
+        }
+        Err(self.at(
+            name.span(),
+            format!("{table}: `{n}` is not a valid {what} name (lower-case letters, digits and `_`, starting with a letter)"),
+        ))
     }
 
     fn rfm(&self, raw: &RawRfm) -> Result<RfmConfig, ConfigError> {

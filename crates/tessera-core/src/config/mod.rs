@@ -187,6 +187,30 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub features: FeaturesConfig,
     pub rfm: RfmConfig,
+    /// `[segments.NAME]`, in name order.
+    pub segments: Vec<SegmentConfig>,
+    /// `[groups.NAME]`, in name order.
+    pub groups: Vec<GroupConfig>,
+}
+
+/// One `[segments.NAME]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentConfig {
+    pub name: String,
+    pub rule: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    /// Where the rule text starts, `file:line:col`, for messages about it.
+    #[serde(skip)]
+    pub at: String,
+}
+
+/// One `[groups.NAME]` entry: segments in priority order, the first that holds wins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupConfig {
+    pub name: String,
+    pub segments: Vec<String>,
+    pub description: Option<String>,
 }
 
 /// Unit of the buy-till-you-die times `t_x` and `T`.

@@ -17,6 +17,28 @@ pub(super) struct RawConfig {
     pub(super) features: RawFeatures,
     #[serde(default)]
     pub(super) rfm: RawRfm,
+    #[serde(default)]
+    pub(super) segments: BTreeMap<Spanned<String>, Spanned<RawSegment>>,
+    #[serde(default)]
+    pub(super) groups: BTreeMap<Spanned<String>, Spanned<RawGroup>>,
+}
+
+/// `[segments.NAME]`: a rule in the segment language.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSegment {
+    pub(super) rule: Spanned<String>,
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+}
+
+/// `[groups.NAME]`: ordered, mutually exclusive segments.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    pub(super) segments: Spanned<Vec<Spanned<String>>>,
+    pub(super) description: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
