@@ -23,11 +23,20 @@ pub enum Test {
     /// A bool operand on its own.
     Truthy,
     Cmp(CmpOp, Operand),
-    In { negated: bool, items: Vec<Literal> },
-    Between { negated: bool, lo: Operand, hi: Operand },
+    In {
+        negated: bool,
+        items: Vec<Literal>,
+    },
+    Between {
+        negated: bool,
+        lo: Operand,
+        hi: Operand,
+    },
     Str(StrOp, Operand),
     Matches(String, Span),
-    IsNull { negated: bool },
+    IsNull {
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -54,7 +54,10 @@ impl Checker<'_> {
                 if let Scope::Table(t, _) = scope {
                     return Err(type_error(
                         e.span,
-                        format!("`in segment` is about customers; it cannot filter {}", t.name()),
+                        format!(
+                            "`in segment` is about customers; it cannot filter {}",
+                            t.name()
+                        ),
                     ));
                 }
                 let Some(i) = self.segments.iter().position(|s| *s == name.text) else {
@@ -204,13 +207,19 @@ impl Checker<'_> {
                 let Src::Field(i) = src else {
                     return Err(type_error(
                         name.span,
-                        format!("days_since needs a date or timestamp field; `{}` is a string", name.text),
+                        format!(
+                            "days_since needs a date or timestamp field; `{}` is a string",
+                            name.text
+                        ),
                     ));
                 };
                 if !matches!(ty, Type::Date | Type::Timestamp) {
                     return Err(type_error(
                         name.span,
-                        format!("days_since needs a date or timestamp field; `{}` is {ty}", name.text),
+                        format!(
+                            "days_since needs a date or timestamp field; `{}` is {ty}",
+                            name.text
+                        ),
                     ));
                 }
                 (Src::DaysSince(i), Type::Int)
@@ -219,7 +228,10 @@ impl Checker<'_> {
                 if let Scope::Table(t, _) = scope {
                     return Err(type_error(
                         o.span,
-                        format!("an aggregate cannot be used inside the filter of another ({} rows are filtered one at a time)", t.name()),
+                        format!(
+                            "an aggregate cannot be used inside the filter of another ({} rows are filtered one at a time)",
+                            t.name()
+                        ),
                     ));
                 }
                 let (i, ty) = self.leaf(a, o.span)?;
@@ -272,6 +284,15 @@ impl Checker<'_> {
                 if table == TableKind::Events
                     && let Some(key) = text.strip_prefix("properties.")
                 {
+                    if key.contains('.') {
+                        return Err(RuleError::new(
+                            ErrorKind::UnknownName,
+                            name.span,
+                            format!(
+                                "properties.{key}: only top-level keys of the properties can be read"
+                            ),
+                        ));
+                    }
                     return Ok((Src::Prop(key.to_string()), Type::String));
                 }
                 let what = format!("column of {}", table.name());
@@ -491,7 +512,10 @@ fn unify(sides: Vec<Side>, money_decimals: u8) -> Result<(Domain, Vec<Val>), Rul
             "nothing is equal or unequal to null, so this is never true: test with `is null` or `is not null`".into(),
         ));
     }
-    let typed: Vec<(Type, Span)> = sides.iter().filter_map(|s| s.ty.map(|t| (t, s.span))).collect();
+    let typed: Vec<(Type, Span)> = sides
+        .iter()
+        .filter_map(|s| s.ty.map(|t| (t, s.span)))
+        .collect();
     let all_literal = typed.is_empty();
     let natural_types: Vec<(Type, Span)> = sides
         .iter()
@@ -512,7 +536,11 @@ fn unify(sides: Vec<Side>, money_decimals: u8) -> Result<(Domain, Vec<Val>), Rul
         };
     }
     // A timestamp compared with a date literal is compared by calendar day.
-    if domain == Domain::Ts && sides.iter().any(|s| matches!(s.lit, Some(LitValue::Date(_)))) {
+    if domain == Domain::Ts
+        && sides
+            .iter()
+            .any(|s| matches!(s.lit, Some(LitValue::Date(_))))
+    {
         domain = Domain::Day;
     }
     let money = typed.iter().any(|(t, _)| *t == Type::Money);
@@ -530,7 +558,14 @@ fn unify(sides: Vec<Side>, money_decimals: u8) -> Result<(Domain, Vec<Val>), Rul
             let (src, conv) = match (s.src, s.lit) {
                 (Some(src), _) => (src, conv_for(s.ty.expect("typed"), domain)),
                 (None, Some(l)) => (
-                    Src::Lit(literal_in(&l, domain, money, first, money_decimals, s.span)?),
+                    Src::Lit(literal_in(
+                        &l,
+                        domain,
+                        money,
+                        first,
+                        money_decimals,
+                        s.span,
+                    )?),
                     Conv::None,
                 ),
                 (None, None) => unreachable!("a side is a literal or typed"),
@@ -554,19 +589,20 @@ fn literal_in(
     money_decimals: u8,
     span: Span,
 ) -> Result<Value, RuleError> {
-    let mismatch = || {
-        type_error(
-            span,
-            format!("cannot compare {basis} with {}", lit_kind(l)),
-        )
-    };
+    let mismatch = || type_error(span, format!("cannot compare {basis} with {}", lit_kind(l)));
     Ok(match (l, domain) {
-        (LitValue::Number(n), Domain::Float) if money => Value::Float(minor_units(n, money_decimals)),
+        (LitValue::Number(n), Domain::Float) if money => {
+            Value::Float(minor_units(n, money_decimals))
+        }
         (LitValue::Duration(_), Domain::Float) if money => return Err(mismatch()),
         (LitValue::Number(n), Domain::Float) => Value::Float(n.parse().map_err(|_| mismatch())?),
         (LitValue::Duration(d), Domain::Float) => Value::Float(*d as f64),
         (LitValue::Number(n), Domain::Int) => Value::Int(n.parse().map_err(|_| {
-            RuleError::new(ErrorKind::Literal, span, format!("{n} does not fit in a 64-bit integer"))
+            RuleError::new(
+                ErrorKind::Literal,
+                span,
+                format!("{n} does not fit in a 64-bit integer"),
+            )
         })?),
         (LitValue::Duration(d), Domain::Int) => Value::Int(*d),
         (LitValue::Str(s), Domain::Str) => Value::Str(s.clone()),

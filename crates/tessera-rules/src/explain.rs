@@ -101,7 +101,9 @@ impl Explainer<'_> {
                 Src::Lit(_) => return,
                 Src::Field(i) => (self.set.catalog.customer.fields[*i].ty, self.row.get(*i)),
                 Src::Leaf(l) => (self.set.leaves[*l].ty, self.leaves[*l].clone()),
-                Src::DaysSince(_) | Src::Prop(_) => (Type::Int, value(v, self.row, self.leaves, self.cx)),
+                Src::DaysSince(_) | Src::Prop(_) => {
+                    (Type::Int, value(v, self.row, self.leaves, self.cx))
+                }
             };
             let label = self.text[v.span.start..v.span.end].to_string();
             let shown = display(&raw, ty, self.set.catalog.money_decimals, self.cx);
@@ -141,7 +143,9 @@ pub fn display(v: &Value, ty: Type, money_decimals: u8, cx: &Context) -> String 
             let secs = t.div_euclid(1_000_000);
             let nanos = (t.rem_euclid(1_000_000) * 1000) as u32;
             chrono::DateTime::from_timestamp(secs, nanos).map_or(t.to_string(), |d| {
-                d.with_timezone(&cx.time_zone).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+                d.with_timezone(&cx.time_zone)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
             })
         }
         (Value::List(l), _) => format!("{l:?}"),
@@ -162,7 +166,13 @@ pub fn render(e: &Explanation) -> String {
         if e.member { "IN" } else { "OUT" }
     );
     fn walk(s: &mut String, n: &ExplainNode, depth: usize) {
-        let _ = write!(s, "{}{:<7} {}", "  ".repeat(depth + 1), n.truth.name(), n.text);
+        let _ = write!(
+            s,
+            "{}{:<7} {}",
+            "  ".repeat(depth + 1),
+            n.truth.name(),
+            n.text
+        );
         if !n.values.is_empty() {
             let vals: Vec<String> = n.values.iter().map(|(l, v)| format!("{l} = {v}")).collect();
             let _ = write!(s, "    [{}]", vals.join(", "));

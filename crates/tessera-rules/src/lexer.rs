@@ -158,7 +158,9 @@ fn string(text: &str, start: usize) -> Result<(Tok, usize), RuleError> {
                         return Err(RuleError::new(
                             ErrorKind::Syntax,
                             Span::new(at, at + 1 + e.len_utf8()),
-                            format!("unknown escape \\{e} in a string (known: \\\" \\' \\\\ \\n \\t)"),
+                            format!(
+                                "unknown escape \\{e} in a string (known: \\\" \\' \\\\ \\n \\t)"
+                            ),
                         ));
                     }
                 });
@@ -185,16 +187,24 @@ fn number_or_date(text: &str, start: usize) -> Result<(Tok, usize), RuleError> {
     // A date: four digits, '-', two digits, '-', two digits.
     if !neg && int_end - start == 4 && b.get(int_end) == Some(&b'-') {
         let end = (int_end + 6).min(b.len());
-        let candidate = &text[start..end];
-        let shape = candidate.len() == 10
-            && candidate
-                .bytes()
-                .enumerate()
-                .all(|(k, c)| if k == 4 || k == 7 { c == b'-' } else { c.is_ascii_digit() });
-        let span = Span::new(start, end);
+        let shape = end - start == 10
+            && b[start..end].iter().enumerate().all(|(k, &c)| {
+                if k == 4 || k == 7 {
+                    c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
         if !shape {
-            return Err(RuleError::new(ErrorKind::Literal, span, "a date is written YYYY-MM-DD"));
+            let span = Span::new(start, int_end + 1);
+            return Err(RuleError::new(
+                ErrorKind::Literal,
+                span,
+                "a date is written YYYY-MM-DD",
+            ));
         }
+        let span = Span::new(start, end);
+        let candidate = &text[start..end];
         return match chrono::NaiveDate::parse_from_str(candidate, "%Y-%m-%d") {
             Ok(d) => Ok((Tok::Date(days(d)), end)),
             Err(_) => Err(RuleError::new(

@@ -137,6 +137,12 @@ impl Parser {
         }
         let mut items = vec![first];
         while self.eat_kw(kw) {
+            if matches!(self.peek().tok, Tok::Eof | Tok::RParen) {
+                return Err(self.error_here(format!(
+                    "expected a condition after `{kw}`, found {}",
+                    self.peek().tok.describe()
+                )));
+            }
             items.push(next(self)?);
         }
         let span = items[0].span.to(items[items.len() - 1].span);
@@ -281,7 +287,10 @@ impl Parser {
                 None => {
                     return Err(syntax(
                         tok.span,
-                        format!("expected a literal in the list, found {}", tok.tok.describe()),
+                        format!(
+                            "expected a literal in the list, found {}",
+                            tok.tok.describe()
+                        ),
                     ));
                 }
             }
@@ -365,7 +374,10 @@ impl Parser {
         let Tok::Ident(word) = &start.tok else {
             return Err(syntax(
                 start.span,
-                format!("expected a field, a value or an aggregate, found {}", start.tok.describe()),
+                format!(
+                    "expected a field, a value or an aggregate, found {}",
+                    start.tok.describe()
+                ),
             ));
         };
         if is_reserved(word) {
@@ -415,7 +427,10 @@ impl Parser {
     fn name(&mut self, what: &str) -> Result<Name, RuleError> {
         let t = self.bump();
         let Tok::Ident(mut text) = t.tok else {
-            return Err(syntax(t.span, format!("expected {what}, found {}", t.tok.describe())));
+            return Err(syntax(
+                t.span,
+                format!("expected {what}, found {}", t.tok.describe()),
+            ));
         };
         let mut span = t.span;
         while self.peek().tok == Tok::Dot {
@@ -451,7 +466,9 @@ impl Parser {
                 return Err(RuleError::new(
                     ErrorKind::UnknownName,
                     target.span,
-                    format!("unknown table \"{table_text}\": aggregates run over `orders` or `events`"),
+                    format!(
+                        "unknown table \"{table_text}\": aggregates run over `orders` or `events`"
+                    ),
                 ));
             }
         };
@@ -550,7 +567,10 @@ impl Parser {
             Tok::Date(d) => Ok(d),
             other => Err(syntax(
                 t.span,
-                format!("expected a date YYYY-MM-DD {what}, found {}", other.describe()),
+                format!(
+                    "expected a date YYYY-MM-DD {what}, found {}",
+                    other.describe()
+                ),
             )),
         }
     }
@@ -563,8 +583,18 @@ fn kw_at(tok: &Tok, kw: &str) -> bool {
 /// Words that cannot name a field.
 fn is_reserved(word: &str) -> bool {
     const RESERVED: [&str; 12] = [
-        "and", "or", "not", "in", "is", "between", "contains", "starts_with", "ends_with",
-        "matches", "where", "segment",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "between",
+        "contains",
+        "starts_with",
+        "ends_with",
+        "matches",
+        "where",
+        "segment",
     ];
     RESERVED.iter().any(|k| word.eq_ignore_ascii_case(k))
 }

@@ -62,7 +62,11 @@ fn test(t: &Test, row: &dyn Row, leaves: &[Value], cx: &Context) -> Truth {
             let found = if v.is_null() {
                 Truth::Unknown
             } else {
-                Truth::from_bool(items.iter().any(|i| compare(&v, i) == Some(Ordering::Equal)))
+                Truth::from_bool(
+                    items
+                        .iter()
+                        .any(|i| compare(&v, i) == Some(Ordering::Equal)),
+                )
             };
             if *negated { found.not() } else { found }
         }
@@ -224,7 +228,9 @@ impl Acc {
         match self.func {
             AggFunc::Count => Value::Int(self.rows),
             AggFunc::Sum if self.float => Value::Float(self.float_sum),
-            AggFunc::Sum => Value::Int(self.int_sum.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
+            AggFunc::Sum => {
+                Value::Int(self.int_sum.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+            }
             AggFunc::Avg if self.values == 0 => Value::Null,
             AggFunc::Avg if self.float => Value::Float(self.float_sum / self.values as f64),
             AggFunc::Avg => Value::Float(self.int_sum as f64 / self.values as f64),

@@ -145,7 +145,10 @@ impl SegmentSet {
                     error: RuleError::new(
                         ErrorKind::Cycle,
                         span,
-                        format!("segments refer to each other in a cycle: {}", path.join(" -> ")),
+                        format!(
+                            "segments refer to each other in a cycle: {}",
+                            path.join(" -> ")
+                        ),
                     ),
                 }]);
             }

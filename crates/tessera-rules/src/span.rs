@@ -124,6 +124,10 @@ impl fmt::Display for Rendered<'_> {
         let tail = if to < chars.len() { "..." } else { "" };
         writeln!(f, "{lead}{shown}{tail}")?;
         let pad = " ".repeat(lead.len() + start - from);
-        write!(f, "{pad}{}", "^".repeat(span_chars.min(to.saturating_sub(start)).max(1)))
+        write!(
+            f,
+            "{pad}{}",
+            "^".repeat(span_chars.min(to.saturating_sub(start)).max(1))
+        )
     }
 }

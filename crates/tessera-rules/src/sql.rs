@@ -44,7 +44,12 @@ pub enum SqlError {
 }
 
 /// The query returning the members of segment `i`, as of the day `as_of`.
-pub fn compile(set: &SegmentSet, i: usize, as_of: i32, dialect: Dialect) -> Result<String, SqlError> {
+pub fn compile(
+    set: &SegmentSet,
+    i: usize,
+    as_of: i32,
+    dialect: Dialect,
+) -> Result<String, SqlError> {
     let c = Compiler {
         set,
         as_of,
@@ -105,7 +110,11 @@ impl Compiler<'_> {
     fn node(&self, s: &mut String, n: &Node, scope: Scope) -> Result<(), SqlError> {
         match &n.cond {
             Cond::And(items) | Cond::Or(items) => {
-                let sep = if matches!(n.cond, Cond::And(_)) { " AND " } else { " OR " };
+                let sep = if matches!(n.cond, Cond::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 s.push('(');
                 for (k, item) in items.iter().enumerate() {
                     if k > 0 {
@@ -179,7 +188,9 @@ impl Compiler<'_> {
                     }
                     (Dialect::DuckDb, StrOp::Contains) => format!("contains({a}, {b})"),
                     (_, StrOp::Contains) => format!("strpos({a}, {b}) > 0"),
-                    (Dialect::Postgres, StrOp::EndsWith) => format!("right({a}, length({b})) = {b}"),
+                    (Dialect::Postgres, StrOp::EndsWith) => {
+                        format!("right({a}, length({b})) = {b}")
+                    }
                     (_, StrOp::StartsWith) => format!("starts_with({a}, {b})"),
                     (_, StrOp::EndsWith) => format!("ends_with({a}, {b})"),
                 };
@@ -375,7 +386,9 @@ fn ident(name: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain {
         name.to_string()
     } else {

@@ -61,17 +61,37 @@ const PROPERTIES: [&str; 5] = [
 /// A time near one of the windows' edges half of the time, anywhere in the last 400 days else.
 fn time() -> impl Strategy<Value = i64> {
     let day = prop_oneof![
-        prop::sample::select(vec![-1i64, 0, 1, -7, -8, -14, -15, -30, -31, -90, -91, -365, -366]),
+        prop::sample::select(vec![
+            -1i64, 0, 1, -7, -8, -14, -15, -30, -31, -90, -91, -365, -366
+        ]),
         -400i64..5,
     ];
     (day, 0i64..86_400).prop_map(|(d, s)| (i64::from(AS_OF) + d) * DAY_US + s * 1_000_000)
 }
 
 fn customer() -> impl Strategy<Value = Customer> {
-    let order = (time(), -3000i64..20000, prop::option::of(prop::sample::select(CATEGORIES.to_vec())), prop::option::of(1i64..5))
-        .prop_map(|(at, amount, category, qty)| Order { at, amount, category, qty });
-    let event = (time(), prop::sample::select(EVENTS.to_vec()), prop::sample::select(PROPERTIES.to_vec()))
-        .prop_map(|(at, name, properties)| Event { at, name, properties });
+    let order = (
+        time(),
+        -3000i64..20000,
+        prop::option::of(prop::sample::select(CATEGORIES.to_vec())),
+        prop::option::of(1i64..5),
+    )
+        .prop_map(|(at, amount, category, qty)| Order {
+            at,
+            amount,
+            category,
+            qty,
+        });
+    let event = (
+        time(),
+        prop::sample::select(EVENTS.to_vec()),
+        prop::sample::select(PROPERTIES.to_vec()),
+    )
+        .prop_map(|(at, name, properties)| Event {
+            at,
+            name,
+            properties,
+        });
     (
         (
             prop::option::of(18i64..80),
@@ -85,17 +105,19 @@ fn customer() -> impl Strategy<Value = Customer> {
         prop::collection::vec(order, 0..6),
         prop::collection::vec(event, 0..5),
     )
-        .prop_map(|((age, score, spend, country, vip), joined, seen_at, orders, events)| Customer {
-            age,
-            score,
-            spend,
-            country,
-            vip,
-            joined,
-            seen_at,
-            orders,
-            events,
-        })
+        .prop_map(
+            |((age, score, spend, country, vip), joined, seen_at, orders, events)| Customer {
+                age,
+                score,
+                spend,
+                country,
+                vip,
+                joined,
+                seen_at,
+                orders,
+                events,
+            },
+        )
 }
 
 fn date(offset: i64) -> String {
@@ -111,7 +133,11 @@ fn window() -> impl Strategy<Value = String> {
         Just(String::new()),
         prop::sample::select(vec![1u32, 7, 30, 90, 365]).prop_map(|n| format!(" last {n} days")),
         Just(" last 2 weeks".to_string()),
-        (-120i64..0, 0i64..120).prop_map(|(a, len)| format!(" between {} and {}", date(a), date(a + len))),
+        (-120i64..0, 0i64..120).prop_map(|(a, len)| format!(
+            " between {} and {}",
+            date(a),
+            date(a + len)
+        )),
     ]
 }
 
@@ -187,18 +213,35 @@ fn customer_columns(cs: &[Customer]) -> Vec<ArrayRef> {
         Arc::new(StringArray::from_iter(cs.iter().map(|c| c.country))),
         Arc::new(BooleanArray::from_iter(cs.iter().map(|c| c.vip))),
         Arc::new(Date32Array::from_iter(cs.iter().map(|c| c.joined))),
-        Arc::new(TimestampMicrosecondArray::from_iter(cs.iter().map(|c| c.seen_at)).with_timezone("UTC")),
-        Arc::new(Int64Array::from_iter(cs.iter().map(|c| c.spend.map(|s| s / 3)))),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(cs.iter().map(|c| c.seen_at)).with_timezone("UTC"),
+        ),
+        Arc::new(Int64Array::from_iter(
+            cs.iter().map(|c| c.spend.map(|s| s / 3)),
+        )),
     ]
 }
 
 fn order_columns(cs: &[Customer]) -> (Vec<ArrayRef>, Vec<i32>) {
-    let rows: Vec<(usize, &Order)> = cs.iter().enumerate().flat_map(|(i, c)| c.orders.iter().map(move |o| (i, o))).collect();
+    let rows: Vec<(usize, &Order)> = cs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.orders.iter().map(move |o| (i, o)))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter((0..rows.len()).map(|k| Some(format!("o{k}"))))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|(i, _)| Some(format!("c{i:03}"))))),
-        Arc::new(TimestampMicrosecondArray::from_iter(rows.iter().map(|(_, o)| Some(o.at))).with_timezone("UTC")),
-        Arc::new(Int64Array::from_iter(rows.iter().map(|(_, o)| Some(o.amount)))),
+        Arc::new(StringArray::from_iter(
+            (0..rows.len()).map(|k| Some(format!("o{k}"))),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(i, _)| Some(format!("c{i:03}"))),
+        )),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(rows.iter().map(|(_, o)| Some(o.at)))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(Int64Array::from_iter(
+            rows.iter().map(|(_, o)| Some(o.amount)),
+        )),
         Arc::new(StringArray::from_iter(rows.iter().map(|(_, o)| o.category))),
         Arc::new(Int64Array::from_iter(rows.iter().map(|(_, o)| o.qty))),
     ];
@@ -206,15 +249,32 @@ fn order_columns(cs: &[Customer]) -> (Vec<ArrayRef>, Vec<i32>) {
 }
 
 fn event_columns(cs: &[Customer]) -> (Vec<ArrayRef>, StringArray, Vec<i32>) {
-    let rows: Vec<(usize, &Event)> = cs.iter().enumerate().flat_map(|(i, c)| c.events.iter().map(move |e| (i, e))).collect();
+    let rows: Vec<(usize, &Event)> = cs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.events.iter().map(move |e| (i, e)))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter((0..rows.len()).map(|k| Some(format!("e{k}"))))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|(i, _)| Some(format!("c{i:03}"))))),
-        Arc::new(TimestampMicrosecondArray::from_iter(rows.iter().map(|(_, e)| Some(e.at))).with_timezone("UTC")),
-        Arc::new(StringArray::from_iter(rows.iter().map(|(_, e)| Some(e.name)))),
+        Arc::new(StringArray::from_iter(
+            (0..rows.len()).map(|k| Some(format!("e{k}"))),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(i, _)| Some(format!("c{i:03}"))),
+        )),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(rows.iter().map(|(_, e)| Some(e.at)))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(_, e)| Some(e.name)),
+        )),
     ];
     let props = StringArray::from_iter(rows.iter().map(|(_, e)| Some(e.properties)));
-    (columns, props, rows.iter().map(|(i, _)| *i as i32).collect())
+    (
+        columns,
+        props,
+        rows.iter().map(|(i, _)| *i as i32).collect(),
+    )
 }
 
 /// A row of plain values.
@@ -242,9 +302,13 @@ fn batch_members(set: &SegmentSet, cs: &[Customer], cx: Context) -> Vec<Vec<bool
     let columns = customer_columns(cs);
     let mut state = LeafState::new(set, cs.len());
     let (orders, order_idx) = order_columns(cs);
-    state.add_batch(TableKind::Orders, &orders, None, &order_idx, cx).unwrap();
+    state
+        .add_batch(TableKind::Orders, &orders, None, &order_idx, cx)
+        .unwrap();
     let (events, props, event_idx) = event_columns(cs);
-    state.add_batch(TableKind::Events, &events, Some(&props), &event_idx, cx).unwrap();
+    state
+        .add_batch(TableKind::Events, &events, Some(&props), &event_idx, cx)
+        .unwrap();
     let leaves = state.finish();
     batch::evaluate(set, &columns, &leaves, cx)
         .unwrap()
@@ -327,12 +391,18 @@ fn ts_text(us: i64) -> String {
 
 fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
     let db = rusqlite::Connection::open_in_memory().unwrap();
-    db.create_scalar_function("regexp", 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let re: String = ctx.get(0)?;
-        let text: Option<String> = ctx.get(1)?;
-        let re = regex::Regex::new(&re).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
-        Ok(text.map(|t| re.is_match(&t)))
-    })
+    db.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let re: String = ctx.get(0)?;
+            let text: Option<String> = ctx.get(1)?;
+            let re =
+                regex::Regex::new(&re).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            Ok(text.map(|t| re.is_match(&t)))
+        },
+    )
     .unwrap();
     db.execute_batch(
         "CREATE TABLE customers (customer_id TEXT, age INTEGER, score REAL, spend INTEGER, country TEXT, vip INTEGER, joined TEXT, seen_at TEXT, spend_90d INTEGER);
@@ -360,7 +430,14 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
         for (k, o) in c.orders.iter().enumerate() {
             db.execute(
                 "INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![format!("{id}-{k}"), id, ts_text(o.at), o.amount, o.category, o.qty],
+                rusqlite::params![
+                    format!("{id}-{k}"),
+                    id,
+                    ts_text(o.at),
+                    o.amount,
+                    o.category,
+                    o.qty
+                ],
             )
             .unwrap();
         }
@@ -375,13 +452,17 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
     (0..set.segments.len())
         .map(|s| {
             let query = sql::compile(set, s, AS_OF, Dialect::Sqlite).unwrap();
-            let mut stmt = db.prepare(&query).unwrap_or_else(|e| panic!("{e}\n{query}"));
+            let mut stmt = db
+                .prepare(&query)
+                .unwrap_or_else(|e| panic!("{e}\n{query}"));
             let ids: Vec<String> = stmt
                 .query_map([], |r| r.get(0))
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
-            (0..cs.len()).map(|i| ids.contains(&format!("c{i:03}"))).collect()
+            (0..cs.len())
+                .map(|i| ids.contains(&format!("c{i:03}")))
+                .collect()
         })
         .collect()
 }
@@ -443,15 +524,49 @@ proptest! {
 /// The generator reaches members and non-members alike (a check on the test, not the code).
 #[test]
 fn generated_rules_select_some_customers() {
-    let rules = vec!["count(orders last 90 days) >= 1".to_string(), "age > 40".to_string()];
+    let rules = vec![
+        "count(orders last 90 days) >= 1".to_string(),
+        "age > 40".to_string(),
+    ];
     let set = compile(&rules, chrono_tz::UTC);
     let cs = vec![
-        Customer { age: Some(50), score: None, spend: None, country: Some("DE"), vip: None, joined: None, seen_at: None,
-            orders: vec![Order { at: (i64::from(AS_OF) - 90) * DAY_US, amount: 100, category: None, qty: None }], events: vec![] },
-        Customer { age: Some(30), score: None, spend: None, country: None, vip: None, joined: None, seen_at: None,
-            orders: vec![Order { at: (i64::from(AS_OF) - 91) * DAY_US + DAY_US - 1, amount: 100, category: None, qty: None }], events: vec![] },
+        Customer {
+            age: Some(50),
+            score: None,
+            spend: None,
+            country: Some("DE"),
+            vip: None,
+            joined: None,
+            seen_at: None,
+            orders: vec![Order {
+                at: (i64::from(AS_OF) - 90) * DAY_US,
+                amount: 100,
+                category: None,
+                qty: None,
+            }],
+            events: vec![],
+        },
+        Customer {
+            age: Some(30),
+            score: None,
+            spend: None,
+            country: None,
+            vip: None,
+            joined: None,
+            seen_at: None,
+            orders: vec![Order {
+                at: (i64::from(AS_OF) - 91) * DAY_US + DAY_US - 1,
+                amount: 100,
+                category: None,
+                qty: None,
+            }],
+            events: vec![],
+        },
     ];
-    let cx = Context { as_of: AS_OF, time_zone: chrono_tz::UTC };
+    let cx = Context {
+        as_of: AS_OF,
+        time_zone: chrono_tz::UTC,
+    };
     let expected = vec![vec![true, false], vec![true, false], vec![false, false]];
     assert_eq!(row_members(&set, &cs, cx), expected);
     assert_eq!(batch_members(&set, &cs, cx), expected);

@@ -55,7 +55,10 @@ snap!(syntax_is_without_null, "age is 3");
 // Unknown names.
 snap!(unknown_field, "spnd_90d > 5");
 snap!(unknown_column, "sum(orders.amont) > 5");
-snap!(unknown_filter_column, r#"count(orders where categry = "shoes") > 1"#);
+snap!(
+    unknown_filter_column,
+    r#"count(orders where categry = "shoes") > 1"#
+);
 snap!(unknown_table, "sum(payments.amount) > 5");
 snap!(unknown_segment, r#"in segment "vipp""#);
 snap!(table_column_outside_aggregate, "orders.amount > 5");
@@ -67,8 +70,14 @@ snap!(type_not_a_condition, "age and vip");
 snap!(type_contains_on_int, r#"age contains "1""#);
 snap!(type_sum_of_string, "sum(orders.category) > 1");
 snap!(type_null_comparison, "age = null");
-snap!(type_aggregate_in_filter, "count(orders where count(orders) > 1) > 1");
-snap!(type_segment_in_filter, r#"count(orders where in segment "s") > 1"#);
+snap!(
+    type_aggregate_in_filter,
+    "count(orders where count(orders) > 1) > 1"
+);
+snap!(
+    type_segment_in_filter,
+    r#"count(orders where in segment "s") > 1"#
+);
 snap!(type_days_since_string, "days_since(country) > 3");
 snap!(type_duration_vs_money, "spend > 3 days");
 
@@ -76,7 +85,10 @@ snap!(type_duration_vs_money, "spend > 3 days");
 snap!(literal_bad_date, "joined > 2024-02-30");
 snap!(literal_bad_regex, r#"country matches "(unclosed""#);
 snap!(literal_int_overflow, "age > 99999999999999999999");
-snap!(literal_window_reversed, "count(orders between 2024-03-01 and 2024-02-01) > 1");
+snap!(
+    literal_window_reversed,
+    "count(orders between 2024-03-01 and 2024-02-01) > 1"
+);
 
 // Limits.
 #[test]

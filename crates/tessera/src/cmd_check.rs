@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 pub fn run(args: &CheckArgs, cli: &Cli) -> Result<(), Failure> {
     let (config, _) = load_config(&args.config)?;
     crate::cmd_run::check_custom_features(&config)?;
+    crate::cmd_run::check_rule_syntax(&config)?;
     let mut files = BTreeMap::new();
     for source in &config.sources {
         let found =

@@ -38,6 +38,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         .transpose()
         .map_err(Failure::Input)?;
     check_custom_features(&config)?;
+    check_rule_syntax(&config)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let started = Instant::now();
     let bars = Bars::new(req.quiet);
@@ -121,6 +122,22 @@ pub fn check_custom_features(config: &tessera_core::Config) -> Result<(), Failur
     };
     tessera_features::custom::check(&config.features.custom, &tables, config.time_zone)
         .map_err(|e| Failure::Input(e.into()))
+}
+
+/// Parses every segment rule, so a syntax error is reported before any data is read; names and
+/// types are checked once the feature table exists.
+pub fn check_rule_syntax(config: &tessera_core::Config) -> Result<(), Failure> {
+    for s in &config.segments {
+        if let Err(e) = tessera_rules::parser::parse(&s.rule) {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "{}: segments.{}.rule: {}",
+                s.at,
+                s.name,
+                e.render(&s.rule)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn ingest_failure(e: IngestError) -> Failure {

@@ -43,12 +43,20 @@ fn run_dir(config: &Path, run: Option<&Path>, as_of: Option<&str>) -> Result<Run
     };
     let run_json = path.join("run.json");
     let text = std::fs::read_to_string(&run_json)
-        .with_context(|| format!("cannot read {}: is it a run's output folder?", run_json.display()))
+        .with_context(|| {
+            format!(
+                "cannot read {}: is it a run's output folder?",
+                run_json.display()
+            )
+        })
         .map_err(Failure::Input)?;
     let doc: serde_json::Value = serde_json::from_str(&text)?;
-    let day = doc["as_of"]
-        .as_str()
-        .ok_or_else(|| anyhow!("{} has no as_of: the run had no orders or events to date it", run_json.display()))?;
+    let day = doc["as_of"].as_str().ok_or_else(|| {
+        anyhow!(
+            "{} has no as_of: the run had no orders or events to date it",
+            run_json.display()
+        )
+    })?;
     let as_of = tessera_core::value::parse_date(day, None)?;
     Ok(RunDir {
         path,
@@ -60,7 +68,10 @@ fn run_dir(config: &Path, run: Option<&Path>, as_of: Option<&str>) -> Result<Run
 fn evaluated(t: &TablesArgs) -> Result<(tessera_core::Config, Evaluated), Failure> {
     let (config, _) = load_config(&t.config)?;
     if config.segments.is_empty() {
-        return Err(Failure::Input(anyhow!("{} defines no [segments]", t.config.display())));
+        return Err(Failure::Input(anyhow!(
+            "{} defines no [segments]",
+            t.config.display()
+        )));
     }
     let dir = run_dir(&t.config, t.run.as_deref(), t.as_of.as_deref())?;
     let features = segment_stage::read_features(&dir.path.join("features.parquet"))?;
@@ -94,7 +105,10 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
     }
     let width = names.iter().map(|n| n.len()).max().unwrap_or(7).max(7);
     println!("{} customers", ev.customers.len());
-    println!("{:<width$}  {:>10}  {:>7}  version", "segment", "members", "share");
+    println!(
+        "{:<width$}  {:>10}  {:>7}  version",
+        "segment", "members", "share"
+    );
     for (s, name) in ev.set.segments.iter().zip(&names) {
         let m = &sizes[*name];
         println!(
@@ -105,7 +119,10 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
         );
     }
     for (name, g) in &groups {
-        println!("\ngroup {name} (version {})", g["version"].as_str().unwrap_or(""));
+        println!(
+            "\ngroup {name} (version {})",
+            g["version"].as_str().unwrap_or("")
+        );
         for (seg, n) in g["sizes"].as_object().into_iter().flatten() {
             println!("  {seg:<width$}  {n:>10}");
         }
@@ -132,7 +149,10 @@ pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
     let ids = ev.customers.column("customer_id").expect("checked");
     let ids = arrow_array::cast::AsArray::as_string::<i32>(ids);
     let Some(row) = ids.iter().position(|id| id == Some(args.customer.as_str())) else {
-        return Err(Failure::Input(anyhow!("no customer with id {:?} in the run", args.customer)));
+        return Err(Failure::Input(anyhow!(
+            "no customer with id {:?} in the run",
+            args.customer
+        )));
     };
     let wanted: Vec<usize> = match &args.segment {
         Some(s) => vec![ev.set.segment(s).ok_or_else(|| {
@@ -152,7 +172,13 @@ pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
     // Row evaluation, dependencies first, as the real-time path does it.
     let mut members = vec![false; ev.set.segments.len()];
     for &s in &ev.set.order {
-        members[s] = eval(&ev.set.segments[s].node, &customer, &leaves, &members, &ev.cx) == Truth::True;
+        members[s] = eval(
+            &ev.set.segments[s].node,
+            &customer,
+            &leaves,
+            &members,
+            &ev.cx,
+        ) == Truth::True;
     }
     let explanations: Vec<_> = wanted
         .iter()
@@ -173,9 +199,15 @@ pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
 fn row_leaves(ev: &Evaluated, customer: &str) -> Result<Vec<Value>, Failure> {
     let index: std::collections::HashMap<&str, i32> = [(customer, 0)].into_iter().collect();
     let mut values = Vec::with_capacity(ev.set.leaves.len());
-    let mut rows: [Vec<(Vec<arrow_array::ArrayRef>, Option<arrow_array::StringArray>, Vec<usize>)>; 2] =
-        [Vec::new(), Vec::new()];
-    for (k, table) in [TableKind::Orders, TableKind::Events].into_iter().enumerate() {
+    let mut rows: [Vec<(
+        Vec<arrow_array::ArrayRef>,
+        Option<arrow_array::StringArray>,
+        Vec<usize>,
+    )>; 2] = [Vec::new(), Vec::new()];
+    for (k, table) in [TableKind::Orders, TableKind::Events]
+        .into_iter()
+        .enumerate()
+    {
         if !ev.set.leaves.iter().any(|l| l.table == table) {
             continue;
         }
@@ -237,7 +269,8 @@ pub fn sql(args: &SqlArgs, _cli: &Cli) -> Result<(), Failure> {
             .map_err(Failure::Input)?,
         None => dir.as_of,
     };
-    let text = tessera_rules::sql::compile(&set, i, as_of, dialect).map_err(|e| Failure::Input(e.into()))?;
+    let text = tessera_rules::sql::compile(&set, i, as_of, dialect)
+        .map_err(|e| Failure::Input(e.into()))?;
     println!("{text};");
     Ok(())
 }

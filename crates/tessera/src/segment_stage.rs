@@ -16,7 +16,9 @@ use tessera_core::schema::{FieldType, SourceKind};
 use tessera_rules::ast::TableKind;
 use tessera_rules::batch::LeafState;
 use tessera_rules::row::Context;
-use tessera_rules::{Catalog, Field, GroupDef, Row, RowSchema, SegmentDef, SegmentSet, Type, Value};
+use tessera_rules::{
+    Catalog, Field, GroupDef, Row, RowSchema, SegmentDef, SegmentSet, Type, Value,
+};
 
 /// Feature-table columns holding money (minor units).
 fn is_money_feature(name: &str) -> bool {
@@ -43,7 +45,8 @@ impl Table {
 }
 
 fn read_parquet(path: &Path) -> Result<(Arc<Schema>, Vec<RecordBatch>), Failure> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .with_context(|| format!("cannot read {}", path.display()))?
         .with_batch_size(65_536)
@@ -56,11 +59,19 @@ fn read_parquet(path: &Path) -> Result<(Arc<Schema>, Vec<RecordBatch>), Failure>
 fn language_type(name: &str, dt: &DataType, money: bool) -> Option<Type> {
     Some(match dt {
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
-            if money { Type::Money } else { Type::Int }
+            if money {
+                Type::Money
+            } else {
+                Type::Int
+            }
         }
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => Type::Int,
         DataType::Float32 | DataType::Float64 => {
-            if money { Type::Money } else { Type::Float }
+            if money {
+                Type::Money
+            } else {
+                Type::Float
+            }
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
             Type::String
@@ -118,10 +129,19 @@ fn table_from(
 
 /// The customer row: clean customers' columns, then the feature table's (one row per customer,
 /// in the same order).
-pub fn customer_table(config: &Config, out: &Path, features: &RecordBatch) -> Result<Table, Failure> {
+pub fn customer_table(
+    config: &Config,
+    out: &Path,
+    features: &RecordBatch,
+) -> Result<Table, Failure> {
     let (schema, batches) = read_parquet(&out.join("clean").join("customers.parquet"))?;
     let money = money_fields(config, SourceKind::Customers);
-    let mut table = table_from(&schema, &batches, &|n| money.iter().any(|m| m == n), &|_| false)?;
+    let mut table = table_from(
+        &schema,
+        &batches,
+        &|n| money.iter().any(|m| m == n),
+        &|_| false,
+    )?;
     let rest = table_from(
         features.schema().as_ref(),
         std::slice::from_ref(features),
@@ -141,13 +161,19 @@ pub fn customer_table(config: &Config, out: &Path, features: &RecordBatch) -> Re
 }
 
 /// The schema of a clean table, from its Parquet footer; `None` when the project lacks it.
-fn clean_schema(config: &Config, out: &Path, kind: SourceKind) -> Result<Option<RowSchema>, Failure> {
+fn clean_schema(
+    config: &Config,
+    out: &Path,
+    kind: SourceKind,
+) -> Result<Option<RowSchema>, Failure> {
     let path = out.join("clean").join(format!("{}.parquet", kind.name()));
     if config.source(kind).is_none() || !path.exists() {
         return Ok(None);
     }
     let file = std::fs::File::open(&path)?;
-    let schema = ParquetRecordBatchReaderBuilder::try_new(file)?.schema().clone();
+    let schema = ParquetRecordBatchReaderBuilder::try_new(file)?
+        .schema()
+        .clone();
     let money = money_fields(config, kind);
     let fields = schema
         .fields()
@@ -223,7 +249,8 @@ pub fn for_each_batch(
     };
     let Some(schema) = schema else { return Ok(()) };
     let path = out.join("clean").join(format!("{}.parquet", table.name()));
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
         .with_batch_size(65_536)
         .build()?;
@@ -232,22 +259,36 @@ pub fn for_each_batch(
         let columns: Vec<ArrayRef> = schema
             .fields
             .iter()
-            .map(|f| batch.column_by_name(&f.name).cloned().expect("schema read from this file"))
+            .map(|f| {
+                batch
+                    .column_by_name(&f.name)
+                    .cloned()
+                    .expect("schema read from this file")
+            })
             .collect();
         let properties = batch
             .column_by_name("properties")
             .map(|p| arrow_cast::cast(p, &DataType::Utf8))
             .transpose()?;
         let ids = arrow_cast::cast(
-            batch.column_by_name("customer_id").ok_or_else(|| anyhow!("{} has no customer_id", path.display()))?,
+            batch
+                .column_by_name("customer_id")
+                .ok_or_else(|| anyhow!("{} has no customer_id", path.display()))?,
             &DataType::Utf8,
         )?;
         let idx: Vec<i32> = ids
             .as_string::<i32>()
             .iter()
-            .map(|id| id.and_then(|id| customer_index.get(id).copied()).unwrap_or(-1))
+            .map(|id| {
+                id.and_then(|id| customer_index.get(id).copied())
+                    .unwrap_or(-1)
+            })
             .collect();
-        f(&columns, properties.as_ref().map(|p| p.as_string::<i32>()), &idx)?;
+        f(
+            &columns,
+            properties.as_ref().map(|p| p.as_string::<i32>()),
+            &idx,
+        )?;
     }
     Ok(())
 }
@@ -258,7 +299,11 @@ pub fn customer_index(customers: &Table) -> Result<HashMap<&str, i32>, Failure> 
         .column("customer_id")
         .ok_or_else(|| anyhow!("customer table has no customer_id"))?
         .as_string::<i32>();
-    Ok(ids.iter().enumerate().filter_map(|(i, id)| id.map(|id| (id, i as i32))).collect())
+    Ok(ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| id.map(|id| (id, i as i32)))
+        .collect())
 }
 
 /// Every leaf for every customer, in one pass over orders and one over events.
@@ -273,7 +318,9 @@ pub fn leaf_columns(
     for table in [TableKind::Orders, TableKind::Events] {
         if state.needs(table) {
             for_each_batch(set, out, table, &index, |cols, props, idx| {
-                state.add_batch(table, cols, props, idx, cx).map_err(|e| Failure::Other(e.into()))
+                state
+                    .add_batch(table, cols, props, idx, cx)
+                    .map_err(|e| Failure::Other(e.into()))
             })?;
         }
     }
@@ -294,8 +341,10 @@ impl Row for ArrowRow<'_> {
 
     fn prop(&self, key: &str) -> Value {
         match self.properties {
-            Some(p) if p.is_valid(self.row) => tessera_rules::batch::json_string(p.value(self.row), key)
-                .map_or(Value::Null, Value::Str),
+            Some(p) if p.is_valid(self.row) => {
+                tessera_rules::batch::json_string(p.value(self.row), key)
+                    .map_or(Value::Null, Value::Str)
+            }
             _ => Value::Null,
         }
     }
@@ -308,8 +357,13 @@ pub fn value_at(a: &ArrayRef, row: usize) -> Value {
     }
     match a.data_type() {
         DataType::Boolean => Value::Bool(a.as_boolean().value(row)),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8
-        | DataType::UInt16 | DataType::UInt32 => {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => {
             let c = arrow_cast::cast(&a.slice(row, 1), &DataType::Int64).expect("integer cast");
             Value::Int(c.as_primitive::<Int64Type>().value(0))
         }
@@ -319,13 +373,21 @@ pub fn value_at(a: &ArrayRef, row: usize) -> Value {
         }
         DataType::Date32 => Value::Date(a.as_primitive::<Date32Type>().value(row)),
         DataType::Timestamp(_, _) => {
-            let c = arrow_cast::cast(&a.slice(row, 1), &DataType::Timestamp(TimeUnit::Microsecond, None))
-                .expect("timestamp cast");
+            let c = arrow_cast::cast(
+                &a.slice(row, 1),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )
+            .expect("timestamp cast");
             Value::Timestamp(c.as_primitive::<TimestampMicrosecondType>().value(0))
         }
         DataType::List(_) => {
             let l = a.as_list::<i32>().value(row);
-            Value::List(l.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_string()).collect())
+            Value::List(
+                l.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap_or_default().to_string())
+                    .collect(),
+            )
         }
         _ => {
             let c = arrow_cast::cast(&a.slice(row, 1), &DataType::Utf8).expect("string cast");
@@ -344,7 +406,8 @@ pub fn write_assignments(
 ) -> Result<(), Failure> {
     let n = customers.len();
     let ids = customers.column("customer_id").expect("checked").clone();
-    let mut list = arrow_array::builder::ListBuilder::new(arrow_array::builder::StringBuilder::new());
+    let mut list =
+        arrow_array::builder::ListBuilder::new(arrow_array::builder::StringBuilder::new());
     for row in 0..n {
         for (s, m) in members.iter().enumerate() {
             if m.value(row) {
@@ -355,7 +418,11 @@ pub fn write_assignments(
     }
     let mut fields = vec![
         ArrowField::new("customer_id", DataType::Utf8, false),
-        ArrowField::new("segments", DataType::List(Arc::new(ArrowField::new("item", DataType::Utf8, true))), false),
+        ArrowField::new(
+            "segments",
+            DataType::List(Arc::new(ArrowField::new("item", DataType::Utf8, true))),
+            false,
+        ),
     ];
     let mut columns: Vec<ArrayRef> = vec![ids, Arc::new(list.finish())];
     for g in &set.groups {
@@ -371,7 +438,8 @@ pub fn write_assignments(
         columns.push(Arc::new(col));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
     w.write(&batch)?;
     w.close()?;
@@ -389,7 +457,12 @@ pub struct Evaluated {
 }
 
 /// Compiles the config's segments against the run's tables and evaluates them in batch.
-pub fn evaluate(config: &Config, out: &Path, as_of: i32, features: &RecordBatch) -> Result<Evaluated, Failure> {
+pub fn evaluate(
+    config: &Config,
+    out: &Path,
+    as_of: i32,
+    features: &RecordBatch,
+) -> Result<Evaluated, Failure> {
     let customers = customer_table(config, out, features)?;
     let set = compile(config, out, &customers.schema)?;
     let cx = Context {

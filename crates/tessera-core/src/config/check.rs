@@ -251,7 +251,10 @@ impl Ctx<'_> {
                     ));
                 }
                 if members.contains(m.get_ref()) {
-                    return Err(self.at(m.span(), format!("groups.{n} lists `{}` twice", m.get_ref())));
+                    return Err(self.at(
+                        m.span(),
+                        format!("groups.{n} lists `{}` twice", m.get_ref()),
+                    ));
                 }
                 members.push(m.get_ref().clone());
             }
@@ -264,7 +267,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn lower_identifier(&self, name: &Spanned<String>, table: &str, what: &str) -> Result<(), ConfigError> {
+    fn lower_identifier(
+        &self,
+        name: &Spanned<String>,
+        table: &str,
+        what: &str,
+    ) -> Result<(), ConfigError> {
         let n = name.get_ref();
         if is_identifier(n) && !n.chars().any(|c| c.is_ascii_uppercase()) {
             return Ok(());

@@ -49,7 +49,11 @@ enum Accum {
 impl<'s> LeafState<'s> {
     /// Empty state for `customers` customers.
     pub fn new(set: &'s SegmentSet, customers: usize) -> Self {
-        let accs = set.leaves.iter().map(|l| Accum::new(l, customers)).collect();
+        let accs = set
+            .leaves
+            .iter()
+            .map(|l| Accum::new(l, customers))
+            .collect();
         LeafState {
             leaves: &set.leaves,
             accs,
@@ -254,7 +258,8 @@ impl Accum {
             } => match (avg, float) {
                 (false, true) => Arc::new(Float64Array::from(floats)),
                 (false, false) => Arc::new(Int64Array::from_iter_values(
-                    ints.iter().map(|&s| s.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
+                    ints.iter()
+                        .map(|&s| s.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
                 )),
                 (true, f) => Arc::new(Float64Array::from_iter((0..values.len()).map(|c| {
                     (values[c] > 0).then(|| {
@@ -266,9 +271,8 @@ impl Accum {
             Accum::BestInt { best, out, .. } => {
                 let a: ArrayRef = Arc::new(Int64Array::from(best));
                 match out {
-                    DataType::Date32 => {
-                        arrow_cast::cast(&a, &DataType::Int32).and_then(|a| arrow_cast::cast(&a, &out))
-                    }
+                    DataType::Date32 => arrow_cast::cast(&a, &DataType::Int32)
+                        .and_then(|a| arrow_cast::cast(&a, &out)),
                     DataType::Int64 => Ok(a),
                     _ => arrow_cast::cast(&a, &out),
                 }
@@ -292,5 +296,7 @@ fn as_i64(a: &ArrayRef) -> Result<Int64Array, ArrowError> {
         DataType::Date32 => arrow_cast::cast(&a, &DataType::Int32)?,
         _ => a,
     };
-    Ok(arrow_cast::cast(&a, &DataType::Int64)?.as_primitive::<Int64Type>().clone())
+    Ok(arrow_cast::cast(&a, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
 }

@@ -54,7 +54,10 @@ pub fn evaluate(
         let truth = eval(&set.segments[i].node, &input)?;
         members[i] = Some(is_true(&truth));
     }
-    Ok(members.into_iter().map(|m| m.expect("every segment evaluated")).collect())
+    Ok(members
+        .into_iter()
+        .map(|m| m.expect("every segment evaluated"))
+        .collect())
 }
 
 /// True where `b` is true; false where it is false or unknown.
@@ -71,7 +74,9 @@ pub fn eval(node: &Node, input: &Input) -> Result<BooleanArray, ArrowError> {
         Cond::And(items) => fold(items, input, and_kleene),
         Cond::Or(items) => fold(items, input, or_kleene),
         Cond::Not(inner) => not(&eval(inner, input)?),
-        Cond::Segment(i) => Ok(input.members[*i].clone().expect("dependencies evaluated first")),
+        Cond::Segment(i) => Ok(input.members[*i]
+            .clone()
+            .expect("dependencies evaluated first")),
         Cond::Test(t) => test(t, input),
     }
 }
@@ -180,11 +185,18 @@ fn test(t: &Test, input: &Input) -> Result<BooleanArray, ArrowError> {
         }
         Test::Matches(a, re) => {
             let a = v(a)?.array(input.len);
-            Ok(a.as_string::<i32>().iter().map(|s| s.map(|s| re.is_match(s))).collect())
+            Ok(a.as_string::<i32>()
+                .iter()
+                .map(|s| s.map(|s| re.is_match(s)))
+                .collect())
         }
         Test::IsNull { negated, val } => {
             let a = v(val)?.array(input.len);
-            if *negated { is_not_null(&a) } else { is_null(&a) }
+            if *negated {
+                is_not_null(&a)
+            } else {
+                is_null(&a)
+            }
         }
     }
 }
@@ -213,7 +225,10 @@ fn operand(v: &Val, input: &Input) -> Result<Operand, ArrowError> {
         Src::DaysSince(i) => {
             let day = days(&input.columns[*i], input.cx)?;
             let as_of = i64::from(input.cx.as_of);
-            let out: Int64Array = day.iter().map(|d| d.map(|d| as_of - i64::from(d))).collect();
+            let out: Int64Array = day
+                .iter()
+                .map(|d| d.map(|d| as_of - i64::from(d)))
+                .collect();
             return Ok(Operand::Array(Arc::new(out)));
         }
     };
@@ -289,7 +304,9 @@ fn property(properties: Option<&StringArray>, key: &str, len: usize) -> StringAr
     let Some(p) = properties else {
         return StringArray::new_null(len);
     };
-    p.iter().map(|json| json.and_then(|j| json_string(j, key))).collect()
+    p.iter()
+        .map(|json| json.and_then(|j| json_string(j, key)))
+        .collect()
 }
 
 /// The string value of `key` in a JSON object's text.
