@@ -58,7 +58,7 @@ rule = 'count(orders where category = "shoes" and amount > 0 last 90 days) >= 2'
 tags = ["behavioural"]
 
 [segments.sale_browsers_no_app]
-rule = 'count(events where name = "page_view" and properties.page starts_with "/sale" last 30 days) >= 3 and count(events where name = "app_open" last 90 days) = 0'
+rule = 'count(events where name = "page_view" and properties.page starts_with "/sale" last 90 days) >= 1 and count(events where name = "app_open" last 90 days) = 0'
 tags = ["behavioural", "technographic"]
 
 [segments.dach_b2b]

@@ -113,7 +113,7 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
         let m = &sizes[*name];
         println!(
             "{name:<width$}  {:>10}  {:>6.2}%  {}",
-            m["members"],
+            m["members"].as_u64().unwrap_or(0),
             m["share"].as_f64().unwrap_or(0.0) * 100.0,
             s.version
         );
@@ -124,9 +124,13 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
             g["version"].as_str().unwrap_or("")
         );
         for (seg, n) in g["sizes"].as_object().into_iter().flatten() {
-            println!("  {seg:<width$}  {n:>10}");
+            println!("  {seg:<width$}  {:>10}", n.as_u64().unwrap_or(0));
         }
-        println!("  {:<width$}  {:>10}", "(none)", g["none"]);
+        println!(
+            "  {:<width$}  {:>10}",
+            "(none)",
+            g["none"].as_u64().unwrap_or(0)
+        );
     }
     println!("\noverlap (customers in both)");
     print!("{:<width$}", "");
