@@ -199,15 +199,18 @@ pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
     Ok(())
 }
 
+/// One batch's columns, properties, and the rows of the customer in it.
+type Batch = (
+    Vec<arrow_array::ArrayRef>,
+    Option<arrow_array::StringArray>,
+    Vec<usize>,
+);
+
 /// The customer's leaf values, computed from their own rows (the row path).
 fn row_leaves(ev: &Evaluated, customer: &str) -> Result<Vec<Value>, Failure> {
     let index: std::collections::HashMap<&str, i32> = [(customer, 0)].into_iter().collect();
     let mut values = Vec::with_capacity(ev.set.leaves.len());
-    let mut rows: [Vec<(
-        Vec<arrow_array::ArrayRef>,
-        Option<arrow_array::StringArray>,
-        Vec<usize>,
-    )>; 2] = [Vec::new(), Vec::new()];
+    let mut rows: [Vec<Batch>; 2] = [Vec::new(), Vec::new()];
     for (k, table) in [TableKind::Orders, TableKind::Events]
         .into_iter()
         .enumerate()
