@@ -13,7 +13,7 @@
 # DuckDB: the 50 queries `tessera sql --dialect duckdb` prints, run in one connection over the same
 # run's clean tables and feature table, each result fetched as Arrow. Both run here, one after the
 # other, medians of RUNS; the member counts of every segment and tier must agree.
-# The data is the features benchmark's (same directory, same generation, see bench/features.sh).
+# The data is the features benchmark's (same directory, made by `orders_data` in bench/common.sh).
 # DuckDB and pyarrow are installed from PyPI into a venv under $BENCH_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,32 +26,7 @@ BENCH_PIP="duckdb pyarrow"
 . bench/common.sh
 
 data="$FEATURES_DIR/data-$ORDERS-$CUSTOMERS"
-if [ ! -s "$data/orders.parquet" ]; then
-  # The generation of bench/features.sh, unchanged (same seed: the same files).
-  rm -rf "$data" && mkdir -p "$data"
-  "$TESSERA" --quiet demo --out "$data/base" --customers "$CUSTOMERS" --seed 3 --no-run
-  cp "$data/base/customers.csv" "$data/customers.csv"
-  # Orders: the demo's, copied with distinct ids up to ORDERS; the date is the order's calendar day.
-  base_rows=$(($(wc -l < "$data/base/orders.csv") - 1))
-  copies=$(( (ORDERS + base_rows - 1) / base_rows ))
-  awk -F, -v rows="$ORDERS" -v copies="$copies" 'NR == 1 { next } { body[++n] = $0 }
-    END {
-      print "order_id,customer_id,date,amount"; out = 0
-      for (k = 0; k < copies && out < rows; k++)
-        for (i = 1; i <= n && out < rows; i++) {
-          split(body[i], f, ",")
-          print f[1] "-" k "," f[2] "," substr(f[3], 1, 10) "," f[4]; out++
-        }
-    }' "$data/base/orders.csv" > "$data/orders.csv"
-  rm -rf "$data/base"
-  "$PY" - "$data" <<'PYEOF'
-import sys, pyarrow as pa, pyarrow.csv as pc, pyarrow.parquet as pq
-d = sys.argv[1]
-types = {"order_id": pa.string(), "customer_id": pa.string(), "date": pa.date32(), "amount": pa.float64()}
-t = pc.read_csv(f"{d}/orders.csv", convert_options=pc.ConvertOptions(column_types=types))
-pq.write_table(t, f"{d}/orders.parquet", row_group_size=1_000_000, compression="snappy")
-PYEOF
-fi
+orders_data "$data"
 
 AS_OF=2026-01-01
 TIERS="platinum gold silver bronze"

@@ -146,23 +146,16 @@ impl Checker<'_> {
             }
             ast::Test::Str(op, rhs) => {
                 let rhs = self.side(rhs, scope)?;
-                let rhs_span = rhs.span;
                 if lhs.ty == Some(Type::List) && *op == ast::StrOp::Contains {
                     let list = plain_val(lhs);
                     let (_, mut vals) = unify(vec![string_side(rhs)?], 0)?;
                     return Ok(Test::ListContains(list, vals.remove(0)));
                 }
-                let (_, mut vals) = unify(
-                    vec![
-                        string_side(lhs).map_err(|e| e.with_op(op.keyword()))?,
-                        string_side(rhs).map_err(|e| e.with_op(op.keyword()))?,
-                    ],
-                    0,
-                )
-                .map_err(|mut e| {
-                    e.span = rhs_span;
-                    e
-                })?;
+                let sides = vec![
+                    string_side(lhs).map_err(|e| e.with_op(op.keyword()))?,
+                    string_side(rhs).map_err(|e| e.with_op(op.keyword()))?,
+                ];
+                let (_, mut vals) = unify(sides, 0)?;
                 let r = vals.pop().expect("two sides");
                 Test::Str(*op, vals.pop().expect("two sides"), r)
             }

@@ -172,7 +172,8 @@ pub fn leaf_value(leaf: &Leaf, rows: &[&dyn Row], cx: &Context) -> Value {
     acc.finish()
 }
 
-/// The running state of one aggregate, the same for both paths.
+/// The running state of one aggregate for one customer (the batch path keeps the same state in
+/// columns, one entry per customer).
 #[derive(Debug, Clone)]
 pub struct Acc {
     func: AggFunc,

@@ -3,7 +3,7 @@
 //! customers joined with the feature table), `orders` and `events` (the clean tables). Behavioural
 //! leaves become correlated subqueries; a referenced segment is inlined as `(...) IS TRUE`.
 
-use crate::ast::{AggFunc, CmpOp, StrOp, TableKind};
+use crate::ast::{AggFunc, StrOp, TableKind};
 use crate::ir::*;
 use crate::print::date;
 use crate::set::SegmentSet;
@@ -146,15 +146,7 @@ impl Compiler<'_> {
                 let _ = write!(s, "({} = TRUE)", v(a)?);
             }
             Test::Cmp(op, a, b, _) => {
-                let op = match op {
-                    CmpOp::Eq => "=",
-                    CmpOp::Ne => "<>",
-                    CmpOp::Lt => "<",
-                    CmpOp::Le => "<=",
-                    CmpOp::Gt => ">",
-                    CmpOp::Ge => ">=",
-                };
-                let _ = write!(s, "({} {op} {})", v(a)?, v(b)?);
+                let _ = write!(s, "({} {} {})", v(a)?, op.symbol(), v(b)?);
             }
             Test::In {
                 negated,

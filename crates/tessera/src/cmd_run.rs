@@ -58,10 +58,10 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         stages.insert("features".to_string(), seconds(started));
         if !config.segments.is_empty() {
             let started = Instant::now();
-            let ev = crate::segment_stage::evaluate(&config, out, day, &features)?;
+            let ev = crate::segment_stage::prepare(&config, out, day, &features)?.evaluate()?;
             crate::segment_stage::write_assignments(
-                &ev.set,
-                &ev.customers,
+                &ev.run.set,
+                &ev.run.customers,
                 &ev.members,
                 &out.join("assignments.parquet"),
             )?;

@@ -1,10 +1,10 @@
 //! `tessera segments`, `tessera explain` and `tessera sql`: previews of the config's segments.
 
 use crate::Failure;
-use crate::cli::{Cli, ExplainArgs, SegmentsArgs, SqlArgs, TablesArgs};
+use crate::cli::{Cli, ExplainArgs, SegmentsArgs, SqlArgs};
 use crate::cmd_run::{RunRequest, execute};
 use crate::output::load_config;
-use crate::segment_stage::{self, ArrowRow, Evaluated};
+use crate::segment_stage::{self, ArrowRow, Prepared};
 use anyhow::{Context as _, anyhow};
 use std::path::{Path, PathBuf};
 use tessera_rules::ast::TableKind;
@@ -65,24 +65,40 @@ fn run_dir(config: &Path, run: Option<&Path>, as_of: Option<&str>) -> Result<Run
     })
 }
 
-fn evaluated(t: &TablesArgs) -> Result<(tessera_core::Config, Evaluated), Failure> {
-    let (config, _) = load_config(&t.config)?;
+/// The config's segments compiled against a run's tables; the run folder lives as long as the result.
+fn prepared(
+    config_path: &Path,
+    run: Option<&Path>,
+    as_of: Option<&str>,
+) -> Result<(RunDir, Prepared), Failure> {
+    let (config, _) = load_config(config_path)?;
     if config.segments.is_empty() {
         return Err(Failure::Input(anyhow!(
             "{} defines no [segments]",
-            t.config.display()
+            config_path.display()
         )));
     }
-    let dir = run_dir(&t.config, t.run.as_deref(), t.as_of.as_deref())?;
+    let dir = run_dir(config_path, run, as_of)?;
     let features = segment_stage::read_features(&dir.path.join("features.parquet"))?;
-    let ev = segment_stage::evaluate(&config, &dir.path, dir.as_of, &features)?;
-    Ok((config, ev))
+    let prepared = segment_stage::prepare(&config, &dir.path, dir.as_of, &features)?;
+    Ok((dir, prepared))
+}
+
+fn segment_index(set: &tessera_rules::SegmentSet, name: &str) -> Result<usize, Failure> {
+    set.segment(name).ok_or_else(|| {
+        Failure::Input(anyhow!(
+            "unknown segment {name:?}{}",
+            tessera_rules::did_you_mean(name, set.names().into_iter())
+        ))
+    })
 }
 
 pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
-    let (_, ev) = evaluated(&args.tables)?;
+    let t = &args.tables;
+    let (_dir, prepared) = prepared(&t.config, t.run.as_deref(), t.as_of.as_deref())?;
+    let ev = prepared.evaluate()?;
     let (sizes, groups) = ev.report();
-    let names = ev.set.names();
+    let names = ev.run.set.names();
     let overlap: Vec<Vec<u64>> = ev
         .members
         .iter()
@@ -95,7 +111,7 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
         .collect();
     if args.tables.json {
         let doc = serde_json::json!({
-            "customers": ev.customers.len(),
+            "customers": ev.run.customers.len(),
             "segments": sizes,
             "groups": groups,
             "overlap": { "segments": names, "counts": overlap },
@@ -104,12 +120,12 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let width = names.iter().map(|n| n.len()).max().unwrap_or(7).max(7);
-    println!("{} customers", ev.customers.len());
+    println!("{} customers", ev.run.customers.len());
     println!(
         "{:<width$}  {:>10}  {:>7}  version",
         "segment", "members", "share"
     );
-    for (s, name) in ev.set.segments.iter().zip(&names) {
+    for (s, name) in ev.run.set.segments.iter().zip(&names) {
         let m = &sizes[*name];
         println!(
             "{name:<width$}  {:>10}  {:>6.2}%  {}",
@@ -149,7 +165,8 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
 }
 
 pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
-    let (_, ev) = evaluated(&args.tables)?;
+    let t = &args.tables;
+    let (_dir, ev) = prepared(&t.config, t.run.as_deref(), t.as_of.as_deref())?;
     let ids = ev.customers.column("customer_id").expect("checked");
     let ids = arrow_array::cast::AsArray::as_string::<i32>(ids);
     let Some(row) = ids.iter().position(|id| id == Some(args.customer.as_str())) else {
@@ -159,12 +176,7 @@ pub fn explain(args: &ExplainArgs, _cli: &Cli) -> Result<(), Failure> {
         )));
     };
     let wanted: Vec<usize> = match &args.segment {
-        Some(s) => vec![ev.set.segment(s).ok_or_else(|| {
-            Failure::Input(anyhow!(
-                "unknown segment {s:?}{}",
-                tessera_rules::did_you_mean(s, ev.set.names().into_iter())
-            ))
-        })?],
+        Some(s) => vec![segment_index(&ev.set, s)?],
         None => (0..ev.set.segments.len()).collect(),
     };
     let customer = ArrowRow {
@@ -207,7 +219,7 @@ type Batch = (
 );
 
 /// The customer's leaf values, computed from their own rows (the row path).
-fn row_leaves(ev: &Evaluated, customer: &str) -> Result<Vec<Value>, Failure> {
+fn row_leaves(ev: &Prepared, customer: &str) -> Result<Vec<Value>, Failure> {
     let index: std::collections::HashMap<&str, i32> = [(customer, 0)].into_iter().collect();
     let mut values = Vec::with_capacity(ev.set.leaves.len());
     let mut rows: [Vec<Batch>; 2] = [Vec::new(), Vec::new()];
@@ -252,31 +264,16 @@ pub fn sql(args: &SqlArgs, _cli: &Cli) -> Result<(), Failure> {
             Dialect::NAMES.join(", ")
         ))
     })?;
-    let tables = TablesArgs {
-        config: args.config.clone(),
-        run: args.run.clone(),
-        as_of: None,
-        json: false,
-    };
-    let (config, _) = load_config(&tables.config)?;
-    let dir = run_dir(&tables.config, tables.run.as_deref(), None)?;
-    let features = segment_stage::read_features(&dir.path.join("features.parquet"))?;
-    let customers = segment_stage::customer_table(&config, &dir.path, &features)?;
-    let set = segment_stage::compile(&config, &dir.path, &customers.schema)?;
-    let i = set.segment(&args.segment).ok_or_else(|| {
-        Failure::Input(anyhow!(
-            "unknown segment {:?}{}",
-            args.segment,
-            tessera_rules::did_you_mean(&args.segment, set.names().into_iter())
-        ))
-    })?;
+    let (dir, prepared) = prepared(&args.config, args.run.as_deref(), None)?;
+    let set = &prepared.set;
+    let i = segment_index(set, &args.segment)?;
     let as_of = match &args.as_of {
         Some(d) => tessera_core::value::parse_date(d, None)
             .with_context(|| format!("--as-of {d}: expected YYYY-MM-DD"))
             .map_err(Failure::Input)?,
         None => dir.as_of,
     };
-    let text = tessera_rules::sql::compile(&set, i, as_of, dialect)
+    let text = tessera_rules::sql::compile(set, i, as_of, dialect)
         .map_err(|e| Failure::Input(e.into()))?;
     println!("{text};");
     Ok(())

@@ -56,7 +56,7 @@ fn read_parquet(path: &Path) -> Result<(Arc<Schema>, Vec<RecordBatch>), Failure>
     Ok((schema, batches))
 }
 
-fn language_type(name: &str, dt: &DataType, money: bool) -> Option<Type> {
+fn language_type(dt: &DataType, money: bool) -> Option<Type> {
     Some(match dt {
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
             if money {
@@ -80,10 +80,7 @@ fn language_type(name: &str, dt: &DataType, money: bool) -> Option<Type> {
         DataType::Date32 => Type::Date,
         DataType::Timestamp(_, _) => Type::Timestamp,
         DataType::List(f) if matches!(f.data_type(), DataType::Utf8) => Type::List,
-        _ => {
-            let _ = name;
-            return None;
-        }
+        _ => return None,
     })
 }
 
@@ -109,7 +106,7 @@ fn table_from(
         if skip(f.name()) {
             continue;
         }
-        let Some(ty) = language_type(f.name(), f.data_type(), money(f.name())) else {
+        let Some(ty) = language_type(f.data_type(), money(f.name())) else {
             continue;
         };
         let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
@@ -180,7 +177,7 @@ fn clean_schema(
         .iter()
         .filter(|f| f.name() != "properties")
         .filter_map(|f| {
-            language_type(f.name(), f.data_type(), money.contains(f.name()))
+            language_type(f.data_type(), money.contains(f.name()))
                 .map(|t| Field::new(f.name().clone(), t))
         })
         .collect();
@@ -446,38 +443,50 @@ pub fn write_assignments(
     Ok(())
 }
 
-/// Every segment evaluated over a run's customers.
-pub struct Evaluated {
+/// A run's segments checked against its tables, with the customer row they are evaluated on.
+pub struct Prepared {
     pub set: SegmentSet,
     pub customers: Table,
-    pub members: Vec<BooleanArray>,
     pub cx: Context,
     /// The run's output folder.
     pub dir: std::path::PathBuf,
 }
 
-/// Compiles the config's segments against the run's tables and evaluates them in batch.
-pub fn evaluate(
+/// Every segment evaluated over a run's customers.
+pub struct Evaluated {
+    pub run: Prepared,
+    pub members: Vec<BooleanArray>,
+}
+
+/// Builds the customer row and compiles the config's segments against the run's tables.
+pub fn prepare(
     config: &Config,
     out: &Path,
     as_of: i32,
     features: &RecordBatch,
-) -> Result<Evaluated, Failure> {
+) -> Result<Prepared, Failure> {
     let customers = customer_table(config, out, features)?;
     let set = compile(config, out, &customers.schema)?;
     let cx = Context {
         as_of,
         time_zone: config.time_zone,
     };
-    let leaves = leaf_columns(&set, out, &customers, cx)?;
-    let members = tessera_rules::batch::evaluate(&set, &customers.columns, &leaves, cx)?;
-    Ok(Evaluated {
+    Ok(Prepared {
         set,
         customers,
-        members,
         cx,
         dir: out.to_path_buf(),
     })
+}
+
+impl Prepared {
+    /// Evaluates every segment in batch: one pass over orders and events for the leaves.
+    pub fn evaluate(self) -> Result<Evaluated, Failure> {
+        let leaves = leaf_columns(&self.set, &self.dir, &self.customers, self.cx)?;
+        let members =
+            tessera_rules::batch::evaluate(&self.set, &self.customers.columns, &leaves, self.cx)?;
+        Ok(Evaluated { run: self, members })
+    }
 }
 
 /// A run's `features.parquet` as one batch.
@@ -494,9 +503,9 @@ impl Evaluated {
         std::collections::BTreeMap<String, serde_json::Value>,
         std::collections::BTreeMap<String, serde_json::Value>,
     ) {
-        let n = self.customers.len().max(1) as f64;
-        let segments = self
-            .set
+        let n = self.run.customers.len().max(1) as f64;
+        let set = &self.run.set;
+        let segments = set
             .segments
             .iter()
             .zip(&self.members)
@@ -512,22 +521,21 @@ impl Evaluated {
                 )
             })
             .collect();
-        let groups = self
-            .set
+        let groups = set
             .groups
             .iter()
             .map(|g| {
                 let mut sizes = serde_json::Map::new();
                 let mut none = 0u64;
                 let mut counts = vec![0u64; g.members.len()];
-                for row in 0..self.customers.len() {
+                for row in 0..self.run.customers.len() {
                     match g.members.iter().position(|&s| self.members[s].value(row)) {
                         Some(k) => counts[k] += 1,
                         None => none += 1,
                     }
                 }
                 for (k, &s) in g.members.iter().enumerate() {
-                    sizes.insert(self.set.segments[s].def.name.clone(), counts[k].into());
+                    sizes.insert(set.segments[s].def.name.clone(), counts[k].into());
                 }
                 (
                     g.def.name.clone(),
