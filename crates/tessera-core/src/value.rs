@@ -344,20 +344,28 @@ impl LocalTime {
     }
 }
 
-/// Local calendar days of UTC instants in one zone, with offsets cached per UTC hour (an hour
-/// whose offset differs at its start and end is resolved instant by instant).
+/// Local calendar days of UTC instants in one zone, with offsets cached per UTC day (a day whose
+/// offset differs at its start and end is cached per UTC hour instead, and an hour whose offset
+/// differs at its start and end is resolved instant by instant).
 #[derive(Debug, Clone)]
 pub struct LocalDays {
     tz: Tz,
     utc: bool,
+    /// (UTC day, its offset, or `MIXED` when the offset changes during the day).
+    days: Vec<(i64, i64)>,
     hours: Vec<(i64, i64)>,
 }
+
+/// Slots of the per-day cache: 22 years of days without two sharing a slot.
+const UTC_DAY_SLOTS: usize = 8192;
+const MIXED: i64 = i64::MIN;
 
 impl LocalDays {
     pub fn new(tz: Tz) -> Self {
         Self {
             tz,
             utc: tz == Tz::UTC,
+            days: vec![(i64::MIN, 0); UTC_DAY_SLOTS],
             hours: vec![(i64::MIN, 0); DAY_SLOTS],
         }
     }
@@ -381,9 +389,27 @@ impl LocalDays {
         if self.utc {
             return secs.div_euclid(86_400) as i32;
         }
+        let day = secs.div_euclid(86_400);
+        let slot = day.rem_euclid(UTC_DAY_SLOTS as i64) as usize;
+        let offset = match self.days[slot] {
+            (d, off) if d == day && off != MIXED => off,
+            (d, _) if d == day => self.hour_offset(secs),
+            _ => {
+                let (a, b) = (
+                    self.offset(day * 86_400),
+                    self.offset(day * 86_400 + 86_399),
+                );
+                self.days[slot] = (day, if a == b { a } else { MIXED });
+                if a == b { a } else { self.hour_offset(secs) }
+            }
+        };
+        (secs + offset).div_euclid(86_400) as i32
+    }
+
+    fn hour_offset(&mut self, secs: i64) -> i64 {
         let hour = secs.div_euclid(3600);
         let slot = hour.rem_euclid(DAY_SLOTS as i64) as usize;
-        let offset = match self.hours[slot] {
+        match self.hours[slot] {
             (h, off) if h == hour => off,
             _ => {
                 let (a, b) = (self.offset(hour * 3600), self.offset(hour * 3600 + 3599));
@@ -394,8 +420,7 @@ impl LocalDays {
                     self.offset(secs)
                 }
             }
-        };
-        (secs + offset).div_euclid(86_400) as i32
+        }
     }
 }
 
@@ -692,6 +717,28 @@ mod tests {
             parse_date("2024-07-02", None).unwrap()
         );
         assert_eq!(utc.day(-1), -1);
+    }
+
+    proptest::proptest! {
+        /// The cached days equal chrono-tz's answer for every instant, across DST changes.
+        #[test]
+        fn local_days_equal_chrono_tz(
+            instants in proptest::collection::vec(-2_000_000_000i64..4_000_000_000, 1..200),
+            zone in 0usize..4,
+        ) {
+            use chrono::TimeZone;
+            let tz = [chrono_tz::Europe::Berlin, chrono_tz::America::New_York,
+                chrono_tz::Australia::Lord_Howe, chrono_tz::Asia::Kolkata][zone];
+            let mut days = LocalDays::new(tz);
+            for &secs in &instants {
+                // Each instant and its neighbours, so cached days and hours are hit again.
+                for s in [secs, secs + 1, secs + 1800, secs - 3599] {
+                    let local = tz.timestamp_opt(s, 0).unwrap().date_naive();
+                    let expected = (local - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days();
+                    proptest::prop_assert_eq!(i64::from(days.day(s * 1_000_000 + 999_999)), expected);
+                }
+            }
+        }
     }
 
     #[test]

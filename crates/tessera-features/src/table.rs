@@ -72,6 +72,24 @@ impl FeatureParams {
 
 /// Builds the feature table from the clean tables in `clean_dir`.
 pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, FeatureError> {
+    build_keeping_rows(clean_dir, p, false).map(|(table, _)| table)
+}
+
+/// Every row of the clean orders file, in file order, as the feature table read it: the
+/// customer's position in the table (-1 when unknown) and the local day of `ordered_at`
+/// (`i32::MAX` when it is null). Later stages use it to skip looking customers up again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderRows {
+    pub customer: Vec<i32>,
+    pub day: Vec<i32>,
+}
+
+/// [`build`], also returning the [`OrderRows`] when `keep_rows` is set (and the orders exist).
+pub fn build_keeping_rows(
+    clean_dir: &Path,
+    p: &FeatureParams,
+    keep_rows: bool,
+) -> Result<(RecordBatch, Option<OrderRows>), FeatureError> {
     let customers = read_batches(
         &clean_dir.join("customers.parquet"),
         &["customer_id", "signed_up_at"],
@@ -95,9 +113,17 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     }
     let orders_path = clean_dir.join("orders.parquet");
     let mut facts = Vec::new();
+    let mut rows = None;
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
-        facts.reserve_exact(crate::read::row_count(&orders_path)?);
+        let count = crate::read::row_count(&orders_path)?;
+        facts.reserve_exact(count);
+        if keep_rows {
+            rows = Some(OrderRows {
+                customer: Vec::with_capacity(count),
+                day: Vec::with_capacity(count),
+            });
+        }
         let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
         let wanted = ["customer_id", "ordered_at", "amount", "category", "channel"];
         // Categories and channels are few, so their chunks are dictionary-encoded; customer ids
@@ -135,10 +161,15 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
                 } else {
                     position.get(c.value(i)).copied()
                 };
-                if let (Some(customer), false, false) = (customer, t.is_null(i), a.is_null(i)) {
+                let day = (!t.is_null(i)).then(|| days.day(t.value(i)));
+                if let Some(rows) = &mut rows {
+                    rows.customer.push(customer.map_or(-1, |c| c as i32));
+                    rows.day.push(day.unwrap_or(i32::MAX));
+                }
+                if let (Some(customer), Some(day), false) = (customer, day, a.is_null(i)) {
                     facts.push(OrderFact {
                         customer,
-                        day: days.day(t.value(i)),
+                        day,
                         amount: a.value(i),
                         category: name(&by_category, &cat, i),
                         channel: name(&by_channel, &chan, i),
@@ -177,7 +208,7 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
     let table = assemble(&parts, p);
     check_names(&table, &p.custom)?;
     let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
-    Ok(with_columns(table, custom))
+    Ok((with_columns(table, custom), rows))
 }
 
 /// Column names that later stages of a run add to the feature table.

@@ -9,6 +9,9 @@ use tessera_core::schema::SourceKind;
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTime {
     pub seconds: f64,
+    /// Seconds of the stage's steps, where it reports them (e.g. the segments stage's `leaves`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -378,6 +378,7 @@ impl Checker<'_> {
             column: column.map(|(i, t, _)| (i, t)),
             time_column,
             filter,
+            filter_text: a.filter.as_ref().map(|f| print::normal_form(f)),
             window: a.window,
             ty,
             text,

@@ -101,6 +101,8 @@ pub struct Leaf {
     /// Index of the table's time column.
     pub time_column: usize,
     pub filter: Option<Node>,
+    /// The filter in normal form: leaves with the same text filter the same rows.
+    pub filter_text: Option<String>,
     pub window: Window,
     /// The result type.
     pub ty: Type,
@@ -119,29 +121,53 @@ impl Leaf {
     }
 }
 
+/// Calls `f` with every value `node` reads, in order.
+pub fn visit_vals<'n>(node: &'n Node, f: &mut impl FnMut(&'n Val)) {
+    match &node.cond {
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|n| visit_vals(n, f)),
+        Cond::Not(inner) => visit_vals(inner, f),
+        Cond::Segment(_) => {}
+        Cond::Test(t) => match t {
+            Test::Truthy(v) | Test::Matches(v, _) | Test::IsNull { val: v, .. } => f(v),
+            Test::In { val: v, .. } => f(v),
+            Test::Cmp(_, a, b, _) | Test::Str(_, a, b) | Test::ListContains(a, b) => {
+                f(a);
+                f(b)
+            }
+            Test::Between { val: v, lo, hi, .. } => {
+                f(v);
+                f(lo);
+                f(hi)
+            }
+        },
+    }
+}
+
 /// Calls `f` with every leaf index `node` uses.
 pub fn visit_leaves(node: &Node, f: &mut impl FnMut(usize)) {
-    let val = |v: &Val, f: &mut dyn FnMut(usize)| {
+    visit_vals(node, &mut |v| {
         if let Src::Leaf(l) = v.src {
             f(l)
         }
-    };
-    match &node.cond {
-        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|n| visit_leaves(n, f)),
-        Cond::Not(inner) => visit_leaves(inner, f),
-        Cond::Segment(_) => {}
-        Cond::Test(t) => match t {
-            Test::Truthy(v) | Test::Matches(v, _) | Test::IsNull { val: v, .. } => val(v, f),
-            Test::In { val: v, .. } => val(v, f),
-            Test::Cmp(_, a, b, _) | Test::Str(_, a, b) | Test::ListContains(a, b) => {
-                val(a, f);
-                val(b, f)
-            }
-            Test::Between { val: v, lo, hi, .. } => {
-                val(v, f);
-                val(lo, f);
-                val(hi, f)
-            }
-        },
+    })
+}
+
+impl Leaf {
+    /// The columns of its table the leaf reads (time, aggregated column, filter columns), and
+    /// whether its filter reads event properties.
+    pub fn columns(&self) -> (Vec<usize>, bool) {
+        let mut columns = vec![self.time_column];
+        columns.extend(self.column.map(|(c, _)| c));
+        let mut properties = false;
+        if let Some(f) = &self.filter {
+            visit_vals(f, &mut |v| match v.src {
+                Src::Field(c) | Src::DaysSince(c) => columns.push(c),
+                Src::Prop(_) => properties = true,
+                _ => {}
+            });
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        (columns, properties)
     }
 }

@@ -301,10 +301,16 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> Value) -> Value {
 fn batch_members(set: &SegmentSet, cs: &[Customer], cx: Context) -> Vec<Vec<bool>> {
     let columns = customer_columns(cs);
     let mut state = LeafState::new(set, cs.len());
+    // The orders in two parts, accumulated apart and merged, as the run reads row groups.
     let (orders, order_idx) = order_columns(cs);
-    state
-        .add_batch(TableKind::Orders, &orders, None, &order_idx, cx)
-        .unwrap();
+    let half = order_idx.len() / 2;
+    for (at, len) in [(0, half), (half, order_idx.len() - half)] {
+        let part: Vec<ArrayRef> = orders.iter().map(|c| c.slice(at, len)).collect();
+        let mut s = LeafState::for_table(set, cs.len(), TableKind::Orders);
+        s.add_batch(TableKind::Orders, &part, None, &order_idx[at..at + len], cx)
+            .unwrap();
+        state.merge(s);
+    }
     let (events, props, event_idx) = event_columns(cs);
     state
         .add_batch(TableKind::Events, &events, Some(&props), &event_idx, cx)

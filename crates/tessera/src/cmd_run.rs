@@ -46,6 +46,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
     let seconds = |t: Instant| StageTime {
         seconds: t.elapsed().as_secs_f64(),
+        steps: BTreeMap::new(),
     };
     let mut stages = BTreeMap::from([("ingest".to_string(), seconds(started))]);
     let as_of = as_of
@@ -54,19 +55,26 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let (mut segments, mut groups) = Default::default();
     if let Some(day) = as_of {
         let started = Instant::now();
-        let features = write_features(&config, out, day, req.csv)?;
+        let keep_rows = !config.segments.is_empty();
+        let (features, order_rows) = write_features(&config, out, day, req.csv, keep_rows)?;
         stages.insert("features".to_string(), seconds(started));
         if !config.segments.is_empty() {
             let started = Instant::now();
-            let ev = crate::segment_stage::prepare(&config, out, day, &features)?.evaluate()?;
+            let mut prepared = crate::segment_stage::prepare(&config, out, day, &features)?;
+            prepared.orders = order_rows;
+            let mut ev = prepared.evaluate()?;
+            let write = Instant::now();
             crate::segment_stage::write_assignments(
                 &ev.run.set,
                 &ev.run.customers,
                 &ev.members,
                 &out.join("assignments.parquet"),
             )?;
+            ev.steps.push(("write", write.elapsed().as_secs_f64()));
             (segments, groups) = ev.report();
-            stages.insert("segments".to_string(), seconds(started));
+            let mut stage = seconds(started);
+            stage.steps = ev.steps.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+            stages.insert("segments".to_string(), stage);
         }
     }
     let summary = RunSummary {
@@ -92,23 +100,31 @@ fn write_features(
     out: &Path,
     as_of: i32,
     csv: bool,
-) -> Result<arrow_array::RecordBatch, Failure> {
+    keep_rows: bool,
+) -> Result<
+    (
+        arrow_array::RecordBatch,
+        Option<tessera_features::table::OrderRows>,
+    ),
+    Failure,
+> {
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
     params.windows = config.features.windows.clone();
     params.unit = config.features.time_unit.into();
     params.event_names = config.features.events.clone();
     params.custom = config.features.custom.clone();
-    let table = table::build(&out.join("clean"), &params).map_err(|e| match e {
-        table::FeatureError::Custom { .. } => Failure::Input(e.into()),
-        e => Failure::Other(e.into()),
-    })?;
+    let (table, rows) =
+        table::build_keeping_rows(&out.join("clean"), &params, keep_rows).map_err(|e| match e {
+            table::FeatureError::Custom { .. } => Failure::Input(e.into()),
+            e => Failure::Other(e.into()),
+        })?;
     let features = crate::stages::with_rfm(&table, &config.rfm)?;
     table::write_parquet(&features, &out.join("features.parquet"))?;
     if csv {
         table::write_csv(&features, &out.join("features.csv"))?;
     }
-    Ok(features)
+    Ok((features, rows))
 }
 
 /// Checks `[features.custom]` against the clean tables' schemas, so that a mistake in a custom

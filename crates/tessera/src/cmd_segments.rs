@@ -105,7 +105,7 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
         .map(|a| {
             ev.members
                 .iter()
-                .map(|b| (0..a.len()).filter(|&r| a.value(r) && b.value(r)).count() as u64)
+                .map(|b| (a.values() & b.values()).count_set_bits() as u64)
                 .collect()
         })
         .collect();
@@ -115,6 +115,7 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
             "segments": sizes,
             "groups": groups,
             "overlap": { "segments": names, "counts": overlap },
+            "seconds": ev.steps.iter().map(|&(k, v)| (k, v)).collect::<std::collections::BTreeMap<_, _>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -220,7 +221,7 @@ type Batch = (
 
 /// The customer's leaf values, computed from their own rows (the row path).
 fn row_leaves(ev: &Prepared, customer: &str) -> Result<Vec<Value>, Failure> {
-    let index: std::collections::HashMap<&str, i32> = [(customer, 0)].into_iter().collect();
+    let index: segment_stage::CustomerIndex = [(customer, 0)].into_iter().collect();
     let mut values = Vec::with_capacity(ev.set.leaves.len());
     let mut rows: [Vec<Batch>; 2] = [Vec::new(), Vec::new()];
     for (k, table) in [TableKind::Orders, TableKind::Events]
@@ -230,13 +231,22 @@ fn row_leaves(ev: &Prepared, customer: &str) -> Result<Vec<Value>, Failure> {
         if !ev.set.leaves.iter().any(|l| l.table == table) {
             continue;
         }
-        segment_stage::for_each_batch(&ev.set, &ev.dir, table, &index, |cols, props, idx| {
-            let mine: Vec<usize> = (0..idx.len()).filter(|&r| idx[r] == 0).collect();
-            if !mine.is_empty() {
-                rows[k].push((cols.to_vec(), props.cloned(), mine));
-            }
-            Ok(())
-        })?;
+        let all = segment_stage::Part::default();
+        let who = segment_stage::Customers::Lookup(&index);
+        segment_stage::for_each_batch(
+            &ev.set,
+            &ev.dir,
+            table,
+            &who,
+            &all,
+            |cols, props, idx, _| {
+                let mine: Vec<usize> = (0..idx.len()).filter(|&r| idx[r] == 0).collect();
+                if !mine.is_empty() {
+                    rows[k].push((cols.to_vec(), props.cloned(), mine));
+                }
+                Ok(())
+            },
+        )?;
     }
     for leaf in &ev.set.leaves {
         let k = usize::from(leaf.table == TableKind::Events);

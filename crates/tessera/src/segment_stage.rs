@@ -8,11 +8,11 @@ use arrow_array::types::*;
 use arrow_array::*;
 use arrow_schema::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use tessera_core::Config;
 use tessera_core::schema::{FieldType, SourceKind};
+use tessera_features::table::OrderRows;
 use tessera_rules::ast::TableKind;
 use tessera_rules::batch::LeafState;
 use tessera_rules::row::Context;
@@ -231,14 +231,34 @@ pub fn compile(config: &Config, out: &Path, customer: &RowSchema) -> Result<Segm
     })
 }
 
+/// Customer ids to positions in the customer table.
+pub type CustomerIndex<'a> = hashbrown::HashMap<&'a str, i32>;
+
+/// Which part of a clean table a pass reads: some row groups (all when `None`) and some columns
+/// of the table's row schema (all when `None`), with or without event properties.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    pub row_groups: Option<Vec<usize>>,
+    pub columns: Option<(Vec<usize>, bool)>,
+}
+
+/// How a pass learns each row's customer: by looking its id up, or from the rows the feature
+/// table already resolved (all rows of the table; a part starts at row `start`).
+pub enum Customers<'a> {
+    Lookup(&'a CustomerIndex<'a>),
+    Known { rows: &'a OrderRows, start: usize },
+}
+
 /// Reads the rows of `table` that the segments need, batch by batch, calling `f` with each batch's
-/// columns (in the catalog's order), its properties and its customer indices.
+/// columns (in the catalog's order; columns outside `part` are empty arrays), its properties,
+/// its customer indices (negative for unknown customers) and, when known, its local days.
 pub fn for_each_batch(
     set: &SegmentSet,
     out: &Path,
     table: TableKind,
-    customer_index: &HashMap<&str, i32>,
-    mut f: impl FnMut(&[ArrayRef], Option<&StringArray>, &[i32]) -> Result<(), Failure>,
+    customers: &Customers,
+    part: &Part,
+    mut f: impl FnMut(&[ArrayRef], Option<&StringArray>, &[i32], Option<&[i32]>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let schema = match table {
         TableKind::Orders => set.catalog.orders.as_ref(),
@@ -248,77 +268,193 @@ pub fn for_each_batch(
     let path = out.join("clean").join(format!("{}.parquet", table.name()));
     let file =
         std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
-        .with_batch_size(65_536)
-        .build()?;
-    for batch in reader {
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(65_536);
+    let file_schema = builder.schema().clone();
+    if let Some((columns, properties)) = &part.columns {
+        let mut wanted: Vec<&str> = columns
+            .iter()
+            .map(|&c| schema.fields[c].name.as_str())
+            .collect();
+        if let Customers::Lookup(_) = customers {
+            wanted.push("customer_id");
+        }
+        if *properties {
+            wanted.push("properties");
+        }
+        let roots = file_schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+            .map(|(i, _)| i);
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder = builder.with_projection(mask);
+    }
+    if let Some(groups) = &part.row_groups {
+        builder = builder.with_row_groups(groups.clone());
+    }
+    let mut next = 0;
+    for batch in builder.build()? {
         let batch = batch?;
         let columns: Vec<ArrayRef> = schema
             .fields
             .iter()
-            .map(|f| {
-                batch
-                    .column_by_name(&f.name)
-                    .cloned()
-                    .expect("schema read from this file")
+            .map(|f| match batch.column_by_name(&f.name) {
+                Some(c) => c.clone(),
+                None => {
+                    let ty = file_schema
+                        .field_with_name(&f.name)
+                        .map_or(DataType::Null, |f| f.data_type().clone());
+                    arrow_array::new_empty_array(&ty)
+                }
             })
             .collect();
         let properties = batch
             .column_by_name("properties")
             .map(|p| arrow_cast::cast(p, &DataType::Utf8))
             .transpose()?;
-        let ids = arrow_cast::cast(
-            batch
-                .column_by_name("customer_id")
-                .ok_or_else(|| anyhow!("{} has no customer_id", path.display()))?,
-            &DataType::Utf8,
-        )?;
-        let idx: Vec<i32> = ids
-            .as_string::<i32>()
-            .iter()
-            .map(|id| {
-                id.and_then(|id| customer_index.get(id).copied())
-                    .unwrap_or(-1)
-            })
-            .collect();
-        f(
-            &columns,
-            properties.as_ref().map(|p| p.as_string::<i32>()),
-            &idx,
-        )?;
+        let n = batch.num_rows();
+        match customers {
+            Customers::Known { rows, start } => {
+                let at = *start + next;
+                if at + n > rows.customer.len() {
+                    return Err(Failure::Other(anyhow!(
+                        "{} has more rows than the feature table read",
+                        path.display()
+                    )));
+                }
+                f(
+                    &columns,
+                    properties.as_ref().map(|p| p.as_string::<i32>()),
+                    &rows.customer[at..at + n],
+                    Some(&rows.day[at..at + n]),
+                )?;
+            }
+            Customers::Lookup(index) => {
+                let ids = arrow_cast::cast(
+                    batch
+                        .column_by_name("customer_id")
+                        .ok_or_else(|| anyhow!("{} has no customer_id", path.display()))?,
+                    &DataType::Utf8,
+                )?;
+                let idx = lookup(index, ids.as_string::<i32>());
+                f(
+                    &columns,
+                    properties.as_ref().map(|p| p.as_string::<i32>()),
+                    &idx,
+                    None,
+                )?;
+            }
+        }
+        next += n;
     }
     Ok(())
 }
 
+/// The customer index of every id (-1 when unknown).
+fn lookup(index: &CustomerIndex, ids: &StringArray) -> Vec<i32> {
+    // Orders often come grouped by customer: a repeated id reuses the previous row's answer.
+    let mut last: Option<(&str, i32)> = None;
+    ids.iter()
+        .map(|id| match (id, last) {
+            (None, _) => -1,
+            (Some(id), Some((prev, i))) if prev == id => i,
+            (Some(id), _) => {
+                let i = index.get(id).copied().unwrap_or(-1);
+                last = Some((id, i));
+                i
+            }
+        })
+        .collect()
+}
+
 /// Position of every customer id in the customer table.
-pub fn customer_index(customers: &Table) -> Result<HashMap<&str, i32>, Failure> {
+pub fn customer_index(customers: &Table) -> Result<CustomerIndex<'_>, Failure> {
     let ids = customers
         .column("customer_id")
         .ok_or_else(|| anyhow!("customer table has no customer_id"))?
         .as_string::<i32>();
-    Ok(ids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, id)| id.map(|id| (id, i as i32)))
-        .collect())
+    let mut index = CustomerIndex::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            index.insert(id, i as i32);
+        }
+    }
+    Ok(index)
 }
 
-/// Every leaf for every customer, in one pass over orders and one over events.
+/// A pass over a table is split into this many parts of consecutive row groups, read at the same
+/// time and merged in order; a fixed number, so results never depend on the number of threads.
+const PARTS: usize = 2;
+
+/// The row groups of a clean table in [`PARTS`] runs of consecutive groups, each with its first
+/// row; and the table's row count.
+fn parts(out: &Path, table: TableKind) -> Result<(Vec<(Vec<usize>, usize)>, usize), Failure> {
+    let path = out.join("clean").join(format!("{}.parquet", table.name()));
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let groups = builder.metadata().row_groups();
+    let mut starts = Vec::with_capacity(groups.len());
+    let mut rows = 0usize;
+    for g in groups {
+        starts.push(rows);
+        rows += g.num_rows() as usize;
+    }
+    let per = groups.len().div_ceil(PARTS).max(1);
+    let parts = (0..groups.len())
+        .collect::<Vec<_>>()
+        .chunks(per)
+        .map(|c| (c.to_vec(), starts[c[0]]))
+        .collect();
+    Ok((parts, rows))
+}
+
+/// Every leaf for every customer, in one pass over orders and one over events (each pass in
+/// [`PARTS`] parts read in parallel). `orders`, when given, are the order rows the feature
+/// table resolved, so customers need not be looked up again.
 pub fn leaf_columns(
     set: &SegmentSet,
     out: &Path,
     customers: &Table,
+    orders: Option<&OrderRows>,
     cx: Context,
 ) -> Result<Vec<ArrayRef>, Failure> {
+    use rayon::prelude::*;
     let index = customer_index(customers)?;
-    let mut state = LeafState::new(set, customers.len());
+    let n = customers.len();
+    let mut state = LeafState::new(set, n);
     for table in [TableKind::Orders, TableKind::Events] {
-        if state.needs(table) {
-            for_each_batch(set, out, table, &index, |cols, props, idx| {
-                state
-                    .add_batch(table, cols, props, idx, cx)
+        if !state.needs(table) {
+            continue;
+        }
+        let (parts, rows) = parts(out, table)?;
+        let known = orders.filter(|o| table == TableKind::Orders && o.customer.len() == rows);
+        let columns = Some(state.columns(table, known.is_some()));
+        let states = parts
+            .into_par_iter()
+            .map(|(groups, start)| {
+                let mut part = LeafState::for_table(set, n, table);
+                let read = Part {
+                    row_groups: Some(groups),
+                    columns: columns.clone(),
+                };
+                let who = match known {
+                    Some(rows) => Customers::Known { rows, start },
+                    None => Customers::Lookup(&index),
+                };
+                for_each_batch(set, out, table, &who, &read, |cols, props, idx, days| {
+                    match days {
+                        Some(d) => part.add_batch_on_days(table, cols, props, idx, d, cx),
+                        None => part.add_batch(table, cols, props, idx, cx),
+                    }
                     .map_err(|e| Failure::Other(e.into()))
-            })?;
+                })?;
+                Ok(part)
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        for part in states {
+            state.merge(part);
         }
     }
     Ok(state.finish())
@@ -393,6 +529,29 @@ pub fn value_at(a: &ArrayRef, row: usize) -> Value {
     }
 }
 
+/// For one group, the index of each customer's first matching segment, in the group's order.
+pub fn first_match(set: &SegmentSet, group: usize, members: &[BooleanArray]) -> Vec<Option<u32>> {
+    let n = members.first().map_or(0, BooleanArray::len);
+    let mut which = vec![None; n];
+    let mut free = arrow_buffer::BooleanBuffer::new_set(n);
+    for &s in &set.groups[group].members {
+        let hit = &free & members[s].values();
+        for r in hit.set_indices() {
+            which[r] = Some(s as u32);
+        }
+        free = &free & &!&hit;
+    }
+    which
+}
+
+/// Segment names as an array, for `take`.
+fn segment_names(set: &SegmentSet) -> StringArray {
+    set.segments
+        .iter()
+        .map(|s| Some(s.def.name.as_str()))
+        .collect()
+}
+
 /// `assignments.parquet`: `customer_id`, `segments` (names, in definition order), one column
 /// per group holding its first matching segment.
 pub fn write_assignments(
@@ -403,59 +562,114 @@ pub fn write_assignments(
 ) -> Result<(), Failure> {
     let n = customers.len();
     let ids = customers.column("customer_id").expect("checked").clone();
-    let mut list =
-        arrow_array::builder::ListBuilder::new(arrow_array::builder::StringBuilder::new());
-    for row in 0..n {
-        for (s, m) in members.iter().enumerate() {
-            if m.value(row) {
-                list.values().append_value(&set.segments[s].def.name);
-            }
+    let names = segment_names(set);
+    // The list of a customer's segments, in segment order: first the lengths, then the values.
+    let mut lengths = vec![0usize; n];
+    for m in members {
+        for r in m.values().set_indices() {
+            lengths[r] += 1;
         }
-        list.append(true);
     }
+    let offsets = arrow_buffer::OffsetBuffer::<i32>::from_lengths(lengths);
+    let mut next: Vec<usize> = offsets[..n].iter().map(|&o| o as usize).collect();
+    let mut values = vec![0u32; offsets[n] as usize];
+    for (s, m) in members.iter().enumerate() {
+        for r in m.values().set_indices() {
+            values[next[r]] = s as u32;
+            next[r] += 1;
+        }
+    }
+    let values = arrow_select::take::take(&names, &UInt32Array::from(values), None)?;
+    let item = Arc::new(ArrowField::new("item", DataType::Utf8, true));
+    let list = ListArray::try_new(item.clone(), offsets, values, None)?;
     let mut fields = vec![
         ArrowField::new("customer_id", DataType::Utf8, false),
-        ArrowField::new(
-            "segments",
-            DataType::List(Arc::new(ArrowField::new("item", DataType::Utf8, true))),
-            false,
-        ),
+        ArrowField::new("segments", DataType::List(item), false),
     ];
-    let mut columns: Vec<ArrayRef> = vec![ids, Arc::new(list.finish())];
-    for g in &set.groups {
-        let col: StringArray = (0..n)
-            .map(|row| {
-                g.members
-                    .iter()
-                    .find(|&&s| members[s].value(row))
-                    .map(|&s| set.segments[s].def.name.as_str())
-            })
-            .collect();
-        fields.push(ArrowField::new(&g.def.name, DataType::Utf8, true));
-        columns.push(Arc::new(col));
+    let mut columns: Vec<ArrayRef> = vec![ids, Arc::new(list)];
+    for (g, group) in set.groups.iter().enumerate() {
+        let which = UInt32Array::from(first_match(set, g, members));
+        fields.push(ArrowField::new(&group.def.name, DataType::Utf8, true));
+        columns.push(arrow_select::take::take(&names, &which, None)?);
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    write_parquet(&batch, path)
+}
+
+/// Rows per row group of `assignments.parquet`.
+const ROW_GROUP: usize = 262_144;
+
+/// Writes one batch as Parquet, its row groups encoded in parallel (a fixed split, so the file
+/// does not depend on the number of threads). Snappy pages, as the clean tables; customer ids
+/// are all distinct, so they get no dictionary.
+fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), Failure> {
+    use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
+    use rayon::prelude::*;
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
-    w.write(&batch)?;
-    w.close()?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_column_dictionary_enabled(
+            parquet::schema::types::ColumnPath::from("customer_id"),
+            false,
+        )
+        .build();
+    let (mut writer, factory) =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props))?
+            .into_serialized_writer()?;
+    let schema = batch.schema();
+    let groups: Vec<(usize, usize)> = (0..batch.num_rows())
+        .step_by(ROW_GROUP)
+        .map(|at| (at, ROW_GROUP.min(batch.num_rows() - at)))
+        .collect();
+    let encoded = groups
+        .par_iter()
+        .enumerate()
+        .map(|(g, &(at, len))| {
+            let part = batch.slice(at, len);
+            let mut writers = factory.create_column_writers(g)?.into_iter();
+            let mut chunks: Vec<ArrowColumnChunk> = Vec::new();
+            for (column, field) in part.columns().iter().zip(schema.fields()) {
+                for leaf in compute_leaves(field, column)? {
+                    let mut w = writers.next().expect("a writer per leaf column");
+                    w.write(&leaf)?;
+                    chunks.push(w.close()?);
+                }
+            }
+            Ok(chunks)
+        })
+        .collect::<Result<Vec<_>, parquet::errors::ParquetError>>()?;
+    for chunks in encoded {
+        let mut group = writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+    }
+    writer.close()?;
     Ok(())
 }
 
 /// A run's segments checked against its tables, with the customer row they are evaluated on.
 pub struct Prepared {
+    /// Seconds spent building it.
+    pub seconds: f64,
     pub set: SegmentSet,
     pub customers: Table,
     pub cx: Context,
     /// The run's output folder.
     pub dir: std::path::PathBuf,
+    /// The order rows the feature table resolved, when this process built it.
+    pub orders: Option<OrderRows>,
 }
 
 /// Every segment evaluated over a run's customers.
 pub struct Evaluated {
     pub run: Prepared,
     pub members: Vec<BooleanArray>,
+    /// Seconds of each step: `prepare` (the customer row, checking the rules), `leaves` (the
+    /// pass over orders and events), `rules` (every segment over every customer).
+    pub steps: Vec<(&'static str, f64)>,
 }
 
 /// Builds the customer row and compiles the config's segments against the run's tables.
@@ -465,6 +679,7 @@ pub fn prepare(
     as_of: i32,
     features: &RecordBatch,
 ) -> Result<Prepared, Failure> {
+    let started = std::time::Instant::now();
     let customers = customer_table(config, out, features)?;
     let set = compile(config, out, &customers.schema)?;
     let cx = Context {
@@ -472,20 +687,39 @@ pub fn prepare(
         time_zone: config.time_zone,
     };
     Ok(Prepared {
+        seconds: started.elapsed().as_secs_f64(),
         set,
         customers,
         cx,
         dir: out.to_path_buf(),
+        orders: None,
     })
 }
 
 impl Prepared {
     /// Evaluates every segment in batch: one pass over orders and events for the leaves.
     pub fn evaluate(self) -> Result<Evaluated, Failure> {
-        let leaves = leaf_columns(&self.set, &self.dir, &self.customers, self.cx)?;
+        let started = std::time::Instant::now();
+        let leaves = leaf_columns(
+            &self.set,
+            &self.dir,
+            &self.customers,
+            self.orders.as_ref(),
+            self.cx,
+        )?;
+        let rules = std::time::Instant::now();
         let members =
             tessera_rules::batch::evaluate(&self.set, &self.customers.columns, &leaves, self.cx)?;
-        Ok(Evaluated { run: self, members })
+        let steps = vec![
+            ("prepare", self.seconds),
+            ("leaves", (rules - started).as_secs_f64()),
+            ("rules", rules.elapsed().as_secs_f64()),
+        ];
+        Ok(Evaluated {
+            run: self,
+            members,
+            steps,
+        })
     }
 }
 
@@ -524,19 +758,21 @@ impl Evaluated {
         let groups = set
             .groups
             .iter()
-            .map(|g| {
-                let mut sizes = serde_json::Map::new();
+            .enumerate()
+            .map(|(gi, g)| {
+                let mut counts = vec![0u64; set.segments.len()];
                 let mut none = 0u64;
-                let mut counts = vec![0u64; g.members.len()];
-                for row in 0..self.run.customers.len() {
-                    match g.members.iter().position(|&s| self.members[s].value(row)) {
-                        Some(k) => counts[k] += 1,
+                for w in first_match(set, gi, &self.members) {
+                    match w {
+                        Some(s) => counts[s as usize] += 1,
                         None => none += 1,
                     }
                 }
-                for (k, &s) in g.members.iter().enumerate() {
-                    sizes.insert(set.segments[s].def.name.clone(), counts[k].into());
-                }
+                let sizes: serde_json::Map<_, _> = g
+                    .members
+                    .iter()
+                    .map(|&s| (set.segments[s].def.name.clone(), counts[s].into()))
+                    .collect();
                 (
                     g.def.name.clone(),
                     serde_json::json!({ "version": g.version, "sizes": sizes, "none": none }),

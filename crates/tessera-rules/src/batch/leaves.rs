@@ -1,32 +1,38 @@
 //! Behavioural leaves for every customer in one pass over the order and event batches: each
 //! batch's filters are evaluated with the same kernels as rules, then the matching rows are folded
-//! into per-customer accumulators, one leaf per thread.
+//! into per-customer accumulators, one leaf per thread. Passes over different parts of a table
+//! can run apart and be merged ([`LeafState::merge`]).
 
 use super::{Input, eval, is_true};
 use crate::ast::{AggFunc, TableKind};
 use crate::ir::Leaf;
 use crate::row::Context;
 use crate::set::SegmentSet;
-use crate::types::{Type, local_day};
+use crate::types::Type;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::*;
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{ArrowError, DataType, TimeUnit};
 use rayon::prelude::*;
 use std::sync::Arc;
+use tessera_core::value::LocalDays;
 
-/// Running per-customer state of every leaf of a segment set.
+/// Running per-customer state of the leaves of a segment set.
 pub struct LeafState<'s> {
     leaves: &'s [Leaf],
-    accs: Vec<Accum>,
+    /// One accumulator per leaf; `None` for leaves over a table this state does not read.
+    accs: Vec<Option<Accum>>,
+    days: LocalDays,
 }
 
 enum Accum {
-    Count(Vec<i64>),
+    Count(Vec<u32>),
     Sum {
         ints: Vec<i128>,
         floats: Vec<f64>,
-        values: Vec<i64>,
+        /// Non-null values (avg only).
+        values: Vec<u32>,
         float: bool,
         avg: bool,
     },
@@ -47,16 +53,26 @@ enum Accum {
 }
 
 impl<'s> LeafState<'s> {
-    /// Empty state for `customers` customers.
+    /// Empty state of every leaf, for `customers` customers.
     pub fn new(set: &'s SegmentSet, customers: usize) -> Self {
+        Self::with(set, customers, |_| true)
+    }
+
+    /// Empty state of the leaves over `table` only (one part of a pass, to [`merge`](Self::merge)).
+    pub fn for_table(set: &'s SegmentSet, customers: usize, table: TableKind) -> Self {
+        Self::with(set, customers, |l| l.table == table)
+    }
+
+    fn with(set: &'s SegmentSet, customers: usize, keep: impl Fn(&Leaf) -> bool) -> Self {
         let accs = set
             .leaves
             .iter()
-            .map(|l| Accum::new(l, customers))
+            .map(|l| keep(l).then(|| Accum::new(l, customers)))
             .collect();
         LeafState {
             leaves: &set.leaves,
             accs,
+            days: LocalDays::new(set.catalog.time_zone),
         }
     }
 
@@ -65,8 +81,30 @@ impl<'s> LeafState<'s> {
         self.leaves.iter().any(|l| l.table == table)
     }
 
-    /// Folds one batch of `table` rows in. `columns` follow the table's row schema; `customer[i]`
-    /// is row i's customer index, or negative when the customer is unknown.
+    /// The columns of `table` the leaves read (indices into its row schema, ascending), and
+    /// whether they read event properties. With `days_known` (see
+    /// [`add_batch_on_days`](Self::add_batch_on_days)) the time column is read only where a leaf
+    /// aggregates it.
+    pub fn columns(&self, table: TableKind, days_known: bool) -> (Vec<usize>, bool) {
+        let mut columns = Vec::new();
+        let mut properties = false;
+        for l in self.leaves.iter().filter(|l| l.table == table) {
+            let (c, p) = l.columns();
+            let needs_time = !days_known
+                || (l.column.is_none() && matches!(l.func, AggFunc::First | AggFunc::Last))
+                || l.column.is_some_and(|(a, _)| a == l.time_column)
+                || filter_reads(l, l.time_column);
+            columns.extend(c.into_iter().filter(|&c| c != l.time_column || needs_time));
+            properties |= p;
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        (columns, properties)
+    }
+
+    /// Folds one batch of `table` rows in. `columns` follow the table's row schema (columns no
+    /// leaf reads, see [`columns`](Self::columns), may be empty arrays); `customer[i]` is row i's
+    /// customer index, or negative when the customer is unknown.
     pub fn add_batch(
         &mut self,
         table: TableKind,
@@ -75,19 +113,64 @@ impl<'s> LeafState<'s> {
         customer: &[i32],
         cx: Context,
     ) -> Result<(), ArrowError> {
-        let Some(first) = self.leaves.iter().find(|l| l.table == table) else {
+        self.add(table, columns, properties, customer, None, cx)
+    }
+
+    /// [`add_batch`](Self::add_batch) with each row's local day of its time column already
+    /// known (`i32::MAX` where the time is null), as the feature table computed it.
+    pub fn add_batch_on_days(
+        &mut self,
+        table: TableKind,
+        columns: &[ArrayRef],
+        properties: Option<&StringArray>,
+        customer: &[i32],
+        days: &[i32],
+        cx: Context,
+    ) -> Result<(), ArrowError> {
+        self.add(table, columns, properties, customer, Some(days), cx)
+    }
+
+    fn add(
+        &mut self,
+        table: TableKind,
+        columns: &[ArrayRef],
+        properties: Option<&StringArray>,
+        customer: &[i32],
+        known_days: Option<&[i32]>,
+        cx: Context,
+    ) -> Result<(), ArrowError> {
+        let Some(first) = self
+            .leaves
+            .iter()
+            .zip(&self.accs)
+            .find(|(l, a)| l.table == table && a.is_some())
+            .map(|(l, _)| l)
+        else {
             return Ok(());
         };
         let len = customer.len();
-        let time = arrow_cast::cast(
-            &columns[first.time_column],
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-        )?;
-        let time = time.as_primitive::<TimestampMicrosecondType>();
-        let days: Vec<i32> = time
-            .iter()
-            .map(|t| t.map_or(i32::MAX, |t| local_day(t, cx.time_zone)))
-            .collect();
+        // Rows without a known customer or a time fall outside every window.
+        let days: Vec<i32> = match known_days {
+            Some(days) => (0..len)
+                .map(|r| if customer[r] < 0 { i32::MAX } else { days[r] })
+                .collect(),
+            None => {
+                let time = arrow_cast::cast(
+                    &columns[first.time_column],
+                    &DataType::Timestamp(TimeUnit::Microsecond, None),
+                )?;
+                let time = time.as_primitive::<TimestampMicrosecondType>();
+                (0..len)
+                    .map(|r| {
+                        if customer[r] < 0 || time.is_null(r) {
+                            i32::MAX
+                        } else {
+                            self.days.day(time.value(r))
+                        }
+                    })
+                    .collect()
+            }
+        };
         let input = Input {
             columns,
             leaves: &[],
@@ -96,34 +179,101 @@ impl<'s> LeafState<'s> {
             len,
             cx,
         };
+        // The rows inside each distinct window, computed once for the leaves that share it.
+        let mut ranges: Vec<(i32, i32)> = self
+            .leaves
+            .iter()
+            .zip(&self.accs)
+            .filter(|(l, a)| l.table == table && a.is_some())
+            .map(|(l, _)| l.day_range(cx.as_of))
+            .collect();
+        ranges.sort_unstable();
+        ranges.dedup();
+        let windows: Vec<BooleanBuffer> = ranges
+            .par_iter()
+            .map(|&(from, to)| BooleanBuffer::collect_bool(len, |r| (from..to).contains(&days[r])))
+            .collect();
+        // The rows passing each distinct filter, likewise.
+        let mut filters: Vec<(&str, &crate::ir::Node)> = self
+            .leaves
+            .iter()
+            .zip(&self.accs)
+            .filter(|(l, a)| l.table == table && a.is_some())
+            .filter_map(|(l, _)| Some((l.filter_text.as_deref()?, l.filter.as_ref()?)))
+            .collect();
+        filters.sort_unstable_by_key(|f| f.0);
+        filters.dedup_by_key(|f| f.0);
+        let passing: Vec<BooleanBuffer> = filters
+            .par_iter()
+            .map(|(_, f)| Ok(is_true(&eval(f, &input)?).values().clone()))
+            .collect::<Result<_, ArrowError>>()?;
         self.accs
             .par_iter_mut()
             .zip(self.leaves.par_iter())
-            .filter(|(_, l)| l.table == table)
+            .filter_map(|(acc, leaf)| {
+                acc.as_mut()
+                    .filter(|_| leaf.table == table)
+                    .map(|a| (a, leaf))
+            })
             .try_for_each(|(acc, leaf)| {
-                let mask = match &leaf.filter {
-                    Some(f) => Some(is_true(&eval(f, &input)?)),
-                    None => None,
-                };
-                let (from, to) = leaf.day_range(cx.as_of);
-                let rows = (0..len).filter(|&r| {
-                    customer[r] >= 0
-                        && days[r] >= from
-                        && days[r] < to
-                        && mask.as_ref().is_none_or(|m| m.value(r))
-                });
+                let range = leaf.day_range(cx.as_of);
+                let w = ranges.binary_search(&range).expect("every window computed");
+                let mut rows = windows[w].clone();
+                if let Some(text) = &leaf.filter_text {
+                    let f = filters
+                        .binary_search_by_key(&text.as_str(), |f| f.0)
+                        .expect("every filter computed");
+                    rows = &rows & &passing[f];
+                }
                 let column = match leaf.column {
                     Some((c, _)) => columns[c].clone(),
-                    None => Arc::new(time.clone()) as ArrayRef,
+                    None if leaf.func == AggFunc::Count => {
+                        arrow_array::new_empty_array(&DataType::Null)
+                    }
+                    None => arrow_cast::cast(
+                        &columns[leaf.time_column],
+                        &DataType::Timestamp(TimeUnit::Microsecond, None),
+                    )?,
                 };
-                acc.add(rows, customer, &column)
+                acc.add(rows.set_indices(), customer, &column)
             })
+    }
+
+    /// Adds the state of another part of the same pass (made by [`new`](Self::new) or
+    /// [`for_table`](Self::for_table) for the same customers). Sums of float columns depend on
+    /// the order parts are merged in; merge them in table order for reproducible results.
+    pub fn merge(&mut self, other: LeafState<'s>) {
+        for (mine, theirs) in self.accs.iter_mut().zip(other.accs) {
+            match (mine.as_mut(), theirs) {
+                (Some(m), Some(t)) => m.merge(t),
+                (None, Some(t)) => *mine = Some(t),
+                (_, None) => {}
+            }
+        }
     }
 
     /// The leaves' values, one array per leaf, one row per customer.
     pub fn finish(self) -> Vec<ArrayRef> {
-        self.accs.into_iter().map(Accum::finish).collect()
+        let customers = self.accs.iter().flatten().next().map_or(0, Accum::len);
+        self.accs
+            .into_iter()
+            .zip(self.leaves)
+            .map(|(a, l)| a.unwrap_or_else(|| Accum::new(l, customers)).finish())
+            .collect()
     }
+}
+
+/// Whether the leaf's filter reads column `c` of its table.
+fn filter_reads(leaf: &Leaf, c: usize) -> bool {
+    let mut found = false;
+    if let Some(f) = &leaf.filter {
+        crate::ir::visit_vals(f, &mut |v| {
+            if matches!(v.src, crate::ir::Src::Field(x) | crate::ir::Src::DaysSince(x) if x == c) {
+                found = true
+            }
+        });
+    }
+    found
 }
 
 impl Accum {
@@ -132,13 +282,17 @@ impl Accum {
         let column_ty = leaf.column.map(|(_, t)| t);
         match leaf.func {
             AggFunc::Count => Accum::Count(vec![0; n]),
-            AggFunc::Sum | AggFunc::Avg => Accum::Sum {
-                ints: vec![0; n],
-                floats: vec![0.0; n],
-                values: vec![0; n],
-                float: column_ty == Some(Type::Float),
-                avg: leaf.func == AggFunc::Avg,
-            },
+            AggFunc::Sum | AggFunc::Avg => {
+                let float = column_ty == Some(Type::Float);
+                let avg = leaf.func == AggFunc::Avg;
+                Accum::Sum {
+                    ints: if float { Vec::new() } else { vec![0; n] },
+                    floats: if float { vec![0.0; n] } else { Vec::new() },
+                    values: if avg { vec![0; n] } else { Vec::new() },
+                    float,
+                    avg,
+                }
+            }
             AggFunc::First | AggFunc::Last => Accum::BestInt {
                 best: vec![None; n],
                 max,
@@ -185,15 +339,20 @@ impl Accum {
                 floats,
                 values,
                 float,
-                ..
+                avg,
             } => {
+                let mut counted = |c: usize| {
+                    if *avg {
+                        values[c] += 1
+                    }
+                };
                 if *float {
                     let a = arrow_cast::cast(column, &DataType::Float64)?;
                     let a = a.as_primitive::<Float64Type>();
                     for r in rows.filter(|&r| a.is_valid(r)) {
                         let c = customer[r] as usize;
                         floats[c] += a.value(r);
-                        values[c] += 1;
+                        counted(c);
                     }
                 } else {
                     let a = arrow_cast::cast(column, &DataType::Int64)?;
@@ -201,7 +360,7 @@ impl Accum {
                     for r in rows.filter(|&r| a.is_valid(r)) {
                         let c = customer[r] as usize;
                         ints[c] += i128::from(a.value(r));
-                        values[c] += 1;
+                        counted(c);
                     }
                 }
             }
@@ -246,9 +405,74 @@ impl Accum {
         Ok(())
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Accum::Count(n) => n.len(),
+            Accum::Sum { ints, floats, .. } => ints.len().max(floats.len()),
+            Accum::BestInt { best, .. } => best.len(),
+            Accum::BestFloat { best, .. } => best.len(),
+            Accum::BestStr { best, .. } => best.len(),
+        }
+    }
+
+    fn merge(&mut self, other: Accum) {
+        fn add<T: Copy + std::ops::AddAssign>(a: &mut [T], b: Vec<T>) {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        fn best<T>(a: &mut [Option<T>], b: Vec<Option<T>>, better: impl Fn(&T, &T) -> bool) {
+            for (a, b) in a.iter_mut().zip(b) {
+                if let Some(b) = b
+                    && a.as_ref().is_none_or(|a| better(&b, a))
+                {
+                    *a = Some(b);
+                }
+            }
+        }
+        match (self, other) {
+            (Accum::Count(a), Accum::Count(b)) => add(a, b),
+            (
+                Accum::Sum {
+                    ints,
+                    floats,
+                    values,
+                    ..
+                },
+                Accum::Sum {
+                    ints: i,
+                    floats: f,
+                    values: v,
+                    ..
+                },
+            ) => {
+                add(ints, i);
+                add(floats, f);
+                add(values, v);
+            }
+            (Accum::BestInt { best: a, max, .. }, Accum::BestInt { best: b, .. }) => {
+                let max = *max;
+                best(a, b, |x, y| if max { x > y } else { x < y })
+            }
+            (Accum::BestFloat { best: a, max }, Accum::BestFloat { best: b, .. }) => {
+                let max = *max;
+                best(a, b, |x, y| {
+                    let o = x.total_cmp(y);
+                    if max { o.is_gt() } else { o.is_lt() }
+                })
+            }
+            (Accum::BestStr { best: a, max }, Accum::BestStr { best: b, .. }) => {
+                let max = *max;
+                best(a, b, |x, y| {
+                    let o = x.as_bytes().cmp(y.as_bytes());
+                    if max { o.is_gt() } else { o.is_lt() }
+                })
+            }
+            _ => unreachable!("states of the same leaf have the same kind"),
+        }
+    }
+
     fn finish(self) -> ArrayRef {
         match self {
-            Accum::Count(n) => Arc::new(Int64Array::from(n)),
+            Accum::Count(n) => Arc::new(Int64Array::from_iter_values(n.into_iter().map(i64::from))),
             Accum::Sum {
                 ints,
                 floats,

@@ -6,7 +6,7 @@ use crate::ast::{CmpOp, StrOp};
 use crate::ir::*;
 use crate::row::Context;
 use crate::set::SegmentSet;
-use crate::types::{Value, local_day};
+use crate::types::Value;
 use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMicrosecondType};
@@ -40,9 +40,21 @@ pub fn evaluate(
     leaves: &[ArrayRef],
     cx: Context,
 ) -> Result<Vec<BooleanArray>, ArrowError> {
+    use rayon::prelude::*;
     let len = columns.first().map_or(0, |c| c.len());
     let mut members: Vec<Option<BooleanArray>> = vec![None; set.segments.len()];
+    // Segments in levels: each level's segments refer only to earlier levels, so a level's
+    // segments are evaluated in parallel.
+    let mut level = vec![0usize; set.segments.len()];
     for &i in &set.order {
+        level[i] = set.segments[i]
+            .refs
+            .iter()
+            .map(|&r| level[r] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    for depth in 0..=level.iter().copied().max().unwrap_or(0) {
         let input = Input {
             columns,
             leaves,
@@ -51,8 +63,14 @@ pub fn evaluate(
             len,
             cx,
         };
-        let truth = eval(&set.segments[i].node, &input)?;
-        members[i] = Some(is_true(&truth));
+        let done: Vec<(usize, BooleanArray)> = (0..set.segments.len())
+            .into_par_iter()
+            .filter(|&i| level[i] == depth)
+            .map(|i| Ok((i, is_true(&eval(&set.segments[i].node, &input)?))))
+            .collect::<Result<_, ArrowError>>()?;
+        for (i, m) in done {
+            members[i] = Some(m);
+        }
     }
     Ok(members
         .into_iter()
@@ -263,9 +281,10 @@ fn days(a: &ArrayRef, cx: Context) -> Result<Date32Array, ArrowError> {
         DataType::Date32 => a.as_primitive::<arrow_array::types::Date32Type>().clone(),
         DataType::Timestamp(_, _) => {
             let us = arrow_cast::cast(a, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+            let mut local = tessera_core::value::LocalDays::new(cx.time_zone);
             us.as_primitive::<TimestampMicrosecondType>()
                 .iter()
-                .map(|t| t.map(|t| local_day(t, cx.time_zone)))
+                .map(|t| t.map(|t| local.day(t)))
                 .collect()
         }
         other => {
