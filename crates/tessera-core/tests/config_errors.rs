@@ -248,3 +248,67 @@ fn custom_features_and_event_names() {
         "shop/tessera.toml:4:10: features.events lists `a` twice"
     );
 }
+
+#[test]
+fn clustering_resolves_with_defaults_and_per_feature_steps() {
+    let text = format!(
+        "{OK}\n[clustering]\nfeatures = [\"recency_days\", \"frequency\", \"monetary_total\"]\n\
+         transform = [\"log1p\", \"standardize\"]\n\
+         transforms.recency_days = [\"winsorize(0.05, 0.95)\", \"robust\"]\nk = 4\nseed = 7\n"
+    );
+    let c = Config::from_toml(&text, "shop/tessera.toml".as_ref()).unwrap();
+    let k = c.clustering.unwrap();
+    use tessera_core::config::{ClusterMethod, MissingPolicy, TransformStep as T};
+    assert_eq!(k.k, Some(4));
+    assert_eq!((k.seed, k.n_init, k.k_range), (7, 3, [2, 8]));
+    assert_eq!(k.method, ClusterMethod::Kmeans);
+    assert_eq!(k.missing, MissingPolicy::Skip);
+    assert_eq!(k.steps("frequency"), [T::Log1p, T::Standardize]);
+    assert_eq!(
+        k.steps("recency_days"),
+        [T::Winsorize { lo: 0.05, hi: 0.95 }, T::Robust]
+    );
+    assert_eq!(k.at, "shop/tessera.toml:15:1");
+    assert_eq!(
+        T::parse_list("winsorize(0.01,0.99),log1p"),
+        Ok(vec![T::Winsorize { lo: 0.01, hi: 0.99 }, T::Log1p])
+    );
+    assert_eq!(T::parse_list("none"), Ok(vec![]));
+}
+
+#[test]
+fn clustering_mistakes_name_their_key() {
+    let with = |body: &str| err(&format!("{OK}\n[clustering]\n{body}\n"));
+    assert_eq!(
+        with("features = [\"frequency\"]\ntransform = [\"log\"]"),
+        "shop/tessera.toml:17:14: unknown transform `log`, expected one of log1p, standardize, robust, winsorize; did you mean `log1p`?"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\ntransforms.recency = [\"log1p\"]"),
+        "shop/tessera.toml:17:12: clustering.transforms.recency: not one of clustering.features"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\nk = \"many\""),
+        "shop/tessera.toml:17:5: clustering.k must be \"auto\" or a number of clusters 1..=1000"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\nk_range = [5, 3]"),
+        "shop/tessera.toml:17:11: clustering.k_range must be [LO, HI] with 2 <= LO <= HI <= 100"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\nmethod = \"kmedoids\""),
+        "shop/tessera.toml:17:10: clustering.method: unknown method `kmedoids`, expected one of kmeans, minibatch_kmeans, kprototypes"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\ncategorical = [\"country\"]"),
+        "shop/tessera.toml:17:16: clustering.categorical applies to method = \"kprototypes\" only"
+    );
+    assert_eq!(
+        with("features = [\"frequency\", \"frequency\"]"),
+        "shop/tessera.toml:16:26: clustering.features lists `frequency` twice"
+    );
+    assert_eq!(
+        with("features = [\"frequency\"]\ntransform = [\"winsorize(0.9, 0.1)\"]"),
+        "shop/tessera.toml:17:14: `winsorize(0.9, 0.1)`: expected quantiles 0 <= LO < HI <= 1"
+    );
+}

@@ -1,7 +1,7 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup, RawRfm, RawSegment,
+    RawClustering, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup, RawRfm, RawSegment,
     RawSource,
 };
 use super::*;
@@ -95,6 +95,11 @@ impl Ctx<'_> {
         let rfm = self.rfm(&raw.rfm)?;
         let segments = self.segments(&raw.segments)?;
         let groups = self.groups(&raw.groups, &segments)?;
+        let clustering = raw
+            .clustering
+            .as_ref()
+            .map(|c| self.clustering(c))
+            .transpose()?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -108,7 +113,167 @@ impl Ctx<'_> {
             rfm,
             segments,
             groups,
+            clustering,
         })
+    }
+
+    fn clustering(&self, raw: &Spanned<RawClustering>) -> Result<ClusteringConfig, ConfigError> {
+        let r = raw.get_ref();
+        let names = |list: &[Spanned<String>], key: &str| -> Result<Vec<String>, ConfigError> {
+            let mut out: Vec<String> = Vec::new();
+            for n in list {
+                if out.contains(n.get_ref()) {
+                    return Err(self.at(
+                        n.span(),
+                        format!("clustering.{key} lists `{}` twice", n.get_ref()),
+                    ));
+                }
+                out.push(n.get_ref().clone());
+            }
+            Ok(out)
+        };
+        let features = names(r.features.get_ref(), "features")?;
+        let mut c = ClusteringConfig::new(features);
+        c.categorical = names(&r.categorical, "categorical")?;
+        if let Some(both) = r
+            .categorical
+            .iter()
+            .find(|n| c.features.contains(n.get_ref()))
+        {
+            return Err(self.at(
+                both.span(),
+                format!(
+                    "clustering: `{}` is both a numeric feature and a categorical one",
+                    both.get_ref()
+                ),
+            ));
+        }
+        let steps = |list: &Spanned<Vec<Spanned<String>>>| -> Result<Vec<TransformStep>, ConfigError> {
+            list.get_ref()
+                .iter()
+                .map(|s| TransformStep::parse(s.get_ref()).map_err(|m| self.at(s.span(), m)))
+                .collect()
+        };
+        if let Some(t) = &r.transform {
+            c.transform = steps(t)?;
+        }
+        for (name, list) in &r.transforms {
+            if !c.features.contains(name.get_ref()) {
+                return Err(self.at(
+                    name.span(),
+                    format!(
+                        "clustering.transforms.{}: not one of clustering.features{}",
+                        name.get_ref(),
+                        did_you_mean(name.get_ref(), c.features.iter().map(String::as_str))
+                    ),
+                ));
+            }
+            c.transforms.insert(name.get_ref().clone(), steps(list)?);
+        }
+        if let Some(m) = &r.method {
+            c.method = match m.get_ref().as_str() {
+                "kmeans" => ClusterMethod::Kmeans,
+                "minibatch_kmeans" => ClusterMethod::MinibatchKmeans,
+                "kprototypes" => ClusterMethod::Kprototypes,
+                other => {
+                    let all = ["kmeans", "minibatch_kmeans", "kprototypes"];
+                    return Err(self.at(
+                        m.span(),
+                        format!(
+                            "clustering.method: unknown method `{other}`, expected one of {}{}",
+                            all.join(", "),
+                            did_you_mean(other, all.into_iter())
+                        ),
+                    ));
+                }
+            };
+        }
+        if c.method == ClusterMethod::Kprototypes && c.categorical.is_empty() {
+            return Err(self.at(
+                raw.span(),
+                "clustering: method = \"kprototypes\" needs categorical features (clustering.categorical)",
+            ));
+        }
+        if c.method != ClusterMethod::Kprototypes
+            && let Some(first) = r.categorical.first()
+        {
+            return Err(self.at(
+                first.span(),
+                "clustering.categorical applies to method = \"kprototypes\" only",
+            ));
+        }
+        if c.features.is_empty() && c.categorical.is_empty() {
+            return Err(self.at(r.features.span(), "clustering.features is empty"));
+        }
+        if let Some(k) = &r.k {
+            c.k = match k.get_ref() {
+                toml::Value::String(s) if s == "auto" => None,
+                toml::Value::Integer(n) if (1..=1000).contains(n) => Some(*n as u32),
+                _ => {
+                    return Err(self.at(
+                        k.span(),
+                        "clustering.k must be \"auto\" or a number of clusters 1..=1000",
+                    ));
+                }
+            };
+        }
+        if let Some(range) = &r.k_range {
+            match range.get_ref()[..] {
+                [lo, hi] if 2 <= lo && lo <= hi && hi <= 100 => c.k_range = [lo as u32, hi as u32],
+                _ => {
+                    return Err(self.at(
+                        range.span(),
+                        "clustering.k_range must be [LO, HI] with 2 <= LO <= HI <= 100",
+                    ));
+                }
+            }
+        }
+        if let Some(seed) = &r.seed {
+            if *seed.get_ref() < 0 {
+                return Err(self.at(seed.span(), "clustering.seed must not be negative"));
+            }
+            c.seed = *seed.get_ref() as u64;
+        }
+        if let Some(n) = &r.n_init {
+            if !(1..=100).contains(n.get_ref()) {
+                return Err(self.at(n.span(), "clustering.n_init must be 1..=100"));
+            }
+            c.n_init = *n.get_ref() as u32;
+        }
+        if let Some(m) = &r.min_share {
+            if !(0.0..0.5).contains(m.get_ref()) {
+                return Err(self.at(m.span(), "clustering.min_share must be at least 0 and below 0.5"));
+            }
+            c.min_share = *m.get_ref();
+        }
+        if let Some(m) = &r.missing {
+            c.missing = match m.get_ref().as_str() {
+                "skip" => MissingPolicy::Skip,
+                "zero" => MissingPolicy::Zero,
+                other => {
+                    return Err(self.at(
+                        m.span(),
+                        format!("clustering.missing: expected \"skip\" or \"zero\", got `{other}`"),
+                    ));
+                }
+            };
+        }
+        if let Some(g) = &r.gamma {
+            if !(g.get_ref().is_finite() && *g.get_ref() >= 0.0) {
+                return Err(self.at(g.span(), "clustering.gamma must be a number >= 0"));
+            }
+            c.gamma = Some(*g.get_ref());
+        }
+        if let Some(n) = &r.minibatch_above {
+            if *n.get_ref() < 1 {
+                return Err(self.at(n.span(), "clustering.minibatch_above must be at least 1"));
+            }
+            c.minibatch_above = *n.get_ref() as usize;
+        }
+        c.order_by = r.order_by.as_ref().map(|o| o.get_ref().clone());
+        let e = self.at(raw.span(), "");
+        c.at = format!("{}:{}:{}", e.file, e.line, e.column);
+        Ok(c)
     }
 
     fn features(&self, raw: &RawFeatures) -> Result<FeaturesConfig, ConfigError> {

@@ -14,6 +14,7 @@ use crate::schema::{FieldType, Role, SourceKind};
 use crate::value::MoneyFormat;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -191,6 +192,167 @@ pub struct Config {
     pub segments: Vec<SegmentConfig>,
     /// `[groups.NAME]`, in name order.
     pub groups: Vec<GroupConfig>,
+    /// `[clustering]`, when the run clusters customers.
+    pub clustering: Option<ClusteringConfig>,
+}
+
+/// One preprocessing step of a clustering feature.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformStep {
+    /// `ln(1 + x)`.
+    Log1p,
+    /// Minus the mean, over the standard deviation.
+    Standardize,
+    /// Minus the median, over the interquartile range.
+    Robust,
+    /// Clipped to the `lo` and `hi` quantiles.
+    Winsorize { lo: f64, hi: f64 },
+}
+
+impl TransformStep {
+    /// The names `parse` reads.
+    pub const NAMES: [&'static str; 4] = ["log1p", "standardize", "robust", "winsorize"];
+
+    /// `log1p`, `standardize`, `robust`, `winsorize` (at the 1% and 99% quantiles) or
+    /// `winsorize(LO, HI)` with quantiles `0 <= LO < HI <= 1`.
+    pub fn parse(text: &str) -> Result<TransformStep, String> {
+        let t = text.trim();
+        Ok(match t {
+            "log1p" => TransformStep::Log1p,
+            "standardize" => TransformStep::Standardize,
+            "robust" => TransformStep::Robust,
+            "winsorize" => TransformStep::Winsorize { lo: 0.01, hi: 0.99 },
+            _ => {
+                let args = t
+                    .strip_prefix("winsorize(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown transform `{t}`, expected one of {}{}",
+                            Self::NAMES.join(", "),
+                            did_you_mean(t, Self::NAMES.into_iter())
+                        )
+                    })?;
+                let q: Vec<f64> = args
+                    .split(',')
+                    .map(|a| a.trim().parse::<f64>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("`{t}`: expected winsorize(LO, HI) with two numbers"))?;
+                match q[..] {
+                    [lo, hi] if (0.0..hi).contains(&lo) && hi <= 1.0 => {
+                        TransformStep::Winsorize { lo, hi }
+                    }
+                    _ => return Err(format!("`{t}`: expected quantiles 0 <= LO < HI <= 1")),
+                }
+            }
+        })
+    }
+
+    /// A comma-separated list (`log1p,standardize`); `none` is the empty list.
+    pub fn parse_list(text: &str) -> Result<Vec<TransformStep>, String> {
+        if text.trim() == "none" {
+            return Ok(Vec::new());
+        }
+        let mut steps = Vec::new();
+        let mut depth = 0;
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    steps.push(Self::parse(&text[start..i])?);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        steps.push(Self::parse(&text[start..])?);
+        Ok(steps)
+    }
+}
+
+/// How the clusters are fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterMethod {
+    /// Lloyd's k-means (mini-batch k-means above `minibatch_above` customers).
+    Kmeans,
+    /// Mini-batch k-means whatever the size.
+    MinibatchKmeans,
+    /// k-prototypes over the numeric and the categorical features.
+    Kprototypes,
+}
+
+/// What happens to customers with a null in a clustering feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingPolicy {
+    /// They get no cluster.
+    Skip,
+    /// Nulls count as 0 (e.g. spend of customers who never ordered).
+    Zero,
+}
+
+/// `[clustering]`: statistical segments, one `cluster` per customer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusteringConfig {
+    /// Numeric columns of the customer row (attributes, features).
+    pub features: Vec<String>,
+    /// Categorical columns (k-prototypes only).
+    pub categorical: Vec<String>,
+    /// Steps for every numeric feature without its own entry in `transforms`.
+    pub transform: Vec<TransformStep>,
+    /// Per-feature steps.
+    pub transforms: BTreeMap<String, Vec<TransformStep>>,
+    pub method: ClusterMethod,
+    /// `None`: chosen from `k_range`.
+    pub k: Option<u32>,
+    pub k_range: [u32; 2],
+    pub seed: u64,
+    pub n_init: u32,
+    /// Smallest share of customers a cluster may hold when k is chosen.
+    pub min_share: f64,
+    pub missing: MissingPolicy,
+    /// Weight of a categorical mismatch in k-prototypes; `None`: half the mean standard
+    /// deviation of the transformed numeric features.
+    pub gamma: Option<f64>,
+    /// Customers above which `kmeans` fits by mini-batches.
+    pub minibatch_above: usize,
+    /// Clusters are numbered by this column's mean, highest first.
+    pub order_by: Option<String>,
+    /// Where `[clustering]` starts, `file:line:col`.
+    #[serde(skip)]
+    pub at: String,
+}
+
+impl ClusteringConfig {
+    /// The defaults for these features.
+    pub fn new(features: Vec<String>) -> Self {
+        Self {
+            features,
+            categorical: Vec::new(),
+            transform: vec![TransformStep::Standardize],
+            transforms: BTreeMap::new(),
+            method: ClusterMethod::Kmeans,
+            k: None,
+            k_range: [2, 8],
+            seed: 0,
+            n_init: 3,
+            min_share: 0.02,
+            missing: MissingPolicy::Skip,
+            gamma: None,
+            minibatch_above: 2_000_000,
+            order_by: None,
+            at: String::new(),
+        }
+    }
+
+    /// The steps of one numeric feature.
+    pub fn steps(&self, feature: &str) -> &[TransformStep] {
+        self.transforms.get(feature).unwrap_or(&self.transform)
+    }
 }
 
 /// One `[segments.NAME]` entry.

@@ -21,6 +21,29 @@ pub(super) struct RawConfig {
     pub(super) segments: BTreeMap<Spanned<String>, Spanned<RawSegment>>,
     #[serde(default)]
     pub(super) groups: BTreeMap<Spanned<String>, Spanned<RawGroup>>,
+    pub(super) clustering: Option<Spanned<RawClustering>>,
+}
+
+/// `[clustering]`: statistical segments.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClustering {
+    pub(super) features: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) categorical: Vec<Spanned<String>>,
+    pub(super) transform: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(super) transforms: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    pub(super) method: Option<Spanned<String>>,
+    pub(super) k: Option<Spanned<toml::Value>>,
+    pub(super) k_range: Option<Spanned<Vec<i64>>>,
+    pub(super) seed: Option<Spanned<i64>>,
+    pub(super) n_init: Option<Spanned<i64>>,
+    pub(super) min_share: Option<Spanned<f64>>,
+    pub(super) missing: Option<Spanned<String>>,
+    pub(super) gamma: Option<Spanned<f64>>,
+    pub(super) minibatch_above: Option<Spanned<i64>>,
+    pub(super) order_by: Option<Spanned<String>>,
 }
 
 /// `[segments.NAME]`: a rule in the segment language.
