@@ -86,4 +86,18 @@ rule = 'loyalty_member'
 [groups.tier]
 segments = ["platinum", "gold", "silver"]
 description = "Loyalty tiers by spend over the last year, first match wins"
+
+# Statistical segments: k-means on log-scaled, standardized RFM features, k chosen by evidence
+# (docs/clustering.md). Customers who never ordered have no recency and get no cluster.
+[clustering]
+features = ["recency_days", "frequency", "monetary_total", "spend_365d"]
+transform = ["log1p", "standardize"]
+k = "auto"
+k_range = [2, 8]
+seed = 42
+
+[segments.top_cluster]
+rule = 'cluster = 1'
+description = "The cluster with the highest total spend"
+tags = ["cluster"]
 "#;

@@ -212,7 +212,14 @@ pub fn build_keeping_rows(
 }
 
 /// Column names that later stages of a run add to the feature table.
-pub const MODEL_COLUMNS: [&str; 5] = ["r_score", "f_score", "m_score", "rfm_code", "rfm_segment"];
+pub const MODEL_COLUMNS: [&str; 6] = [
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_code",
+    "rfm_segment",
+    "cluster",
+];
 
 /// Appends the custom feature columns.
 fn with_columns(table: RecordBatch, custom: Vec<(Field, ArrayRef)>) -> RecordBatch {

@@ -32,6 +32,9 @@ pub struct RunSummary {
     /// Per group: `version` and `sizes` (members per segment, first match wins; `null` for none).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, serde_json::Value>,
+    /// The clustering: k, why, the clusters, the k-selection table, the fitted transform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clustering: Option<serde_json::Value>,
 }
 
 pub fn config_hash(text: &str) -> String {

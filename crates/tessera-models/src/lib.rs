@@ -1,6 +1,13 @@
-//! Customer models of Tessera. So far: RFM scoring ([`rfm`]), which ranks customers by recency,
-//! frequency and monetary value into equal-sized bins, exactly as SQL's `NTILE` with ties broken
-//! by `customer_id`, and names each customer's segment from an ordered list of rules.
+//! Customer models of Tessera:
+//!
+//! * RFM scoring ([`rfm`]), which ranks customers by recency, frequency and monetary value
+//!   into equal-sized bins, exactly as SQL's `NTILE` with ties broken by `customer_id`, and
+//!   names each customer's segment from an ordered list of rules;
+//! * clustering ([`cluster`]): per-feature preprocessing, k-means (k-means++ seeding,
+//!   Hamerly-accelerated Lloyd iterations, mini-batch), k-prototypes for mixed numeric and
+//!   categorical features, silhouette / Calinski–Harabasz / Davies–Bouldin / adjusted Rand
+//!   index, the choice of the number of clusters, and stable cluster labels. Results match
+//!   scikit-learn's and are deterministic for a seed, whatever the number of threads.
 //!
 //! This crate does no I/O: callers hand in columns already in memory.
 //!
@@ -31,4 +38,5 @@
 //! # Ok::<(), tessera_models::rfm::RfmError>(())
 //! ```
 
+pub mod cluster;
 pub mod rfm;

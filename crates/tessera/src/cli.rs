@@ -57,6 +57,53 @@ pub enum Command {
   tessera sql --config tessera.toml --segment vip
   tessera sql --config tessera.toml --segment vip --dialect postgres --as-of 2025-01-01")]
     Sql(SqlArgs),
+    /// Cluster the rows of any table by its numeric columns, choosing k by evidence.
+    #[command(after_help = "Examples:
+  tessera cluster --input features.parquet --features recency_days,frequency,monetary_total --k auto --out clusters
+  tessera cluster --input points.csv --features a,b,c --k 8 --transform none --seed 7 --json --out out")]
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args)]
+pub struct ClusterArgs {
+    /// A Parquet or CSV file (by its extension), one row per item.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The numeric columns to cluster on, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub features: Vec<String>,
+    /// The number of clusters, or `auto` to choose it in --k-range.
+    #[arg(long, default_value = "auto")]
+    pub k: String,
+    /// The range auto tries, LO..HI.
+    #[arg(long, default_value = "2..8")]
+    pub k_range: String,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fits from different seeds; the lowest inertia is kept.
+    #[arg(long, default_value_t = 1)]
+    pub n_init: u32,
+    /// Steps applied to every feature: `none` or a list of log1p, standardize, robust,
+    /// winsorize, winsorize(LO, HI).
+    #[arg(long, default_value = "standardize")]
+    pub transform: String,
+    /// Smallest share of rows a cluster may hold when k is chosen.
+    #[arg(long, default_value_t = 0.02)]
+    pub min_share: f64,
+    /// The identifying column written beside each cluster; default `customer_id` or `id` when
+    /// the input has one, else the row number.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Number the clusters by this feature's mean, highest first; default the first feature.
+    #[arg(long)]
+    pub order_by: Option<String>,
+    /// Folder for clusters.parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print one JSON document (k, inertia, iterations, centers, selection) on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the tables a segment command reads come from.

@@ -18,6 +18,8 @@ pub struct RunRequest<'a> {
     pub quiet: bool,
     /// Also write the feature table as CSV.
     pub csv: bool,
+    /// Stop after the feature table (and its RFM scores): no clusters, no segments.
+    pub features_only: bool,
 }
 
 /// Runs the pipeline on a config into `out` and writes `out/run.json`.
@@ -52,13 +54,32 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let as_of = as_of
         .or(config.as_of)
         .or_else(|| outcome.default_as_of(&config));
-    let (mut segments, mut groups) = Default::default();
+    let (mut segments, mut groups, mut clustering) = Default::default();
     if let Some(day) = as_of {
         let started = Instant::now();
-        let keep_rows = !config.segments.is_empty();
-        let (features, order_rows) = write_features(&config, out, day, req.csv, keep_rows)?;
-        stages.insert("features".to_string(), seconds(started));
-        if !config.segments.is_empty() {
+        let models = !req.features_only;
+        let keep_rows = models && !config.segments.is_empty();
+        let (mut features, order_rows) = build_features(&config, out, day, keep_rows)?;
+        let mut feature_seconds = started.elapsed().as_secs_f64();
+        if let Some(c) = config.clustering.as_ref().filter(|_| models) {
+            let started = Instant::now();
+            let (with_cluster, report) =
+                crate::cluster_stage::cluster_customers(&config, c, out, &features)?;
+            features = with_cluster;
+            clustering = Some(serde_json::to_value(&report)?);
+            stages.insert("clustering".to_string(), seconds(started));
+        }
+        let started = Instant::now();
+        write_features(&features, out, req.csv)?;
+        feature_seconds += started.elapsed().as_secs_f64();
+        stages.insert(
+            "features".to_string(),
+            StageTime {
+                seconds: feature_seconds,
+                steps: BTreeMap::new(),
+            },
+        );
+        if models && (!config.segments.is_empty() || config.clustering.is_some()) {
             let started = Instant::now();
             let mut prepared = crate::segment_stage::prepare(&config, out, day, &features)?;
             prepared.orders = order_rows;
@@ -87,6 +108,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         stages,
         segments,
         groups,
+        clustering,
     };
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
@@ -94,12 +116,12 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     Ok(summary)
 }
 
-/// Writes `out/features.parquet` (and `features.csv` when asked) from the run's clean tables.
-fn write_features(
+/// The feature table with the RFM scores, from the run's clean tables (and the order rows it
+/// resolved, when asked).
+fn build_features(
     config: &tessera_core::Config,
     out: &Path,
     as_of: i32,
-    csv: bool,
     keep_rows: bool,
 ) -> Result<
     (
@@ -119,12 +141,21 @@ fn write_features(
             table::FeatureError::Custom { .. } => Failure::Input(e.into()),
             e => Failure::Other(e.into()),
         })?;
-    let features = crate::stages::with_rfm(&table, &config.rfm)?;
-    table::write_parquet(&features, &out.join("features.parquet"))?;
+    Ok((crate::stages::with_rfm(&table, &config.rfm)?, rows))
+}
+
+/// Writes `out/features.parquet` (and `features.csv` when asked).
+fn write_features(
+    features: &arrow_array::RecordBatch,
+    out: &Path,
+    csv: bool,
+) -> Result<(), Failure> {
+    use tessera_features::table;
+    table::write_parquet(features, &out.join("features.parquet"))?;
     if csv {
-        table::write_csv(&features, &out.join("features.csv"))?;
+        table::write_csv(features, &out.join("features.csv"))?;
     }
-    Ok((features, rows))
+    Ok(())
 }
 
 /// Checks `[features.custom]` against the clean tables' schemas, so that a mistake in a custom
@@ -165,21 +196,22 @@ fn ingest_failure(e: IngestError) -> Failure {
 }
 
 pub fn run(args: &RunArgs, cli: &Cli) -> Result<(), Failure> {
-    run_with(args, cli, false)
+    run_with(args, cli, false, false)
 }
 
-/// `tessera features`: for now the run's stages up to the feature table are all there is.
+/// `tessera features`: the run's stages up to the feature table and its RFM scores.
 pub fn features(args: &FeaturesArgs, cli: &Cli) -> Result<(), Failure> {
-    run_with(&args.run, cli, args.csv)
+    run_with(&args.run, cli, args.csv, true)
 }
 
-fn run_with(args: &RunArgs, cli: &Cli, csv: bool) -> Result<(), Failure> {
+fn run_with(args: &RunArgs, cli: &Cli, csv: bool, features_only: bool) -> Result<(), Failure> {
     let req = RunRequest {
         as_of: args.as_of.as_deref(),
         strict: args.strict,
         on_conflict: args.on_conflict.map(Into::into),
         quiet: cli.quiet,
         csv,
+        features_only,
     };
     let summary = execute(&args.config, &args.out, &req)?;
     if args.json {

@@ -2,7 +2,9 @@
 //! prints what they return; the work itself lives in the crates.
 
 mod cli;
+mod cluster_stage;
 mod cmd_check;
+mod cmd_cluster;
 mod cmd_demo;
 mod cmd_run;
 mod cmd_segments;
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         cli::Command::Segments(args) => cmd_segments::segments(args, &cli),
         cli::Command::Explain(args) => cmd_segments::explain(args, &cli),
         cli::Command::Sql(args) => cmd_segments::sql(args, &cli),
+        cli::Command::Cluster(args) => cmd_cluster::cluster(args, &cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -133,5 +133,14 @@ pub fn run_table(summary: &RunSummary, out: &Path) -> String {
         summary.rejected_total,
         out.join("rejects.csv").display()
     );
+    if let Some(c) = &summary.clustering {
+        let _ = writeln!(
+            s,
+            "clusters: {} of {} customers, {}",
+            c["clustered"],
+            c["rows"],
+            c["reason"].as_str().unwrap_or_default()
+        );
+    }
     s
 }

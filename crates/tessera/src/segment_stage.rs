@@ -387,9 +387,12 @@ pub fn customer_index(customers: &Table) -> Result<CustomerIndex<'_>, Failure> {
 /// time and merged in order; a fixed number, so results never depend on the number of threads.
 const PARTS: usize = 2;
 
+/// Consecutive row groups of a table, and the table's row at which they start.
+type RowGroups = (Vec<usize>, usize);
+
 /// The row groups of a clean table in [`PARTS`] runs of consecutive groups, each with its first
 /// row; and the table's row count.
-fn parts(out: &Path, table: TableKind) -> Result<(Vec<(Vec<usize>, usize)>, usize), Failure> {
+fn parts(out: &Path, table: TableKind) -> Result<(Vec<RowGroups>, usize), Failure> {
     let path = out.join("clean").join(format!("{}.parquet", table.name()));
     let file =
         std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -553,7 +556,7 @@ fn segment_names(set: &SegmentSet) -> StringArray {
 }
 
 /// `assignments.parquet`: `customer_id`, `segments` (names, in definition order), one column
-/// per group holding its first matching segment.
+/// per group holding its first matching segment, and `cluster` when the run clusters.
 pub fn write_assignments(
     set: &SegmentSet,
     customers: &Table,
@@ -591,6 +594,15 @@ pub fn write_assignments(
         let which = UInt32Array::from(first_match(set, g, members));
         fields.push(ArrowField::new(&group.def.name, DataType::Utf8, true));
         columns.push(arrow_select::take::take(&names, &which, None)?);
+    }
+    // Model outputs of the customer row.
+    if let Some(cluster) = customers.column("cluster") {
+        fields.push(ArrowField::new(
+            "cluster",
+            cluster.data_type().clone(),
+            true,
+        ));
+        columns.push(cluster.clone());
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
     write_parquet(&batch, path)

@@ -1,8 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawClustering, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup, RawRfm, RawSegment,
-    RawSource,
+    RawClustering, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup,
+    RawRfm, RawSegment, RawSource,
 };
 use super::*;
 use crate::value::{self, LocalTime};
@@ -148,12 +148,13 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let steps = |list: &Spanned<Vec<Spanned<String>>>| -> Result<Vec<TransformStep>, ConfigError> {
-            list.get_ref()
-                .iter()
-                .map(|s| TransformStep::parse(s.get_ref()).map_err(|m| self.at(s.span(), m)))
-                .collect()
-        };
+        let steps =
+            |list: &Spanned<Vec<Spanned<String>>>| -> Result<Vec<TransformStep>, ConfigError> {
+                list.get_ref()
+                    .iter()
+                    .map(|s| TransformStep::parse(s.get_ref()).map_err(|m| self.at(s.span(), m)))
+                    .collect()
+            };
         if let Some(t) = &r.transform {
             c.transform = steps(t)?;
         }
@@ -242,7 +243,10 @@ impl Ctx<'_> {
         }
         if let Some(m) = &r.min_share {
             if !(0.0..0.5).contains(m.get_ref()) {
-                return Err(self.at(m.span(), "clustering.min_share must be at least 0 and below 0.5"));
+                return Err(self.at(
+                    m.span(),
+                    "clustering.min_share must be at least 0 and below 0.5",
+                ));
             }
             c.min_share = *m.get_ref();
         }
@@ -393,7 +397,9 @@ impl Ctx<'_> {
         for (name, group) in raw {
             self.lower_identifier(name, "groups", "group")?;
             let n = name.get_ref();
-            if n == "customer_id" || n == "segments" || segments.iter().any(|s| s.name == *n) {
+            if ["customer_id", "segments", "cluster"].contains(&n.as_str())
+                || segments.iter().any(|s| s.name == *n)
+            {
                 return Err(self.at(
                     name.span(),
                     format!("groups.{n}: the name is taken (by a segment or a column of assignments.parquet); choose another"),

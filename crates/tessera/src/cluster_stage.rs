@@ -1,0 +1,529 @@
+//! Statistical segments: a matrix from table columns, the fitted transform, k given or chosen,
+//! clusters numbered by a column's mean, and the report that `run.json` and `tessera cluster
+//! --json` carry. Used by a run's clustering stage and by `tessera cluster`.
+
+use crate::Failure;
+use anyhow::anyhow;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tessera_core::config::{ClusterMethod, ClusteringConfig, MissingPolicy, TransformStep};
+use tessera_models::cluster::{
+    Categorical, FittedTransform, KMeans, KPrototypes, Matrix, MiniBatch, Order, SelectParams,
+    Selection, Step, Transform, labels::cluster_means, labels::relabel_by_key, select_k,
+};
+
+/// What to cluster and how.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub numeric: Vec<String>,
+    /// Steps of each numeric feature, in the order of `numeric`.
+    pub steps: Vec<Vec<Step>>,
+    pub categorical: Vec<String>,
+    pub method: ClusterMethod,
+    /// `None`: chosen in `k_range`.
+    pub k: Option<usize>,
+    pub k_range: (usize, usize),
+    pub seed: u64,
+    pub n_init: usize,
+    pub min_share: f64,
+    pub missing: MissingPolicy,
+    pub gamma: Option<f64>,
+    pub minibatch_above: usize,
+    /// Clusters are numbered by this numeric feature's mean, highest first (cluster 1).
+    pub order_by: Option<String>,
+}
+
+/// A transform step of the config as the model's step.
+pub fn step(s: TransformStep) -> Step {
+    match s {
+        TransformStep::Log1p => Step::Log1p,
+        TransformStep::Standardize => Step::Standardize,
+        TransformStep::Robust => Step::Robust,
+        TransformStep::Winsorize { lo, hi } => Step::Winsorize { lo_q: lo, hi_q: hi },
+    }
+}
+
+impl Spec {
+    pub fn from_config(c: &ClusteringConfig) -> Spec {
+        Spec {
+            numeric: c.features.clone(),
+            steps: c
+                .features
+                .iter()
+                .map(|f| c.steps(f).iter().map(|&s| step(s)).collect())
+                .collect(),
+            categorical: c.categorical.clone(),
+            method: c.method,
+            k: c.k.map(|k| k as usize),
+            k_range: (c.k_range[0] as usize, c.k_range[1] as usize),
+            seed: c.seed,
+            n_init: c.n_init as usize,
+            min_share: c.min_share,
+            missing: c.missing,
+            gamma: c.gamma,
+            minibatch_above: c.minibatch_above,
+            order_by: c.order_by.clone(),
+        }
+    }
+}
+
+/// The input columns, one row per customer (or per input row).
+pub struct Columns {
+    /// Numeric features in original units (money in major units), nulls as `None`.
+    pub numeric: Vec<Vec<Option<f64>>>,
+    /// Categorical features as text, nulls as `None`.
+    pub categorical: Vec<Vec<Option<String>>>,
+    pub rows: usize,
+}
+
+/// A column's values as numbers; `scale` divides them (money's minor units to major units).
+/// Names the column and its type when it holds no numbers.
+pub fn numbers(name: &str, a: &ArrayRef, scale: f64) -> Result<Vec<Option<f64>>, Failure> {
+    let ok = matches!(
+        a.data_type(),
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Boolean
+    );
+    if !ok {
+        return Err(Failure::Input(anyhow!(
+            "clustering feature `{name}` is not numeric (it holds {}); list it under categorical, or use a number such as recency_days",
+            a.data_type()
+        )));
+    }
+    let f = arrow_cast::cast(a, &DataType::Float64)?;
+    Ok(f.as_primitive::<Float64Type>()
+        .iter()
+        .map(|v| v.map(|v| v / scale))
+        .collect())
+}
+
+/// A column's values as text.
+pub fn texts(a: &ArrayRef) -> Result<Vec<Option<String>>, Failure> {
+    let s = arrow_cast::cast(a, &DataType::Utf8)?;
+    Ok(s.as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
+/// One cluster of the result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterInfo {
+    /// 1 to k.
+    pub cluster: u32,
+    pub size: usize,
+    /// Of the clustered rows.
+    pub share: f64,
+    /// The centre in original units (the fitted transform inverted), by numeric feature.
+    pub center: BTreeMap<String, f64>,
+    /// The arithmetic mean of each numeric feature over the cluster's rows.
+    pub mean: BTreeMap<String, f64>,
+    /// The most frequent value of each categorical feature (k-prototypes).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub mode: BTreeMap<String, String>,
+}
+
+/// What a clustering found and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub method: &'static str,
+    pub k: usize,
+    /// Numeric features in matrix order (the order of `centers`' entries).
+    pub features: Vec<String>,
+    pub categorical: Vec<String>,
+    pub rows: usize,
+    pub clustered: usize,
+    /// Rows left without a cluster for a null in a feature.
+    pub skipped: usize,
+    /// Sum of squared distances to the centres, in the transformed space the fit ran in
+    /// (k-prototypes: its cost, with categorical mismatches weighted by `gamma`).
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    /// Centres in original units, one array per cluster in feature order.
+    pub centers: Vec<Vec<f64>>,
+    pub clusters: Vec<ClusterInfo>,
+    /// Why this k.
+    pub reason: String,
+    /// The k-selection table, when k was chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    /// The numeric feature that numbers the clusters (cluster 1 has the highest mean).
+    pub order_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    pub seed: u64,
+    pub transform: FittedTransform,
+    pub seconds: f64,
+}
+
+/// Clusters of the rows, 1 to k, `None` for rows without one.
+pub struct Outcome {
+    pub labels: Vec<Option<u32>>,
+    pub report: Report,
+}
+
+fn model_error(e: impl std::fmt::Display) -> Failure {
+    Failure::Input(anyhow!("clustering: {e}"))
+}
+
+/// Fits the clusters of `cols` as `spec` says.
+pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
+    let started = Instant::now();
+    let n = cols.rows;
+    let p = spec.numeric.len();
+    // The rows that take part, and their values.
+    let complete = |r: usize| {
+        cols.numeric
+            .iter()
+            .all(|c| c[r].is_some_and(f64::is_finite))
+            && cols.categorical.iter().all(|c| c[r].is_some())
+    };
+    let used: Vec<usize> = match spec.missing {
+        MissingPolicy::Skip => (0..n).filter(|&r| complete(r)).collect(),
+        MissingPolicy::Zero => (0..n).collect(),
+    };
+    if used.is_empty() {
+        return Err(Failure::Input(anyhow!(
+            "clustering: none of the {n} rows has a value in every feature ({})",
+            spec.numeric
+                .iter()
+                .chain(&spec.categorical)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut raw = Vec::with_capacity(used.len() * p);
+    for &r in &used {
+        for c in &cols.numeric {
+            raw.push(c[r].filter(|v| v.is_finite()).unwrap_or(0.0));
+        }
+    }
+    let raw = Matrix::new(raw, used.len(), p).map_err(model_error)?;
+    let transform = Transform::new(spec.steps.clone())
+        .fit(&raw)
+        .map_err(model_error)?;
+    let x = transform.apply(&raw).map_err(model_error)?;
+
+    let mut kmeans = KMeans::new(spec.k.unwrap_or(2))
+        .seed(spec.seed)
+        .n_init(spec.n_init);
+    match spec.method {
+        ClusterMethod::Kmeans => {
+            kmeans = kmeans.mini_batch(MiniBatch {
+                above_rows: spec.minibatch_above,
+                ..MiniBatch::default()
+            })
+        }
+        ClusterMethod::MinibatchKmeans => {
+            kmeans = kmeans.mini_batch(MiniBatch {
+                above_rows: 0,
+                ..MiniBatch::default()
+            })
+        }
+        ClusterMethod::Kprototypes => {}
+    }
+
+    let (mut labels, centers, inertia, iterations, converged, selection, gamma, modes, reason);
+    if spec.method == ClusterMethod::Kprototypes {
+        let k = spec.k.ok_or_else(|| {
+            Failure::Input(anyhow!(
+                "clustering: method = \"kprototypes\" needs a fixed k"
+            ))
+        })?;
+        let (codes, names) = categorical_codes(cols, &used);
+        let q = spec.categorical.len();
+        let cats = Categorical::new(&codes, used.len(), q).map_err(model_error)?;
+        let mut kp = KPrototypes::new(k)
+            .seed(spec.seed)
+            .n_init(spec.n_init.max(1));
+        if let Some(g) = spec.gamma {
+            kp = kp.gamma(g);
+        }
+        let f = kp.fit(&x, cats).map_err(model_error)?;
+        labels = f.labels;
+        centers = f.centers;
+        inertia = f.cost;
+        iterations = f.n_iter;
+        converged = f.converged;
+        selection = None;
+        gamma = Some(f.gamma);
+        modes = (0..k)
+            .map(|c| {
+                (0..q)
+                    .map(|j| names[j][f.modes[c * q + j] as usize].clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>();
+        reason = format!("k = {k}, as configured");
+    } else {
+        let f = match spec.k {
+            Some(k) => {
+                let f = KMeans { k, ..kmeans }.fit(&x).map_err(model_error)?;
+                reason = format!("k = {k}, as configured");
+                selection = None;
+                f
+            }
+            None => {
+                let (lo, hi) = spec.k_range;
+                let hi = hi.min(used.len().saturating_sub(1));
+                if hi < lo {
+                    return Err(Failure::Input(anyhow!(
+                        "clustering: k = auto needs more than {lo} rows with every feature, found {}",
+                        used.len()
+                    )));
+                }
+                let params = SelectParams {
+                    k_min: lo,
+                    k_max: hi,
+                    kmeans,
+                    min_share: spec.min_share,
+                    seed: spec.seed,
+                    ..SelectParams::default()
+                };
+                let (s, f) = select_k(&x, &params).map_err(model_error)?;
+                reason = s.reason.clone();
+                selection = Some(s);
+                f
+            }
+        };
+        labels = f.labels;
+        centers = f.centers;
+        inertia = f.inertia;
+        iterations = f.n_iter;
+        converged = f.converged;
+        gamma = None;
+        modes = Vec::new();
+    }
+    let k = centers.rows();
+
+    // Number the clusters by the mean of `order_by` in original units, highest first.
+    let order_by = match &spec.order_by {
+        Some(o) => Some(o.clone()),
+        None if spec.numeric.iter().any(|f| f == "monetary_total") => {
+            Some("monetary_total".to_string())
+        }
+        None => spec.numeric.first().cloned(),
+    };
+    let means = cluster_means(&raw, &labels, k).map_err(model_error)?;
+    let keys: Vec<f64> = match order_by
+        .as_ref()
+        .and_then(|o| spec.numeric.iter().position(|f| f == o))
+    {
+        Some(j) => (0..k).map(|c| finite_or_min(means.get(c, j))).collect(),
+        None if order_by.is_some() => {
+            return Err(Failure::Input(anyhow!(
+                "clustering.order_by: `{}` is not one of the numeric features{}",
+                order_by.unwrap_or_default(),
+                tessera_core::config::did_you_mean(
+                    spec.order_by.as_deref().unwrap_or_default(),
+                    spec.numeric.iter().map(String::as_str)
+                )
+            )));
+        }
+        None => vec![0.0; k],
+    };
+    let sizes_before = cluster_sizes(&labels, k);
+    // Without an ordering column (only categorical features), the largest cluster comes first.
+    let keys: Vec<f64> = if p == 0 {
+        sizes_before.iter().map(|&s| s as f64).collect()
+    } else {
+        keys
+    };
+    let relabel = relabel_by_key(&keys, &centers, Order::Descending).map_err(model_error)?;
+    labels = relabel.relabel(&labels).map_err(model_error)?;
+    let centers = relabel.reorder_rows(&centers).map_err(model_error)?;
+    let means = relabel.reorder_rows(&means).map_err(model_error)?;
+    let original = transform.inverse(&centers).map_err(model_error)?;
+    let sizes = cluster_sizes(&labels, k);
+
+    let clusters = (0..k)
+        .map(|c| ClusterInfo {
+            cluster: c as u32 + 1,
+            size: sizes[c],
+            share: sizes[c] as f64 / used.len() as f64,
+            center: spec
+                .numeric
+                .iter()
+                .enumerate()
+                .map(|(j, f)| (f.clone(), original.get(c, j)))
+                .collect(),
+            mean: spec
+                .numeric
+                .iter()
+                .enumerate()
+                .map(|(j, f)| (f.clone(), means.get(c, j)))
+                .collect(),
+            mode: modes
+                .get(relabel.old_of_new[c])
+                .map(|m| spec.categorical.iter().cloned().zip(m.clone()).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut out = vec![None; n];
+    for (i, &r) in used.iter().enumerate() {
+        out[r] = Some(labels[i] + 1);
+    }
+    let report = Report {
+        method: match spec.method {
+            ClusterMethod::Kprototypes => "kprototypes",
+            _ if used.len() > spec.minibatch_above
+                || spec.method == ClusterMethod::MinibatchKmeans =>
+            {
+                "minibatch_kmeans"
+            }
+            _ => "kmeans",
+        },
+        k,
+        features: spec.numeric.clone(),
+        categorical: spec.categorical.clone(),
+        rows: n,
+        clustered: used.len(),
+        skipped: n - used.len(),
+        inertia,
+        iterations,
+        converged,
+        centers: (0..k).map(|c| original.row(c).to_vec()).collect(),
+        clusters,
+        reason,
+        selection,
+        order_by,
+        gamma,
+        seed: spec.seed,
+        transform,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Outcome {
+        labels: out,
+        report,
+    })
+}
+
+fn finite_or_min(v: f64) -> f64 {
+    if v.is_finite() { v } else { f64::MIN }
+}
+
+fn cluster_sizes(labels: &[u32], k: usize) -> Vec<usize> {
+    let mut sizes = vec![0; k];
+    for &l in labels {
+        sizes[l as usize] += 1;
+    }
+    sizes
+}
+
+/// The categorical features of the used rows as codes (row-major), and each feature's values
+/// by code (sorted, so codes do not depend on row order). Nulls (kept under `missing =
+/// "zero"`) are the value `(missing)`.
+fn categorical_codes(cols: &Columns, used: &[usize]) -> (Vec<u32>, Vec<Vec<String>>) {
+    const MISSING: &str = "(missing)";
+    let q = cols.categorical.len();
+    let mut names = Vec::with_capacity(q);
+    let mut lookup = Vec::with_capacity(q);
+    for c in &cols.categorical {
+        let mut values: Vec<&str> = used
+            .iter()
+            .map(|&r| c[r].as_deref().unwrap_or(MISSING))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        let map: std::collections::HashMap<&str, u32> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v, i as u32))
+            .collect();
+        names.push(values.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        lookup.push(map);
+    }
+    let mut codes = Vec::with_capacity(used.len() * q);
+    for &r in used {
+        for (j, c) in cols.categorical.iter().enumerate() {
+            codes.push(lookup[j][c[r].as_deref().unwrap_or(MISSING)]);
+        }
+    }
+    (codes, names)
+}
+
+/// A run's clustering stage: the configured features read from the customer row (clean
+/// customers beside the feature table; money in major units), fitted. Returns the feature
+/// table with `cluster` appended (null for customers left out), and the report.
+pub fn cluster_customers(
+    config: &tessera_core::Config,
+    c: &ClusteringConfig,
+    out: &std::path::Path,
+    features: &arrow_array::RecordBatch,
+) -> Result<(arrow_array::RecordBatch, Report), Failure> {
+    let table = crate::segment_stage::customer_table(config, out, features)?;
+    let scale = 10f64.powi(i32::from(config.money_decimals));
+    let column = |name: &str| {
+        let i = table.schema.index(name).ok_or_else(|| {
+            Failure::Input(anyhow!(
+                "{}: clustering: the customer row has no column `{name}`{}",
+                c.at,
+                tessera_core::config::did_you_mean(
+                    name,
+                    table.schema.fields.iter().map(|f| f.name.as_str())
+                )
+            ))
+        })?;
+        Ok::<_, Failure>((&table.columns[i], table.schema.fields[i].ty))
+    };
+    let numeric = c
+        .features
+        .iter()
+        .map(|f| {
+            let (a, ty) = column(f)?;
+            let s = if ty == tessera_rules::Type::Money {
+                scale
+            } else {
+                1.0
+            };
+            numbers(f, a, s).map_err(|e| match e {
+                Failure::Input(e) => Failure::Input(anyhow!("{}: {e}", c.at)),
+                e => e,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let categorical = c
+        .categorical
+        .iter()
+        .map(|f| texts(column(f)?.0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cols = Columns {
+        numeric,
+        categorical,
+        rows: table.len(),
+    };
+    let outcome = fit(&Spec::from_config(c), &cols)?;
+    let cluster: ArrayRef = std::sync::Arc::new(arrow_array::Int32Array::from_iter(
+        outcome.labels.iter().map(|l| l.map(|l| l as i32)),
+    ));
+    let mut fields: Vec<arrow_schema::FieldRef> =
+        features.schema().fields().iter().cloned().collect();
+    fields.push(std::sync::Arc::new(arrow_schema::Field::new(
+        "cluster",
+        DataType::Int32,
+        true,
+    )));
+    let mut columns = features.columns().to_vec();
+    columns.push(cluster);
+    let batch = arrow_array::RecordBatch::try_new(
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        columns,
+    )?;
+    Ok((batch, outcome.report))
+}
