@@ -159,7 +159,7 @@ pub fn describe(r: &cluster_stage::Report) -> String {
             c.share * 100.0
         );
         for f in &r.features {
-            let _ = write!(s, "  {:>width$.3}", c.center[f]);
+            let _ = write!(s, "  {:>width$.3}", c.center[f] + 0.0); // no "-0.000"
         }
         let _ = writeln!(s);
     }
