@@ -300,8 +300,8 @@ fn clustering_mistakes_name_their_key() {
         "shop/tessera.toml:17:10: clustering.method: unknown method `kmedoids`, expected one of kmeans, minibatch_kmeans, kprototypes"
     );
     assert_eq!(
-        with("features = [\"frequency\"]\ncategorical = [\"country\"]"),
-        "shop/tessera.toml:17:16: clustering.categorical applies to method = \"kprototypes\" only"
+        with("features = [\"frequency\"]\ncategorical = [\"frequency\"]"),
+        "shop/tessera.toml:17:16: clustering: `frequency` is both a numeric feature and a categorical one"
     );
     assert_eq!(
         with("features = [\"frequency\", \"frequency\"]"),

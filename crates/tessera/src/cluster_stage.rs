@@ -142,7 +142,8 @@ pub struct ClusterInfo {
 pub struct Report {
     pub method: &'static str,
     pub k: usize,
-    /// Numeric features in matrix order (the order of `centers`' entries).
+    /// The columns the fit ran on, in the order of `centers`' entries: the numeric features,
+    /// then (k-means with categorical features) one `feature=value` column per value.
     pub features: Vec<String>,
     pub categorical: Vec<String>,
     pub rows: usize,
@@ -208,16 +209,35 @@ pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
                 .join(", ")
         )));
     }
-    let mut raw = Vec::with_capacity(used.len() * p);
-    for &r in &used {
+    // k-means sees categorical features one-hot: a 0/1 column per value, named `feature=value`.
+    let one_hot = spec.method != ClusterMethod::Kprototypes && !spec.categorical.is_empty();
+    let (codes, values) = categorical_codes(cols, &used);
+    let mut names = spec.numeric.clone();
+    let mut steps = spec.steps.clone();
+    if one_hot {
+        for (j, f) in spec.categorical.iter().enumerate() {
+            for v in &values[j] {
+                names.push(format!("{f}={v}"));
+                steps.push(Vec::new());
+            }
+        }
+    }
+    let d = names.len();
+    let q = spec.categorical.len();
+    let mut raw = Vec::with_capacity(used.len() * d);
+    for (i, &r) in used.iter().enumerate() {
         for c in &cols.numeric {
             raw.push(c[r].filter(|v| v.is_finite()).unwrap_or(0.0));
         }
+        if one_hot {
+            for j in 0..q {
+                let code = codes[i * q + j] as usize;
+                raw.extend((0..values[j].len()).map(|v| if v == code { 1.0 } else { 0.0 }));
+            }
+        }
     }
-    let raw = Matrix::new(raw, used.len(), p).map_err(model_error)?;
-    let transform = Transform::new(spec.steps.clone())
-        .fit(&raw)
-        .map_err(model_error)?;
+    let raw = Matrix::new(raw, used.len(), d).map_err(model_error)?;
+    let transform = Transform::new(steps).fit(&raw).map_err(model_error)?;
     let x = transform.apply(&raw).map_err(model_error)?;
 
     let mut kmeans = KMeans::new(spec.k.unwrap_or(2))
@@ -246,8 +266,6 @@ pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
                 "clustering: method = \"kprototypes\" needs a fixed k"
             ))
         })?;
-        let (codes, names) = categorical_codes(cols, &used);
-        let q = spec.categorical.len();
         let cats = Categorical::new(&codes, used.len(), q).map_err(model_error)?;
         let mut kp = KPrototypes::new(k)
             .seed(spec.seed)
@@ -266,7 +284,7 @@ pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
         modes = (0..k)
             .map(|c| {
                 (0..q)
-                    .map(|j| names[j][f.modes[c * q + j] as usize].clone())
+                    .map(|j| values[j][f.modes[c * q + j] as usize].clone())
                     .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>();
@@ -357,14 +375,12 @@ pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
             cluster: c as u32 + 1,
             size: sizes[c],
             share: sizes[c] as f64 / used.len() as f64,
-            center: spec
-                .numeric
+            center: names
                 .iter()
                 .enumerate()
                 .map(|(j, f)| (f.clone(), original.get(c, j)))
                 .collect(),
-            mean: spec
-                .numeric
+            mean: names
                 .iter()
                 .enumerate()
                 .map(|(j, f)| (f.clone(), means.get(c, j)))
@@ -390,7 +406,7 @@ pub fn fit(spec: &Spec, cols: &Columns) -> Result<Outcome, Failure> {
             _ => "kmeans",
         },
         k,
-        features: spec.numeric.clone(),
+        features: names.clone(),
         categorical: spec.categorical.clone(),
         rows: n,
         clustered: used.len(),
@@ -526,4 +542,91 @@ pub fn cluster_customers(
         columns,
     )?;
     Ok((batch, outcome.report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(r: Result<Outcome, Failure>) -> Outcome {
+        match r {
+            Ok(o) => o,
+            Err(Failure::Input(e) | Failure::Other(e)) => panic!("{e}"),
+        }
+    }
+
+    fn spec(k: Option<usize>, categorical: &[&str], method: ClusterMethod) -> Spec {
+        Spec {
+            numeric: vec!["spend".into()],
+            steps: vec![vec![Step::Standardize]],
+            categorical: categorical.iter().map(|c| c.to_string()).collect(),
+            method,
+            k,
+            k_range: (2, 4),
+            seed: 1,
+            n_init: 2,
+            min_share: 0.02,
+            missing: MissingPolicy::Skip,
+            gamma: None,
+            minibatch_above: usize::MAX,
+            order_by: None,
+        }
+    }
+
+    /// 40 customers: spend 10 or 11 in DE, 50 or 51 in FR; one customer has no spend.
+    fn columns() -> Columns {
+        let spend = (0..40)
+            .map(|i| (i != 7).then_some(if i < 20 { 10.0 } else { 50.0 } + (i % 2) as f64))
+            .collect();
+        let country = (0..40)
+            .map(|i| Some(if i < 20 { "DE" } else { "FR" }.to_string()))
+            .collect();
+        Columns {
+            numeric: vec![spend],
+            categorical: vec![country],
+            rows: 40,
+        }
+    }
+
+    #[test]
+    fn kmeans_sees_categories_one_hot_and_numbers_clusters_by_spend() {
+        let out = ok(fit(
+            &spec(Some(2), &["country"], ClusterMethod::Kmeans),
+            &columns(),
+        ));
+        let r = &out.report;
+        assert_eq!(r.features, ["spend", "country=DE", "country=FR"]);
+        // Cluster 1 has the higher mean spend: the FR customers, all of them FR.
+        assert_eq!(out.labels[25], Some(1));
+        assert_eq!(out.labels[3], Some(2));
+        assert_eq!(out.labels[7], None, "no spend, no cluster");
+        assert_eq!((r.clustered, r.skipped), (39, 1));
+        let first = &r.clusters[0];
+        assert_eq!(first.mean["country=FR"], 1.0);
+        assert_eq!(first.mean["spend"], 50.5); // 10 of 50 and 10 of 51
+        assert_eq!(first.size, 20);
+        // The centre in original units is the standardization inverted: the same mean here.
+        assert!((first.center["spend"] - 50.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn kprototypes_reports_modes_and_needs_a_fixed_k() {
+        let out = ok(fit(
+            &spec(Some(2), &["country"], ClusterMethod::Kprototypes),
+            &columns(),
+        ));
+        assert_eq!(out.report.features, ["spend"]);
+        assert_eq!(out.report.clusters[0].mode["country"], "FR");
+        assert_eq!(out.report.clusters[1].mode["country"], "DE");
+        let Err(Failure::Input(e)) = fit(
+            &spec(None, &["country"], ClusterMethod::Kprototypes),
+            &columns(),
+        ) else {
+            panic!("k = auto with k-prototypes must be refused");
+        };
+        assert_eq!(
+            e.to_string(),
+            "clustering: method = \"kprototypes\" needs a fixed k"
+        );
+    }
 }

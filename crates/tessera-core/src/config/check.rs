@@ -195,14 +195,6 @@ impl Ctx<'_> {
                 "clustering: method = \"kprototypes\" needs categorical features (clustering.categorical)",
             ));
         }
-        if c.method != ClusterMethod::Kprototypes
-            && let Some(first) = r.categorical.first()
-        {
-            return Err(self.at(
-                first.span(),
-                "clustering.categorical applies to method = \"kprototypes\" only",
-            ));
-        }
         if c.features.is_empty() && c.categorical.is_empty() {
             return Err(self.at(r.features.span(), "clustering.features is empty"));
         }

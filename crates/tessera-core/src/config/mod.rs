@@ -300,7 +300,7 @@ pub enum MissingPolicy {
 pub struct ClusteringConfig {
     /// Numeric columns of the customer row (attributes, features).
     pub features: Vec<String>,
-    /// Categorical columns (k-prototypes only).
+    /// Categorical columns: one-hot columns for k-means, matched as categories by k-prototypes.
     pub categorical: Vec<String>,
     /// Steps for every numeric feature without its own entry in `transforms`.
     pub transform: Vec<TransformStep>,
