@@ -77,7 +77,7 @@ pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, Feature
 
 /// Every row of the clean orders file, in file order, as the feature table read it: the
 /// customer's position in the table (-1 when unknown) and the local day of `ordered_at`
-/// (`i32::MAX` when it is null). Later stages use it to skip looking customers up again.
+/// (`i32::MAX` when it is null or the customer unknown). Later stages use it to skip looking customers up again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrderRows {
     pub customer: Vec<i32>,
@@ -164,7 +164,8 @@ pub fn build_keeping_rows(
                 let day = (!t.is_null(i)).then(|| days.day(t.value(i)));
                 if let Some(rows) = &mut rows {
                     rows.customer.push(customer.map_or(-1, |c| c as i32));
-                    rows.day.push(day.unwrap_or(i32::MAX));
+                    rows.day
+                        .push(day.filter(|_| customer.is_some()).unwrap_or(i32::MAX));
                 }
                 if let (Some(customer), Some(day), false) = (customer, day, a.is_null(i)) {
                     facts.push(OrderFact {

@@ -153,11 +153,9 @@ pub fn visit_leaves(node: &Node, f: &mut impl FnMut(usize)) {
 }
 
 impl Leaf {
-    /// The columns of its table the leaf reads (time, aggregated column, filter columns), and
-    /// whether its filter reads event properties.
-    pub fn columns(&self) -> (Vec<usize>, bool) {
-        let mut columns = vec![self.time_column];
-        columns.extend(self.column.map(|(c, _)| c));
+    /// The columns of its table the leaf's filter reads, and whether it reads event properties.
+    pub fn filter_columns(&self) -> (Vec<usize>, bool) {
+        let mut columns = Vec::new();
         let mut properties = false;
         if let Some(f) = &self.filter {
             visit_vals(f, &mut |v| match v.src {
@@ -166,8 +164,6 @@ impl Leaf {
                 _ => {}
             });
         }
-        columns.sort_unstable();
-        columns.dedup();
         (columns, properties)
     }
 }

@@ -14,7 +14,8 @@ use std::time::Instant;
 use tessera_core::config::{ClusterMethod, ClusteringConfig, MissingPolicy, TransformStep};
 use tessera_models::cluster::{
     Categorical, FittedTransform, KMeans, KPrototypes, Matrix, MiniBatch, Order, SelectParams,
-    Selection, Step, Transform, labels::cluster_means, labels::relabel_by_key, select_k,
+    Selection, Step, Transform, kmeans::cluster_sizes, labels::cluster_means,
+    labels::relabel_by_key, select_k,
 };
 
 /// What to cluster and how.
@@ -434,14 +435,6 @@ fn finite_or_min(v: f64) -> f64 {
     if v.is_finite() { v } else { f64::MIN }
 }
 
-fn cluster_sizes(labels: &[u32], k: usize) -> Vec<usize> {
-    let mut sizes = vec![0; k];
-    for &l in labels {
-        sizes[l as usize] += 1;
-    }
-    sizes
-}
-
 /// The categorical features of the used rows as codes (row-major), and each feature's values
 /// by code (sorted, so codes do not depend on row order). Nulls (kept under `missing =
 /// "zero"`) are the value `(missing)`.
@@ -475,15 +468,13 @@ fn categorical_codes(cols: &Columns, used: &[usize]) -> (Vec<u32>, Vec<Vec<Strin
 }
 
 /// A run's clustering stage: the configured features read from the customer row (clean
-/// customers beside the feature table; money in major units), fitted. Returns the feature
-/// table with `cluster` appended (null for customers left out), and the report.
+/// customers beside the feature table; money in major units), fitted. Returns each customer's
+/// `cluster` (null for customers left out) and the report.
 pub fn cluster_customers(
     config: &tessera_core::Config,
     c: &ClusteringConfig,
-    out: &std::path::Path,
-    features: &arrow_array::RecordBatch,
-) -> Result<(arrow_array::RecordBatch, Report), Failure> {
-    let table = crate::segment_stage::customer_table(config, out, features)?;
+    table: &crate::segment_stage::Table,
+) -> Result<(ArrayRef, Report), Failure> {
     let scale = 10f64.powi(i32::from(config.money_decimals));
     let column = |name: &str| {
         let i = table.schema.index(name).ok_or_else(|| {
@@ -528,20 +519,7 @@ pub fn cluster_customers(
     let cluster: ArrayRef = std::sync::Arc::new(arrow_array::Int32Array::from_iter(
         outcome.labels.iter().map(|l| l.map(|l| l as i32)),
     ));
-    let mut fields: Vec<arrow_schema::FieldRef> =
-        features.schema().fields().iter().cloned().collect();
-    fields.push(std::sync::Arc::new(arrow_schema::Field::new(
-        "cluster",
-        DataType::Int32,
-        true,
-    )));
-    let mut columns = features.columns().to_vec();
-    columns.push(cluster);
-    let batch = arrow_array::RecordBatch::try_new(
-        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
-        columns,
-    )?;
-    Ok((batch, outcome.report))
+    Ok((cluster, outcome.report))
 }
 
 #[cfg(test)]

@@ -61,11 +61,16 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         let keep_rows = models && !config.segments.is_empty();
         let (mut features, order_rows) = build_features(&config, out, day, keep_rows)?;
         let mut feature_seconds = started.elapsed().as_secs_f64();
+        // The customer row (clean customers beside the feature table), built once for the
+        // clustering and the segments.
+        let mut customers = None;
         if let Some(c) = config.clustering.as_ref().filter(|_| models) {
             let started = Instant::now();
-            let (with_cluster, report) =
-                crate::cluster_stage::cluster_customers(&config, c, out, &features)?;
-            features = with_cluster;
+            let mut table = crate::segment_stage::customer_table(&config, out, &features)?;
+            let (cluster, report) = crate::cluster_stage::cluster_customers(&config, c, &table)?;
+            features = with_column(&features, "cluster", cluster.clone())?;
+            table.push("cluster", tessera_rules::Type::Int, cluster);
+            customers = Some(table);
             clustering = Some(serde_json::to_value(&report)?);
             stages.insert("clustering".to_string(), seconds(started));
         }
@@ -81,7 +86,12 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         );
         if models && (!config.segments.is_empty() || config.clustering.is_some()) {
             let started = Instant::now();
-            let mut prepared = crate::segment_stage::prepare(&config, out, day, &features)?;
+            let table = match customers {
+                Some(table) => table,
+                None => crate::segment_stage::customer_table(&config, out, &features)?,
+            };
+            let mut prepared =
+                crate::segment_stage::prepare_table(&config, out, day, table, started)?;
             prepared.orders = order_rows;
             let mut ev = prepared.evaluate()?;
             let write = Instant::now();
@@ -142,6 +152,26 @@ fn build_features(
             e => Failure::Other(e.into()),
         })?;
     Ok((crate::stages::with_rfm(&table, &config.rfm)?, rows))
+}
+
+/// The batch with one more column at the end.
+fn with_column(
+    batch: &arrow_array::RecordBatch,
+    name: &str,
+    column: arrow_array::ArrayRef,
+) -> Result<arrow_array::RecordBatch, Failure> {
+    let mut fields: Vec<arrow_schema::FieldRef> = batch.schema().fields().iter().cloned().collect();
+    fields.push(std::sync::Arc::new(arrow_schema::Field::new(
+        name,
+        column.data_type().clone(),
+        true,
+    )));
+    let mut columns = batch.columns().to_vec();
+    columns.push(column);
+    Ok(arrow_array::RecordBatch::try_new(
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Writes `out/features.parquet` (and `features.csv` when asked).

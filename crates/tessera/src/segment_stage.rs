@@ -42,6 +42,12 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&ArrayRef> {
         self.schema.index(name).map(|i| &self.columns[i])
     }
+
+    /// Adds a column (a model's output) at the end.
+    pub fn push(&mut self, name: &str, ty: Type, column: ArrayRef) {
+        self.schema.fields.push(Field::new(name.to_string(), ty));
+        self.columns.push(column);
+    }
 }
 
 fn read_parquet(path: &Path) -> Result<(Arc<Schema>, Vec<RecordBatch>), Failure> {
@@ -693,6 +699,17 @@ pub fn prepare(
 ) -> Result<Prepared, Failure> {
     let started = std::time::Instant::now();
     let customers = customer_table(config, out, features)?;
+    prepare_table(config, out, as_of, customers, started)
+}
+
+/// [`prepare`] on a customer row already built (`started` is when its building began).
+pub fn prepare_table(
+    config: &Config,
+    out: &Path,
+    as_of: i32,
+    customers: Table,
+    started: std::time::Instant,
+) -> Result<Prepared, Failure> {
     let set = compile(config, out, &customers.schema)?;
     let cx = Context {
         as_of,

@@ -89,12 +89,16 @@ impl<'s> LeafState<'s> {
         let mut columns = Vec::new();
         let mut properties = false;
         for l in self.leaves.iter().filter(|l| l.table == table) {
-            let (c, p) = l.columns();
-            let needs_time = !days_known
+            let (filter, p) = l.filter_columns();
+            // The time column is read for the windows, unless the days are known, and for
+            // first/last; the aggregated column and the filter's columns always.
+            if !days_known
                 || (l.column.is_none() && matches!(l.func, AggFunc::First | AggFunc::Last))
-                || l.column.is_some_and(|(a, _)| a == l.time_column)
-                || filter_reads(l, l.time_column);
-            columns.extend(c.into_iter().filter(|&c| c != l.time_column || needs_time));
+            {
+                columns.push(l.time_column);
+            }
+            columns.extend(l.column.map(|(c, _)| c));
+            columns.extend(filter);
             properties |= p;
         }
         columns.sort_unstable();
@@ -117,7 +121,8 @@ impl<'s> LeafState<'s> {
     }
 
     /// [`add_batch`](Self::add_batch) with each row's local day of its time column already
-    /// known (`i32::MAX` where the time is null), as the feature table computed it.
+    /// known, as the feature table computed it: `i32::MAX` where the time is null or the
+    /// customer unknown (such rows fall outside every window).
     pub fn add_batch_on_days(
         &mut self,
         table: TableKind,
@@ -150,25 +155,25 @@ impl<'s> LeafState<'s> {
         };
         let len = customer.len();
         // Rows without a known customer or a time fall outside every window.
-        let days: Vec<i32> = match known_days {
-            Some(days) => (0..len)
-                .map(|r| if customer[r] < 0 { i32::MAX } else { days[r] })
-                .collect(),
+        let days: std::borrow::Cow<[i32]> = match known_days {
+            Some(days) => std::borrow::Cow::Borrowed(days),
             None => {
                 let time = arrow_cast::cast(
                     &columns[first.time_column],
                     &DataType::Timestamp(TimeUnit::Microsecond, None),
                 )?;
                 let time = time.as_primitive::<TimestampMicrosecondType>();
-                (0..len)
-                    .map(|r| {
-                        if customer[r] < 0 || time.is_null(r) {
-                            i32::MAX
-                        } else {
-                            self.days.day(time.value(r))
-                        }
-                    })
-                    .collect()
+                std::borrow::Cow::Owned(
+                    (0..len)
+                        .map(|r| {
+                            if customer[r] < 0 || time.is_null(r) {
+                                i32::MAX
+                            } else {
+                                self.days.day(time.value(r))
+                            }
+                        })
+                        .collect(),
+                )
             }
         };
         let input = Input {
@@ -261,19 +266,6 @@ impl<'s> LeafState<'s> {
             .map(|(a, l)| a.unwrap_or_else(|| Accum::new(l, customers)).finish())
             .collect()
     }
-}
-
-/// Whether the leaf's filter reads column `c` of its table.
-fn filter_reads(leaf: &Leaf, c: usize) -> bool {
-    let mut found = false;
-    if let Some(f) = &leaf.filter {
-        crate::ir::visit_vals(f, &mut |v| {
-            if matches!(v.src, crate::ir::Src::Field(x) | crate::ir::Src::DaysSince(x) if x == c) {
-                found = true
-            }
-        });
-    }
-    found
 }
 
 impl Accum {
