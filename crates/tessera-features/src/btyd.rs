@@ -128,6 +128,52 @@ pub fn summarize(
     }))
 }
 
+/// A customer's calibration summary and their purchases in the holdout period that follows,
+/// for validating a model's predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// The summary of purchases on or before the calibration's last day; `None` if the first
+    /// purchase came later (the customer is not in the calibration cohort).
+    pub calibration: Option<BtydSummary>,
+    /// Transactions (distinct purchase days) after the calibration's last day, up to and
+    /// including the holdout's last day.
+    pub holdout: u32,
+}
+
+/// Splits one customer's purchases, sorted by day, at `calibration_last_day` (inclusive): the
+/// summary of what came before and the transactions in `(calibration_last_day,
+/// holdout_last_day]`. Purchases after the holdout are ignored.
+pub fn split(
+    purchases: &[Purchase],
+    calibration_last_day: i32,
+    holdout_last_day: i32,
+    unit: TimeUnit,
+) -> Result<Split, BtydError> {
+    if let Some(w) = purchases.windows(2).find(|w| w[1].day < w[0].day) {
+        return Err(BtydError::Unsorted {
+            earlier: w[1].day,
+            later: w[0].day,
+        });
+    }
+    let cut = purchases.partition_point(|p| p.day <= calibration_last_day);
+    let calibration = summarize(&purchases[..cut], calibration_last_day, unit)?;
+    let mut holdout = 0;
+    let mut prev = None;
+    for p in purchases[cut..]
+        .iter()
+        .take_while(|p| p.day <= holdout_last_day)
+    {
+        if prev != Some(p.day) {
+            holdout += 1;
+            prev = Some(p.day);
+        }
+    }
+    Ok(Split {
+        calibration,
+        holdout,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +220,27 @@ mod tests {
             Err(BtydError::AfterEnd { day: 10, end: 9 })
         );
         assert_eq!(summarize(&[], 9, TimeUnit::Days), Ok(None));
+    }
+
+    #[test]
+    fn split_counts_holdout_days_after_the_calibration() {
+        let purchases = [
+            p(0, 5),
+            p(3, 1),
+            p(3, 2),
+            p(10, 7),
+            p(12, 1),
+            p(12, 1),
+            p(15, 4),
+            p(30, 1),
+        ];
+        let s = split(&purchases, 9, 20, TimeUnit::Days).unwrap();
+        let c = s.calibration.unwrap();
+        assert_eq!((c.x, c.t_x, c.t), (1, 3.0, 9.0));
+        // Days 10, 12 and 15 are in (9, 20]; day 30 is after the holdout.
+        assert_eq!(s.holdout, 3);
+        let late = split(&[p(12, 1), p(14, 1)], 9, 20, TimeUnit::Days).unwrap();
+        assert_eq!((late.calibration, late.holdout), (None, 2));
+        assert!(split(&[p(5, 1), p(2, 1)], 9, 20, TimeUnit::Days).is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! definition); refunds are negative ones; zero amounts are neither, but are transactions for the
 //! buy-till-you-die summary (see [`crate::btyd`]).
 
-use crate::btyd::{BtydSummary, Purchase, TimeUnit, summarize};
+use crate::btyd::{BtydSummary, Purchase, Split, TimeUnit, split, summarize};
 use rayon::slice::ParallelSliceMut;
 
 /// One order: the customer's position in the customer table, the order's local calendar day
@@ -33,6 +33,10 @@ pub struct OrderParams {
     /// Window lengths in days: a window of `w` days holds the days `as_of - w .. as_of`.
     pub windows: Vec<u32>,
     pub unit: TimeUnit,
+    /// The first day of a holdout period ending the day before `as_of`: when set, each
+    /// customer's purchases are also split there ([`OrderFeatures::split`]) for validating
+    /// lifetime-value models.
+    pub holdout_start: Option<i32>,
     /// Number of distinct categories and channels the facts refer to.
     pub categories: usize,
     pub channels: usize,
@@ -60,6 +64,9 @@ pub struct OrderFeatures {
     /// Total refunded, as a positive amount.
     pub refund_amount: i64,
     pub btyd: Option<BtydSummary>,
+    /// The summary at the end of the calibration period and the purchases in the holdout, when
+    /// [`OrderParams::holdout_start`] is set and the customer bought before it.
+    pub split: Option<Split>,
     /// Purchase spend per category, indexed like `OrderParams::categories`.
     pub category_spend: Vec<i64>,
     /// The category with the most spend (ties: the lowest index).
@@ -150,6 +157,11 @@ fn one_customer(
         f.avg_days_between = Some(f64::from(b - a) / f64::from(f.purchase_days - 1));
     }
     f.btyd = summarize(transactions, p.as_of - 1, p.unit).ok().flatten();
+    if let Some(start) = p.holdout_start {
+        f.split = split(transactions, start - 1, p.as_of - 1, p.unit)
+            .ok()
+            .filter(|s| s.calibration.is_some());
+    }
     f.top_category = arg_max(&f.category_spend);
     f.preferred_channel = arg_max(channel_orders);
 }

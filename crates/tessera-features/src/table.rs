@@ -4,7 +4,7 @@
 pub use crate::read::MAX_EVENT_NAMES;
 pub use crate::write::{write_csv, write_parquet};
 
-use crate::btyd::TimeUnit;
+use crate::btyd::{Split, TimeUnit};
 use crate::feedback::{FeedbackFeatures, nps_class};
 use crate::orders::NONE;
 use crate::orders::{OrderFact, OrderFeatures, OrderParams, order_features};
@@ -55,6 +55,9 @@ pub struct FeatureParams {
     pub event_names: Option<Vec<String>>,
     /// The user's own SQL aggregates, added after the built-in columns.
     pub custom: Vec<CustomFeature>,
+    /// When set, the last this many days before `as_of` are also treated as a holdout period
+    /// ([`Built::holdout`]), for validating lifetime-value models.
+    pub holdout_days: Option<u32>,
 }
 
 impl FeatureParams {
@@ -66,13 +69,14 @@ impl FeatureParams {
             unit: TimeUnit::Weeks,
             event_names: None,
             custom: Vec::new(),
+            holdout_days: None,
         }
     }
 }
 
 /// Builds the feature table from the clean tables in `clean_dir`.
 pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, FeatureError> {
-    build_keeping_rows(clean_dir, p, false).map(|(table, _)| table)
+    build_keeping_rows(clean_dir, p, false).map(|b| b.table)
 }
 
 /// Every row of the clean orders file, in file order, as the feature table read it: the
@@ -84,12 +88,34 @@ pub struct OrderRows {
     pub day: Vec<i32>,
 }
 
-/// [`build`], also returning the [`OrderRows`] when `keep_rows` is set (and the orders exist).
+/// Each customer's purchases split at the start of the holdout period, in the feature table's
+/// row order: `None` for customers whose first purchase is not before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldoutSplit {
+    /// The last day of the calibration period (the day before the holdout starts).
+    pub calibration_last_day: i32,
+    /// The holdout's length in days (it ends the day before `as_of`).
+    pub days: u32,
+    pub splits: Vec<Option<Split>>,
+}
+
+/// What [`build_keeping_rows`] returns.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub table: RecordBatch,
+    /// The orders' rows, when asked for and the orders exist.
+    pub rows: Option<OrderRows>,
+    /// The holdout split, when [`FeatureParams::holdout_days`] is set.
+    pub holdout: Option<HoldoutSplit>,
+}
+
+/// [`build`], also returning the [`OrderRows`] when `keep_rows` is set (and the orders exist),
+/// and the holdout split when asked for.
 pub fn build_keeping_rows(
     clean_dir: &Path,
     p: &FeatureParams,
     keep_rows: bool,
-) -> Result<(RecordBatch, Option<OrderRows>), FeatureError> {
+) -> Result<Built, FeatureError> {
     let customers = read_batches(
         &clean_dir.join("customers.parquet"),
         &["customer_id", "signed_up_at"],
@@ -189,11 +215,17 @@ pub fn build_keeping_rows(
         as_of: p.as_of,
         windows: p.windows.clone(),
         unit: p.unit,
+        holdout_start: p.holdout_days.map(|d| p.as_of - d as i32),
         categories: categories.len(),
         channels: channels.len(),
     };
-    let orders = order_features(n, &mut facts, &op);
+    let mut orders = order_features(n, &mut facts, &op);
     drop(facts);
+    let holdout = p.holdout_days.map(|days| HoldoutSplit {
+        calibration_last_day: p.as_of - days as i32 - 1,
+        days,
+        splits: orders.iter_mut().map(|o| o.split.take()).collect(),
+    });
     let feedback = read_feedback(clean_dir, &position, n, p)?;
     let (event_names, events) = read_events(clean_dir, &position, n, p, &mut days)?;
     let parts = Parts {
@@ -209,17 +241,30 @@ pub fn build_keeping_rows(
     let table = assemble(&parts, p);
     check_names(&table, &p.custom)?;
     let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
-    Ok((with_columns(table, custom), rows))
+    Ok(Built {
+        table: with_columns(table, custom),
+        rows,
+        holdout,
+    })
 }
 
 /// Column names that later stages of a run add to the feature table.
-pub const MODEL_COLUMNS: [&str; 6] = [
+pub const MODEL_COLUMNS: [&str; 15] = [
     "r_score",
     "f_score",
     "m_score",
     "rfm_code",
     "rfm_segment",
     "cluster",
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+    "churn_risk",
+    "expected_purchases_lower",
+    "expected_purchases_upper",
+    "clv_lower",
+    "clv_upper",
 ];
 
 /// Appends the custom feature columns.

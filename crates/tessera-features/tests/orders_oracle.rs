@@ -119,7 +119,7 @@ proptest! {
         let none = |v: u16, n: u16| if v == n { NONE } else { v };
         let mut facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount, category, channel)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount }, category: none(category, 3), channel: none(channel, 2) }).collect();
         let original = facts.clone();
-        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, categories: 3, channels: 2 };
+        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, holdout_start: None, categories: 3, channels: 2 };
         let got = order_features(12, &mut facts, &p);
         for (c, f) in got.iter().enumerate() {
             let Expected { freq, days, total, first, last, wn, ws, refunds, refunded, x, t, category_spend, top_category, preferred_channel } = naive(c as u32, &original, &p);

@@ -35,6 +35,10 @@ pub struct RunSummary {
     /// The clustering: k, why, the clusters, the k-selection table, the fitted transform.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clustering: Option<serde_json::Value>,
+    /// Lifetime value and churn: the fitted models with intervals and diagnostics, the horizon,
+    /// churn-risk counts, and the holdout validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clv: Option<serde_json::Value>,
 }
 
 pub fn config_hash(text: &str) -> String {

@@ -39,4 +39,5 @@
 //! ```
 
 pub mod cluster;
+pub mod clv;
 pub mod rfm;

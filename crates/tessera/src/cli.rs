@@ -62,6 +62,60 @@ pub enum Command {
   tessera cluster --input features.parquet --features recency_days,frequency,monetary_total --k auto --out clusters
   tessera cluster --input points.csv --features a,b,c --k 8 --transform none --seed 7 --json --out out")]
     Cluster(ClusterArgs),
+    /// Fit a lifetime-value model (BG/NBD, Pareto/NBD, MBG/NBD with Gamma-Gamma spend) to an
+    /// order log or to customers' summaries, and validate it on a holdout period.
+    #[command(after_help = "Examples:
+  tessera clv --orders orders.csv --calibration-end 1997-09-30 --holdout-end 1998-06-30
+  tessera clv --summary summary.csv --model pareto --json
+  tessera clv --orders orders.parquet --calibration-end 2024-06-30 --out clv --horizon 12 --period month")]
+    Clv(ClvArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["orders", "summary"])))]
+pub struct ClvArgs {
+    /// An order log, CSV or Parquet (by extension), with `customer_id`, `ordered_at` (a date
+    /// YYYY-MM-DD or YYYYMMDD, or a timestamp whose date is taken) and `amount`. Orders with a
+    /// negative amount (refunds) are not purchases; same-day purchases are one transaction.
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Customers' summaries instead of orders, CSV or Parquet: `customer_id`, `x`, `t_x`, `T`
+    /// and optionally `mean_spend` (lifetimes' names `frequency`, `recency`,
+    /// `monetary_value` are accepted too).
+    #[arg(long, conflicts_with_all = ["calibration_end", "holdout_end"])]
+    pub summary: Option<PathBuf>,
+    /// The last day of the calibration period, inclusive (with --orders): `T` runs to it.
+    #[arg(long, required_unless_present = "summary")]
+    pub calibration_end: Option<String>,
+    /// The last day of the holdout period, inclusive; default the day of the last order when
+    /// orders follow the calibration period.
+    #[arg(long)]
+    pub holdout_end: Option<String>,
+    /// The count model.
+    #[arg(long, default_value = "bgnbd", value_parser = ["bgnbd", "pareto", "mbgnbd"])]
+    pub model: String,
+    /// Unit of the summaries' times.
+    #[arg(long, default_value = "weeks", value_parser = ["days", "weeks"])]
+    pub unit: String,
+    /// L2 penalty, as lifetimes' penalizer_coef.
+    #[arg(long, default_value_t = 0.0)]
+    pub penalizer: f64,
+    /// Periods of lifetime value written with --out.
+    #[arg(long, default_value_t = 12)]
+    pub horizon: u32,
+    /// Length of one period: day, week, month (365.25/12 days) or year.
+    #[arg(long, default_value = "month", value_parser = ["day", "week", "month", "year"])]
+    pub period: String,
+    /// Discount rate per period.
+    #[arg(long, default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// Folder for clv.parquet: every customer's summary and predictions with 95% intervals.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document (model, params, std_errors, intervals, log_likelihood, spend,
+    /// validation) on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -188,7 +188,7 @@ pub fn describe(r: &cluster_stage::Report) -> String {
 }
 
 /// The input table, with the feature columns read as numbers. Parquet or CSV, by extension.
-fn read_table(path: &Path, features: &[String]) -> Result<RecordBatch, Failure> {
+pub(crate) fn read_table(path: &Path, features: &[String]) -> Result<RecordBatch, Failure> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

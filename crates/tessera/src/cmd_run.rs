@@ -54,13 +54,24 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let as_of = as_of
         .or(config.as_of)
         .or_else(|| outcome.default_as_of(&config));
-    let (mut segments, mut groups, mut clustering) = Default::default();
+    let (mut segments, mut groups, mut clustering, mut clv) = Default::default();
     if let Some(day) = as_of {
         let started = Instant::now();
         let models = !req.features_only;
         let keep_rows = models && !config.segments.is_empty();
-        let (mut features, order_rows) = build_features(&config, out, day, keep_rows)?;
+        let built = build_features(&config, out, day, keep_rows && models)?;
+        let (mut features, order_rows) = (built.table, built.rows);
         let mut feature_seconds = started.elapsed().as_secs_f64();
+        if let Some(c) = config.clv.as_ref().filter(|_| models) {
+            let started = Instant::now();
+            let (columns, report) =
+                crate::clv_stage::clv_customers(&config, c, &features, built.holdout.as_ref())?;
+            for (name, column) in columns {
+                features = with_column(&features, name, column)?;
+            }
+            clv = Some(report);
+            stages.insert("clv".to_string(), seconds(started));
+        }
         // The customer row (clean customers beside the feature table), built once for the
         // clustering and the segments.
         let mut customers = None;
@@ -119,6 +130,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         segments,
         groups,
         clustering,
+        clv,
     };
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
@@ -127,31 +139,31 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
 }
 
 /// The feature table with the RFM scores, from the run's clean tables (and the order rows it
-/// resolved, when asked).
+/// resolved, when asked, and the holdout split `[clv]` validates on).
 fn build_features(
     config: &tessera_core::Config,
     out: &Path,
     as_of: i32,
     keep_rows: bool,
-) -> Result<
-    (
-        arrow_array::RecordBatch,
-        Option<tessera_features::table::OrderRows>,
-    ),
-    Failure,
-> {
+) -> Result<tessera_features::table::Built, Failure> {
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
     params.windows = config.features.windows.clone();
     params.unit = config.features.time_unit.into();
     params.event_names = config.features.events.clone();
     params.custom = config.features.custom.clone();
-    let (table, rows) =
+    params.holdout_days = config
+        .clv
+        .as_ref()
+        .map(|c| c.holdout_days)
+        .filter(|&d| d > 0);
+    let mut built =
         table::build_keeping_rows(&out.join("clean"), &params, keep_rows).map_err(|e| match e {
             table::FeatureError::Custom { .. } => Failure::Input(e.into()),
             e => Failure::Other(e.into()),
         })?;
-    Ok((crate::stages::with_rfm(&table, &config.rfm)?, rows))
+    built.table = crate::stages::with_rfm(&built.table, &config.rfm)?;
+    Ok(built)
 }
 
 /// The batch with one more column at the end.

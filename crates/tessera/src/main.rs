@@ -3,8 +3,10 @@
 
 mod cli;
 mod cluster_stage;
+mod clv_stage;
 mod cmd_check;
 mod cmd_cluster;
+mod cmd_clv;
 mod cmd_demo;
 mod cmd_run;
 mod cmd_segments;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Explain(args) => cmd_segments::explain(args, &cli),
         cli::Command::Sql(args) => cmd_segments::sql(args, &cli),
         cli::Command::Cluster(args) => cmd_cluster::cluster(args, &cli),
+        cli::Command::Clv(args) => cmd_clv::clv(args, &cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

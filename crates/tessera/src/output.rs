@@ -133,6 +133,22 @@ pub fn run_table(summary: &RunSummary, out: &Path) -> String {
         summary.rejected_total,
         out.join("rejects.csv").display()
     );
+    if let Some(c) = &summary.clv {
+        let count = &c["count"];
+        let _ = writeln!(
+            s,
+            "clv: {} fitted to {} customers (log-likelihood {:.1}); churn risk high {}, medium {}, low {}",
+            count["model"].as_str().unwrap_or_default(),
+            c["customers_scored"],
+            count["log_likelihood"].as_f64().unwrap_or(f64::NAN),
+            c["churn_risk"]["high"],
+            c["churn_risk"]["medium"],
+            c["churn_risk"]["low"]
+        );
+        for w in c["warnings"].as_array().into_iter().flatten() {
+            let _ = writeln!(s, "  warning: {}", w.as_str().unwrap_or_default());
+        }
+    }
     if let Some(c) = &summary.clustering {
         let _ = writeln!(
             s,

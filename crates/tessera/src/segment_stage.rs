@@ -24,7 +24,14 @@ use tessera_rules::{
 fn is_money_feature(name: &str) -> bool {
     matches!(
         name,
-        "monetary_total" | "monetary_avg" | "refunds_amount" | "mean_repeat_spend"
+        "monetary_total"
+            | "monetary_avg"
+            | "refunds_amount"
+            | "mean_repeat_spend"
+            | "expected_spend"
+            | "clv"
+            | "clv_lower"
+            | "clv_upper"
     ) || (name.starts_with("spend_") && name.ends_with('d'))
 }
 

@@ -1,8 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawClustering, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable, RawGroup,
-    RawRfm, RawSegment, RawSource,
+    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable,
+    RawGroup, RawRfm, RawSegment, RawSource,
 };
 use super::*;
 use crate::value::{self, LocalTime};
@@ -100,6 +100,7 @@ impl Ctx<'_> {
             .as_ref()
             .map(|c| self.clustering(c))
             .transpose()?;
+        let clv = raw.clv.as_ref().map(|c| self.clv(c)).transpose()?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -114,7 +115,87 @@ impl Ctx<'_> {
             segments,
             groups,
             clustering,
+            clv,
         })
+    }
+
+    fn clv(&self, raw: &Spanned<RawClv>) -> Result<ClvConfig, ConfigError> {
+        let r = raw.get_ref();
+        let mut c = ClvConfig::default();
+        if let Some(m) = &r.model {
+            let all = ["bgnbd", "pareto", "mbgnbd"];
+            if !all.contains(&m.get_ref().as_str()) {
+                return Err(self.at(
+                    m.span(),
+                    format!(
+                        "clv.model: unknown model `{}`, expected one of {}{}",
+                        m.get_ref(),
+                        all.join(", "),
+                        did_you_mean(m.get_ref(), all.into_iter())
+                    ),
+                ));
+            }
+            c.model = m.get_ref().clone();
+        }
+        c.time_unit = r.time_unit;
+        if let Some(p) = &r.period {
+            c.period = ClvPeriod::parse(p.get_ref()).ok_or_else(|| {
+                self.at(
+                    p.span(),
+                    format!(
+                        "clv.period: unknown period `{}`, expected one of {}{}",
+                        p.get_ref(),
+                        ClvPeriod::NAMES.join(", "),
+                        did_you_mean(p.get_ref(), ClvPeriod::NAMES.into_iter())
+                    ),
+                )
+            })?;
+        }
+        if let Some(h) = &r.horizon {
+            if !(1..=1200).contains(h.get_ref()) {
+                return Err(self.at(h.span(), "clv.horizon must be 1..=1200 periods"));
+            }
+            c.horizon = *h.get_ref() as u32;
+        }
+        if let Some(d) = &r.discount_rate {
+            if !(0.0..1.0).contains(d.get_ref()) {
+                return Err(self.at(
+                    d.span(),
+                    "clv.discount_rate must be at least 0 and below 1 (per period)",
+                ));
+            }
+            c.discount_rate = *d.get_ref();
+        }
+        if let Some(t) = &r.churn_thresholds {
+            match t.get_ref()[..] {
+                [hi, med] if 0.0 < hi && hi <= med && med < 1.0 => c.churn_thresholds = [hi, med],
+                _ => {
+                    return Err(self.at(
+                        t.span(),
+                        "clv.churn_thresholds must be [HIGH, MEDIUM] with 0 < HIGH <= MEDIUM < 1: \
+                         P(alive) below HIGH is high risk, below MEDIUM medium",
+                    ));
+                }
+            }
+        }
+        if let Some(p) = &r.penalizer {
+            if !(p.get_ref().is_finite() && *p.get_ref() >= 0.0) {
+                return Err(self.at(p.span(), "clv.penalizer must be a number >= 0"));
+            }
+            c.penalizer = *p.get_ref();
+        }
+        if let Some(h) = &r.holdout_days {
+            if !(0..=36_500).contains(h.get_ref()) {
+                return Err(self.at(h.span(), "clv.holdout_days must be 0..=36500"));
+            }
+            c.holdout_days = *h.get_ref() as u32;
+        }
+        if let Some(i) = r.intervals {
+            c.intervals = i;
+        }
+        let e = self.at(raw.span(), "");
+        c.at = format!("{}:{}:{}", e.file, e.line, e.column);
+        Ok(c)
     }
 
     fn clustering(&self, raw: &Spanned<RawClustering>) -> Result<ClusteringConfig, ConfigError> {

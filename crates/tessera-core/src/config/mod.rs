@@ -194,6 +194,85 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// `[clustering]`, when the run clusters customers.
     pub clustering: Option<ClusteringConfig>,
+    /// `[clv]`, when the run predicts lifetime value and churn.
+    pub clv: Option<ClvConfig>,
+}
+
+/// `[clv]`: lifetime value and churn risk from a buy-till-you-die model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClvConfig {
+    /// `bgnbd`, `pareto` or `mbgnbd`.
+    pub model: String,
+    /// Unit of the model's time; default `[features] time_unit`.
+    pub time_unit: Option<TimeUnitName>,
+    /// Length of one value period: `day`, `week`, `month` (365.25/12 days) or `year`.
+    pub period: ClvPeriod,
+    /// Periods summed for `clv` and `expected_purchases`.
+    pub horizon: u32,
+    /// Discount rate per period.
+    pub discount_rate: f64,
+    /// P(alive) below the first is `high` churn risk, below the second `medium`, else `low`.
+    pub churn_thresholds: [f64; 2],
+    /// L2 penalty of the fit, as lifetimes' `penalizer_coef`.
+    pub penalizer: f64,
+    /// When above 0, the last this many days before `as_of` also validate the model.
+    pub holdout_days: u32,
+    /// Per-customer 95% intervals of expected purchases and lifetime value (default true).
+    pub intervals: bool,
+    /// Where `[clv]` starts, `file:line:col`.
+    #[serde(skip)]
+    pub at: String,
+}
+
+impl Default for ClvConfig {
+    fn default() -> Self {
+        Self {
+            model: "bgnbd".into(),
+            time_unit: None,
+            period: ClvPeriod::Month,
+            horizon: 12,
+            discount_rate: 0.01,
+            churn_thresholds: [0.3, 0.7],
+            penalizer: 0.0,
+            holdout_days: 0,
+            intervals: true,
+            at: String::new(),
+        }
+    }
+}
+
+/// The length of one lifetime-value period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClvPeriod {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl ClvPeriod {
+    pub const NAMES: [&str; 4] = ["day", "week", "month", "year"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "day" => Some(Self::Day),
+            "week" => Some(Self::Week),
+            "month" => Some(Self::Month),
+            "year" => Some(Self::Year),
+            _ => None,
+        }
+    }
+
+    /// Length in days.
+    pub fn days(self) -> f64 {
+        match self {
+            Self::Day => 1.0,
+            Self::Week => 7.0,
+            Self::Month => 365.25 / 12.0,
+            Self::Year => 365.25,
+        }
+    }
 }
 
 /// One preprocessing step of a clustering feature.

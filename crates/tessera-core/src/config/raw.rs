@@ -22,6 +22,22 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) groups: BTreeMap<Spanned<String>, Spanned<RawGroup>>,
     pub(super) clustering: Option<Spanned<RawClustering>>,
+    pub(super) clv: Option<Spanned<RawClv>>,
+}
+
+/// `[clv]`: lifetime value and churn.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClv {
+    pub(super) model: Option<Spanned<String>>,
+    pub(super) time_unit: Option<super::TimeUnitName>,
+    pub(super) period: Option<Spanned<String>>,
+    pub(super) horizon: Option<Spanned<i64>>,
+    pub(super) discount_rate: Option<Spanned<f64>>,
+    pub(super) churn_thresholds: Option<Spanned<Vec<f64>>>,
+    pub(super) penalizer: Option<Spanned<f64>>,
+    pub(super) holdout_days: Option<Spanned<i64>>,
+    pub(super) intervals: Option<bool>,
 }
 
 /// `[clustering]`: statistical segments.

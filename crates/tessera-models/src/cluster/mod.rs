@@ -49,7 +49,7 @@
 mod error;
 mod kernels;
 mod matrix;
-mod rng;
+pub(crate) mod rng;
 
 pub mod kmeans;
 pub mod kprototypes;
