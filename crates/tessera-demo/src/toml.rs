@@ -100,4 +100,20 @@ seed = 42
 rule = 'cluster = 1'
 description = "The cluster with the highest total spend"
 tags = ["cluster"]
+
+# Lifetime value and churn (docs/clv.md): BG/NBD for purchases and P(alive), Gamma-Gamma for
+# spend, twelve months of value discounted at 1% a month. The model is also refitted without
+# the last 90 days and checked against them (run.json, clv.validation).
+[clv]
+model = "bgnbd"
+horizon = 12
+period = "month"
+discount_rate = 0.01
+churn_thresholds = [0.3, 0.7]
+holdout_days = 90
+
+[segments.valuable_slipping]
+rule = 'clv >= 100.00 and churn_risk in ["high", "medium"]'
+description = "Worth keeping, and the model doubts they are still buying"
+tags = ["value", "churn"]
 "#;

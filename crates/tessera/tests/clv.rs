@@ -235,3 +235,146 @@ fn bad_orders_are_named_by_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("t_x > T"), "{err}");
 }
+
+#[test]
+fn a_run_scores_every_customer_and_the_segment_language_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        dir.path(),
+        &[
+            "--quiet",
+            "demo",
+            "--out",
+            "shop",
+            "--customers",
+            "2000",
+            "--seed",
+            "5",
+        ],
+    );
+    let shop = dir.path().join("shop");
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(shop.join("out/run.json")).unwrap()).unwrap();
+    let c = &run["clv"];
+    assert_eq!(c["count"]["model"], "BG/NBD");
+    assert_eq!(c["count"]["diagnostics"]["converged"], true);
+    assert!(c["spend"]["params"]["p"].as_f64().unwrap() > 0.0);
+    let bands: u64 = ["high", "medium", "low"]
+        .iter()
+        .map(|b| c["churn_risk"][b].as_u64().unwrap())
+        .sum();
+    assert_eq!(bands, c["customers_scored"].as_u64().unwrap());
+    // The demo validates on its last 90 days.
+    let v = &c["validation"];
+    assert_eq!(v["holdout_days"], 90);
+    let rows: u64 = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, v["customers"].as_u64().unwrap());
+    assert!(run["stages"]["clv"]["seconds"].as_f64().is_some());
+
+    // The features carry the predictions; recount the demo's `valuable_slipping` segment
+    // (clv >= 100.00 and churn risk high or medium) from them. Money is in cents.
+    let file = std::fs::File::open(shop.join("out/features.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let (mut members, mut scored, mut high) = (0u64, 0u64, 0u64);
+    for b in reader.map(Result::unwrap) {
+        let clv = b
+            .column_by_name("clv")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let p = b
+            .column_by_name("p_alive")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let risk = b
+            .column_by_name("churn_risk")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let (lo, hi) = (
+            b.column_by_name("clv_lower")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .clone(),
+            b.column_by_name("clv_upper")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .clone(),
+        );
+        for i in 0..b.num_rows() {
+            if p.is_null(i) {
+                continue;
+            }
+            scored += 1;
+            let band = risk.value(i);
+            assert_eq!(band == "high", p.value(i) < 0.3);
+            high += u64::from(band == "high");
+            assert!(lo.value(i) <= clv.value(i) && clv.value(i) <= hi.value(i));
+            if clv.value(i) >= 10_000.0 && (band == "high" || band == "medium") {
+                members += 1;
+            }
+        }
+    }
+    assert_eq!(scored, c["customers_scored"].as_u64().unwrap());
+    assert_eq!(high, c["churn_risk"]["high"].as_u64().unwrap());
+    assert_eq!(
+        run["segments"]["valuable_slipping"]["members"]
+            .as_u64()
+            .unwrap(),
+        members
+    );
+    assert!(members > 0);
+}
+
+#[test]
+fn clv_mistakes_in_the_config_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        dir.path(),
+        &["--quiet", "demo", "--out", "shop", "--customers", "200"],
+    );
+    let toml = dir.path().join("shop/tessera.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    for (from, to, message) in [
+        (
+            "model = \"bgnbd\"",
+            "model = \"bgnb\"",
+            "tessera.toml:104:9: clv.model: unknown model `bgnb`, expected one of bgnbd, pareto, mbgnbd; did you mean `bgnbd`?",
+        ),
+        (
+            "churn_thresholds = [0.3, 0.7]",
+            "churn_thresholds = [0.8, 0.7]",
+            "clv.churn_thresholds must be [HIGH, MEDIUM]",
+        ),
+        (
+            "period = \"month\"",
+            "period = \"fortnight\"",
+            "clv.period: unknown period `fortnight`",
+        ),
+    ] {
+        std::fs::write(&toml, text.replace(from, to)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["check", "--config", "tessera.toml"])
+            .current_dir(dir.path().join("shop"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("tessera.toml:") && err.contains(message),
+            "{err}"
+        );
+    }
+}

@@ -86,7 +86,7 @@ fn run_writes_assignments_that_explain_and_run_json_agree_with() {
         }
     }
     let segments = run["segments"].as_object().unwrap();
-    assert_eq!(segments.len(), 11);
+    assert_eq!(segments.len(), 12);
     for (name, s) in segments {
         assert_eq!(
             s["members"].as_u64().unwrap(),

@@ -9,8 +9,12 @@
 //! Every evaluation path returns its value as sign · e^ln together with an error estimate: the
 //! rounding error of each series (about k ε for a term reached after k recursive steps), the error
 //! of its Gamma-function prefactors, and — the dominant effect — cancellation, measured as the sum
-//! of the absolute values of everything added up over the absolute value of the result. Paths are
-//! tried cheapest first and the first whose estimate is acceptable is returned:
+//! of the absolute values of everything added up over the absolute value of the result. Each also
+//! carries that sum S of absolute values (the scale of its terms) and its absolute error estimate
+//! relative to S, which stays at the rounding level where the value cancels to near 0. Paths are
+//! tried cheapest first and the first whose relative estimate is acceptable is returned; near a
+//! zero of ₂F₁, where none is, [`hyp2f1`] returns the one with the smallest absolute error (see
+//! Accuracy).
 //!
 //! * `z < 0`: Pfaff's transformation (A&S 15.3.4, 15.3.5),
 //!   ₂F₁(a, b; c; z) = (1 − z)^(−a) ₂F₁(a, c − b; c; ζ) = (1 − z)^(−b) ₂F₁(c − a, b; c; ζ),
@@ -53,15 +57,43 @@
 //! the Pareto/NBD and BG/NBD forms), and at most 2e-13, or 2.4e-15 |ln ₂F₁| when |ln ₂F₁| > 50,
 //! on 14,000 random cases of the same kinds (a, b, c ∈ [0.05, 400]).
 //!
+//! That holds away from zeros of ₂F₁. Near a zero the value is the difference of terms much larger
+//! than itself and no relative accuracy is possible; there [`hyp2f1`] guarantees an *absolute*
+//! error of at most 1e-12 S when |ln S| ≤ 100 (1e-14 |ln S| S beyond), S being the scale of the
+//! terms the returned value was summed from:
+//!
+//! * the Gauss series (also on the Pfaff path): S = Σₖ |(a)ₖ(b)ₖ / ((c)ₖ k!) zᵏ|;
+//! * A&S 15.3.6 and its regularized form: the larger of its parts (finite and infinite sums) in
+//!   Σ |term| times its Gamma-function prefactor (and times w^m after Euler's transformation);
+//! * for z < 0, the above for ζ times Pfaff's factor (1 − z)^(−a) or (1 − z)^(−b).
+//!
+//! So S ≥ |₂F₁|, with equality when nothing cancels. Of the paths whose absolute error estimate is
+//! within `ACCEPT` · max(1, |ln S|/50) · S the one with the smallest estimate is returned, else
+//! NaN; this search runs only after every path has failed the relative budget. For the BG/NBD form
+//! ₂F₁(r, b; a + b − 1; z) with a + b < 1 (so c < 0 < a, b) and 0 < z < 1, every term of the Gauss
+//! series after the first is negative and S = 2 − ₂F₁ ≈ 2 near the zero: the absolute error there
+//! is at most about 2e-12, so E[X(t)] = (a + b − 1)/(a − 1) [1 − (α/(α+t))^r ₂F₁] stays accurate.
+//! Measured: absolute error at most 1.4e-15 (S from 1.2 to 2.8) on the 182 values of
+//! `tests/fixtures/clv/hyp2f1_zeros.py` (zeros reached through every path: the Gauss series, its
+//! short try, A&S 15.3.6 and its regularized form; mpmath at 50 digits), and at most 3.9e-15 S
+//! (8.4e-15 absolute, S ≤ 4.7) on 4,971 values within relative distance 1e-2 of the zeros of 300
+//! random BG/NBD forms (r ∈ [0.01, 20], a + b < 1). [`ln_abs_hyp2f1`] and [`ln_hyp2f1`] keep the
+//! relative guarantee and are NaN where only the absolute one holds.
+//!
 //! # Domain
 //!
 //! Finite real a, b, c with c not a non-positive integer, and z ≤ 1 (z = 1 only when
 //! c − a − b > 0, by Gauss's sum A&S 15.1.20). Everything the buy-till-you-die models use is
-//! supported (tested for a, b, c ∈ (0, 400]). A case where no path meets its error budget gives
-//! NaN instead of a wrong number; in the random tests that happened only for z < 0 with c below
-//! both a and b (about one such case in five), where ₂F₁ can be many orders of magnitude smaller
-//! than the terms of every series. Also NaN: z > 1, z = 1 with c − a − b ≤ 0, non-finite
-//! arguments. Iterations are capped everywhere, so the function always returns.
+//! supported (tested for a, b, c ∈ (0, 400]). A case where no path meets its relative error budget
+//! gives NaN from [`ln_abs_hyp2f1`] and [`ln_hyp2f1`] instead of a wrong number; in the random
+//! tests that happened, besides near zeros, only for z < 0 with c below both a and b (about one
+//! such case in five), where ₂F₁ can be many orders of magnitude smaller than the terms of every
+//! series. [`hyp2f1`] returns a value there whenever the absolute budget above is met (it was, in
+//! all 53 such cases of 1,500 random ones with a, b ∈ [0.05, 63], z ∈ [−1000, −0.01]), but S
+//! may exceed |₂F₁| by 10²³ or more, so the value may be noise, of either sign, at the level
+//! 1e-12 S: a caller that needs relative accuracy there uses [`ln_abs_hyp2f1`]. NaN from all
+//! three: z > 1, z = 1 with c − a − b ≤ 0, non-finite arguments, or neither budget met.
+//! Iterations are capped everywhere, so the function always returns.
 
 use core::f64::consts::PI;
 use core::ops::{Div, Mul};
@@ -70,7 +102,8 @@ use super::special::ln_gamma;
 
 const EPS: f64 = f64::EPSILON;
 /// A result whose estimated relative error exceeds `ACCEPT · max(1, |ln ₂F₁| / 50)` is not
-/// returned (NaN instead). The scaling with |ln ₂F₁| admits the error that rounding the inputs
+/// returned (NaN instead), except by [`hyp2f1`] when its estimated absolute error is at most
+/// `ACCEPT · max(1, |ln S| / 50) · S` for the scale S of its terms. The scaling with |ln ₂F₁| admits the error that rounding the inputs
 /// alone causes in huge or tiny values: ₂F₁ ≈ (1 − z)^(c−a−b) has a relative condition number
 /// |(c−a−b) ln(1 − z)| ≈ |ln ₂F₁| with respect to c.
 const ACCEPT: f64 = 5e-13;
@@ -101,11 +134,17 @@ const STIRLING: [f64; 8] = [
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) = Σₖ (a)ₖ (b)ₖ / ((c)ₖ k!) zᵏ, continued
 /// analytically to all real z < 1 (A&S 15.1.1, 15.3).
 ///
-/// Relative accuracy 1e-12 (see the module documentation for the method, the verified range and
-/// the reference values). Returns NaN outside the domain described there: z > 1, z = 1 with
-/// c − a − b ≤ 0, c a non-positive integer, a non-finite argument, or a case no evaluation path
-/// handles within its error budget. The value may overflow to ±∞ when |₂F₁| > f64::MAX or
-/// underflow to 0; [`ln_hyp2f1`] and [`ln_abs_hyp2f1`] do not.
+/// Relative accuracy 1e-12 away from zeros of ₂F₁ (1e-14 |ln ₂F₁| when |ln ₂F₁| > 100). Near a
+/// zero, where the terms cancel and no evaluation path meets that budget, absolute accuracy
+/// relative to the scale S ≥ |₂F₁| of the terms: |error| ≤ 1e-12 S (1e-14 |ln S| S when
+/// |ln S| > 100), where S is the sum of the absolute values of the series terms the value was
+/// summed from, with their prefactors (defined per path in the module documentation; S = 2 − ₂F₁
+/// for the Gauss series of the BG/NBD form ₂F₁(r, b; a + b − 1; z), a + b < 1, 0 < z < 1). The
+/// value returned near a zero may be 0 or of the wrong sign. See the module documentation for the
+/// method, the verified range and the reference values. Returns NaN outside the domain described
+/// there: z > 1, z = 1 with c − a − b ≤ 0, c a non-positive integer, a non-finite argument, or a
+/// case no evaluation path handles within either budget. The value may overflow to ±∞ when
+/// |₂F₁| > f64::MAX or underflow to 0; [`ln_hyp2f1`] and [`ln_abs_hyp2f1`] do not.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     match near_zero_or_relative(a, b, c, z) {
         Some(v) => v.sign * v.ln.exp(),
@@ -130,9 +169,11 @@ fn relative(a: f64, b: f64, c: f64, z: f64) -> Option<Approx> {
 
 /// `(ln |₂F₁(a, b; c; z)|, sign)`: the logarithm of the magnitude and the sign (±1.0) of
 /// [`hyp2f1`], computed without forming the value, so it neither overflows nor underflows (for
-/// example ln 2F1(300, 302; 301; 0.99) ≈ 1386). Same domain as [`hyp2f1`]; the absolute error of
-/// the logarithm is at most 1e-12. Outside the domain both components are NaN; for a value that
-/// is exactly 0 (a terminating series) the logarithm is −∞.
+/// example ln 2F1(300, 302; 301; 0.99) ≈ 1386). Same domain as [`hyp2f1`] but only where its
+/// relative accuracy holds: the absolute error of the logarithm is at most 1e-12 (1e-14 |ln ₂F₁|
+/// beyond |ln ₂F₁| = 100), and near a zero of ₂F₁, where [`hyp2f1`] has only absolute accuracy,
+/// both components are NaN, as outside the domain. For a value that is exactly 0 (a terminating
+/// series) the logarithm is −∞.
 pub fn ln_abs_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> (f64, f64) {
     match relative(a, b, c, z) {
         Some(v) => (v.ln, v.sign),
@@ -141,8 +182,10 @@ pub fn ln_abs_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> (f64, f64) {
 }
 
 /// `ln ₂F₁(a, b; c; z)` for a positive value — always the case when a, b, c > 0 and 0 ≤ z < 1,
-/// and for every hypergeometric function in the Pareto/NBD and BG/NBD formulas. NaN when the
-/// value is not positive or outside the domain of [`hyp2f1`]. Absolute error at most 1e-12.
+/// and for every hypergeometric function in the Pareto/NBD and BG/NBD formulas except BG/NBD's
+/// ₂F₁(r, b; a + b − 1; z) when a + b < 1, which falls through 0 as z grows. NaN when the
+/// value is not positive, outside the domain of [`hyp2f1`] or near a zero of ₂F₁ (as for
+/// [`ln_abs_hyp2f1`]). Absolute error at most 1e-12 (1e-14 |ln ₂F₁| beyond |ln ₂F₁| = 100).
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     match relative(a, b, c, z) {
         Some(v) if v.sign > 0.0 => v.ln,
@@ -351,7 +394,7 @@ fn eval(a: f64, b: f64, c: f64, z: f64, want: Want) -> Option<Approx> {
     if c <= 0.0 && c == c.round() {
         return None;
     }
-    let value = if z == 0.0 || a == 0.0 || b == 0.0 {
+    if z == 0.0 || a == 0.0 || b == 0.0 {
         Some(Approx::ONE)
     } else if z == 1.0 {
         gauss_sum(a, b, c)
@@ -359,8 +402,7 @@ fn eval(a: f64, b: f64, c: f64, z: f64, want: Want) -> Option<Approx> {
         pfaff(a, b, c, z, want)
     } else {
         unit_interval(a, b, c, z, 1.0 - z, want)
-    };
-    value
+    }
 }
 
 /// Whether an estimated error is within the budget for a value of logarithm `ln` (see [`ACCEPT`]).
@@ -878,11 +920,21 @@ mod tests {
                 .collect();
             let (a, b, c, z, want) = (v[0], v[1], v[2], v[3], v[4]);
             let got = hyp2f1(a, b, c, z);
+            let (ln, sign) = ln_abs_hyp2f1(a, b, c, z);
             rows += 1;
             // The documented unsupported region: z < 0 with c below both a and b, where the value
-            // can be far smaller than the terms of every series. There NaN is allowed.
-            if got.is_nan() && z < 0.0 && c < a.min(b) {
+            // can be far smaller than the terms of every series. There the logarithm may be NaN,
+            // and `hyp2f1` either NaN or accurate relative to the scale of the terms.
+            if ln.is_nan() && z < 0.0 && c < a.min(b) {
                 unsupported += 1;
+                if let Some(v) = near_zero_or_relative(a, b, c, z) {
+                    let scale = v.scale.exp();
+                    let err = (got - want).abs();
+                    assert!(
+                        err <= tolerance(scale) * scale,
+                        "2F1({a}, {b}; {c}; {z}) = {got}, mpmath {want}, scale {scale}"
+                    );
+                }
                 continue;
             }
             let err = relative_error(got, want);
@@ -890,7 +942,6 @@ mod tests {
                 err <= tolerance(want),
                 "2F1({a}, {b}; {c}; {z}) = {got}, mpmath {want}, rel. error {err:e}"
             );
-            let (ln, sign) = ln_abs_hyp2f1(a, b, c, z);
             assert_eq!(sign, want.signum(), "sign of 2F1({a}, {b}; {c}; {z})");
             assert!(
                 (ln - want.abs().ln()).abs() <= tolerance(want),
@@ -901,102 +952,60 @@ mod tests {
         assert!(unsupported <= 1, "{unsupported} rows unsupported");
     }
 
+    /// a, b, c, z and 2F1 near zeros of 2F1 in (0, 1) — mostly the BG/NBD form
+    /// 2F1(r, b; a + b − 1; z) with a + b < 1, including the arguments at which E[X(t)] was NaN —
+    /// from mpmath at 50 digits, written by `crates/tessera-models/tests/fixtures/clv/hyp2f1_zeros.py`.
+    const NEAR_ZEROS: &str = include_str!("../../tests/fixtures/clv/hyp2f1_zeros.csv");
+
+    /// The documented guarantee near a zero: absolute error at most 1e-12 S for the scale S of
+    /// the terms, which is about 2 here, and the relative accuracy wherever the logarithmic forms
+    /// (which need it) return a value.
     #[test]
-    fn zz_debug_near_zeros() {
-        for line in include_str!("../../tests/fixtures/clv/hyp2f1_zeros.csv")
-            .lines()
-            .skip(1)
-        {
-            let v: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
+    fn absolute_accuracy_near_zeros() {
+        let (mut rows, mut absolute_only, mut worst) = (0, 0, 0.0_f64);
+        for line in NEAR_ZEROS.lines().skip(1) {
+            let v: Vec<f64> = line
+                .split(',')
+                .map(|f| f.parse().expect("a number"))
+                .collect();
             let (a, b, c, z, want) = (v[0], v[1], v[2], v[3], v[4]);
+            rows += 1;
             let got = hyp2f1(a, b, c, z);
-            let r = near_zero_or_relative(a, b, c, z);
-            let rel = relative(a, b, c, z).is_some();
-            let (s, ae, e) = r.map_or((f64::NAN, f64::NAN, f64::NAN), |r| {
-                (r.scale.exp(), r.abs_err, r.err)
-            });
-            eprintln!(
-                "{a} {b} {c:.3} {z:.17} want {want:.3e} abs {:.2e} S {s:.3} est {ae:.2e} relest {e:.2e} relok {rel}",
-                (got - want).abs()
+            let scale = near_zero_or_relative(a, b, c, z)
+                .unwrap_or_else(|| panic!("2F1({a}, {b}; {c}; {z}) is NaN, mpmath {want}"))
+                .scale
+                .exp();
+            assert!(
+                (want.abs()..=4.0).contains(&scale),
+                "2F1({a}, {b}; {c}; {z}): scale {scale}"
             );
-        }
-    }
-
-    #[test]
-    fn zz_sweep() {
-        let text = std::fs::read_to_string("/tmp/sweep.csv").unwrap();
-        let (mut nan, mut worst_s, mut worst_abs, mut max_s, mut worst_rel, mut fallback) =
-            (0, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0);
-        for line in text.lines().skip(1) {
-            let v: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
-            let (a, b, c, z, want) = (v[0], v[1], v[2], v[3], v[4]);
-            let got = hyp2f1(a, b, c, z);
-            if got.is_nan() {
-                nan += 1;
-                eprintln!("NaN {line}");
-                continue;
-            }
-            let r = near_zero_or_relative(a, b, c, z).unwrap();
-            let s = r.scale.exp();
-            let e = (got - want).abs();
-            if e / s > worst_s {
-                eprintln!("worst {line} got {got} S {s} est {}", r.abs_err);
-            }
-            worst_s = worst_s.max(e / s);
-            worst_abs = worst_abs.max(e);
-            max_s = max_s.max(s);
-            if relative(a, b, c, z).is_some() {
-                worst_rel = worst_rel.max(relative_error(got, want));
+            let err = (got - want).abs();
+            assert!(
+                err <= 1e-12 * scale,
+                "2F1({a}, {b}; {c}; {z}) = {got}, mpmath {want}, abs. error {err:e}, scale {scale}"
+            );
+            worst = worst.max(err);
+            let (ln, sign) = ln_abs_hyp2f1(a, b, c, z);
+            if ln.is_nan() {
+                absolute_only += 1;
+                assert!(ln_hyp2f1(a, b, c, z).is_nan());
             } else {
-                fallback += 1;
-            }
-        }
-        eprintln!(
-            "nan {nan} fallback {fallback} worst abs/S {worst_s:e} worst abs {worst_abs:e} max S {max_s} worst rel (rel path) {worst_rel:e}"
-        );
-    }
-
-    #[test]
-    fn zz_sweep2() {
-        let text = std::fs::read_to_string("/tmp/sweep2.csv").unwrap();
-        let (mut nan, mut nan_ln, mut worst_s, mut fallback, mut worst_rel, mut n) =
-            (0, 0, 0.0f64, 0, 0.0f64, 0);
-        let mut big_s = 0;
-        for line in text.lines().skip(1) {
-            n += 1;
-            let v: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
-            let (a, b, c, z, want) = (v[0], v[1], v[2], v[3], v[4]);
-            let got = hyp2f1(a, b, c, z);
-            if relative(a, b, c, z).is_none() {
-                nan_ln += 1;
-            }
-            if got.is_nan() {
-                nan += 1;
-                continue;
-            }
-            let r = near_zero_or_relative(a, b, c, z).unwrap();
-            let s = r.scale.exp();
-            let e = (got - want).abs();
-            if relative(a, b, c, z).is_some() {
-                worst_rel = worst_rel.max(relative_error(got, want));
-                continue;
-            }
-            fallback += 1;
-            if s > 1e3 * want.abs() {
-                big_s += 1;
-            }
-            if e / s > 1e-13 || relative_error(got, want) > 1e-6 {
-                eprintln!(
-                    "{line} got {got} S {s:e} est {:e} abs/S {:e}",
-                    r.abs_err,
-                    e / s
+                assert!(
+                    relative_error(got, want) <= tolerance(want),
+                    "2F1({a}, {b}; {c}; {z})"
                 );
+                assert_eq!(sign, want.signum(), "sign of 2F1({a}, {b}; {c}; {z})");
+                assert!((ln - want.abs().ln()).abs() <= tolerance(want));
             }
-            worst_s = worst_s.max(e / s);
         }
-        eprintln!(
-            "n {n} nan {nan} relative-NaN {nan_ln} fallback {fallback} (S > 1e3|F|: {big_s}) worst abs/S {worst_s:e} worst rel {worst_rel:e}"
+        assert!(rows >= 180, "only {rows} rows");
+        // Most rows are within 1e-4 (relative) of a zero, where only the absolute bound holds.
+        assert!(
+            absolute_only >= 120,
+            "only {absolute_only} rows near enough to a zero"
         );
+        // Measured: 1.4e-15.
+        assert!(worst <= 1e-14, "worst absolute error {worst:e}");
     }
 
     #[test]
