@@ -14,6 +14,9 @@ use tessera_models::clv::{
     SpendFit, Triples, Validation,
 };
 
+/// An output column and its name.
+pub type NamedColumn = (&'static str, ArrayRef);
+
 /// Repeat buyers needed to fit the spend model.
 const MIN_SPEND_BUYERS: usize = 10;
 
@@ -212,7 +215,7 @@ pub fn clv_customers(
     c: &ClvConfig,
     features: &RecordBatch,
     holdout: Option<&HoldoutSplit>,
-) -> Result<(Vec<(&'static str, ArrayRef)>, Value), Failure> {
+) -> Result<(Vec<NamedColumn>, Value), Failure> {
     let model = CountModel::from_key(&c.model).expect("checked with the config");
     let feature_days = tessera_features::btyd::TimeUnit::from(config.features.time_unit).days();
     let unit_name = c.time_unit.unwrap_or(config.features.time_unit);
@@ -356,7 +359,7 @@ fn columns(
     scores: &[Score],
     c: &ClvConfig,
     scale: f64,
-) -> Vec<(&'static str, ArrayRef)> {
+) -> Vec<NamedColumn> {
     let spread = |f: &dyn Fn(&Score) -> Option<f64>| -> ArrayRef {
         let mut v: Vec<Option<f64>> = vec![None; n];
         for (&i, s) in rows.iter().zip(scores) {
@@ -368,7 +371,7 @@ fn columns(
     for (&i, s) in rows.iter().zip(scores) {
         risk[i] = Some(churn_risk(s.p_alive, c.churn_thresholds));
     }
-    let mut out: Vec<(&'static str, ArrayRef)> = vec![
+    let mut out: Vec<NamedColumn> = vec![
         ("p_alive", spread(&|s| Some(s.p_alive))),
         (
             "expected_purchases",

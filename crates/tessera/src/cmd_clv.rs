@@ -389,14 +389,14 @@ fn read_orders_parquet(path: &Path, push: &mut dyn FnMut(&str, i32, f64)) -> Res
         .as_any()
         .downcast_ref::<Float64Array>()
         .expect("Float64");
-    for i in 0..batch.num_rows() {
+    for (i, day) in days.iter().enumerate() {
         let row = |what: &str| fail(format!("row {}: {what}", i + 1));
         let id = ids
             .is_valid(i)
             .then(|| ids.value(i))
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| row("the customer id is empty"))?;
-        let day = days[i].ok_or_else(|| row("`ordered_at` is empty or not a date"))?;
+        let day = day.ok_or_else(|| row("`ordered_at` is empty or not a date"))?;
         let amount = (amounts.is_valid(i) && amounts.value(i).is_finite())
             .then(|| amounts.value(i))
             .ok_or_else(|| row("`amount` is empty"))?;

@@ -1,6 +1,9 @@
 //! Maximum-likelihood fitting shared by the models: L-BFGS on log-parameters from several
 //! starts, an optional L2 penalty, and the observed information for standard errors.
 
+// Small dense matrices (K ≤ 4) read most clearly with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use serde::Serialize;
 
 use crate::cluster::rng::{rng_from, uniform01};
@@ -114,6 +117,7 @@ pub(crate) const Z95: f64 = 1.959_963_984_540_054;
 /// parameters and writes its gradient. `starts` are natural-scale start points; `opts.starts`
 /// beyond them are drawn around the first. The penalty applies to each parameter divided by its
 /// `penalty_scale`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn fit<const K: usize>(
     model: &'static str,
     names: [&'static str; K],

@@ -189,11 +189,10 @@ impl CountModel {
                     _ => {
                         let mut total = 0.0;
                         let mut gi = [0.0; 4];
-                        for i in 0..w.len() {
-                            total += w[i]
-                                * pareto::loglik_grad(p, x, tr.t_x[s + i], tr.t[s + i], &mut gi);
-                            for k in 0..4 {
-                                g[k] += w[i] * gi[k];
+                        for ((wi, &t_x), &t) in w.iter().zip(&tr.t_x[s..e]).zip(&tr.t[s..e]) {
+                            total += wi * pareto::loglik_grad(p, x, t_x, t, &mut gi);
+                            for (gk, gik) in g.iter_mut().zip(gi) {
+                                *gk += wi * gik;
                             }
                         }
                         total
