@@ -150,9 +150,9 @@ pub(crate) fn loglik(v: Variant, p: &[f64; 4], x: f64, t_x: f64, t: f64) -> f64 
     group_loglik(v, p, x, &terms, &[0], &[1], &[1.0], &mut [0.0; 4])
 }
 
-/// [`group_loglik`] of customers given by their times, for tests.
-#[cfg(test)]
-fn group_by_times(
+/// [`group_loglik`] of customers given by their times rather than by numbered times.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn group_by_times(
     v: Variant,
     p: &[f64; 4],
     x: f64,

@@ -6,6 +6,7 @@
 //! as working customer by customer, at a fraction of the cost.
 
 use hashbrown::HashMap;
+use rayon::prelude::*;
 
 use super::ClvError;
 
@@ -25,14 +26,18 @@ pub struct Triples {
     pub groups: Vec<(f64, usize, usize)>,
     /// The sum of the weights.
     pub total_weight: f64,
-    /// The distinct values of `t_x` and `T`, sorted. Order logs record days, so a million
-    /// customers have a few hundred; the models compute `ln(α + v)` once per value.
+    /// The distinct values of `t_x` and `T`, sorted, when there are at most 65,536 of them
+    /// (empty otherwise). Order logs record days, so a million customers have a few hundred;
+    /// the models compute `ln(α + v)` once per value.
     pub times: Vec<f64>,
     /// For each triple, the index of its `t_x` in `times`.
     pub t_x_code: Vec<u32>,
     /// For each triple, the index of its `T` in `times`.
     pub t_code: Vec<u32>,
 }
+
+/// Above this many distinct times, times are not numbered (each row's are used directly).
+const MAX_CODED_TIMES: usize = 1 << 16;
 
 /// Checks one customer's summary.
 pub(crate) fn check_summary(row: usize, x: f64, t_x: f64, t: f64) -> Result<(), ClvError> {
@@ -103,26 +108,61 @@ impl Triples {
                 });
             }
         }
-        let mut slot: HashMap<(u64, u64, u64), u32> = HashMap::with_capacity(n.min(1 << 16));
+        if let Some(e) = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .find_map_first(|i| check_summary(i, x[i], t_x[i], t[i]).err())
+        {
+            return Err(e);
+        }
+        // +0.0 normalizes a negative zero so that it meets its positive twin.
+        let bits = |v: f64| (v + 0.0).to_bits();
         let mut keys: Vec<(f64, f64, f64)> = Vec::new();
         let mut weight: Vec<f64> = Vec::new();
         let mut index = Vec::with_capacity(n);
-        for i in 0..n {
-            check_summary(i, x[i], t_x[i], t[i])?;
-            // +0.0 normalizes a negative zero so that it meets its positive twin.
-            let key = (
-                (x[i] + 0.0).to_bits(),
-                (t_x[i] + 0.0).to_bits(),
-                (t[i] + 0.0).to_bits(),
-            );
-            let next = keys.len() as u32;
-            let k = *slot.entry(key).or_insert_with(|| {
+        let mut add = |i: usize, k: u32, new: bool| {
+            if new {
                 keys.push((x[i], t_x[i], t[i]));
                 weight.push(0.0);
-                next
-            });
+            }
             weight[k as usize] += weights.map_or(1.0, |w| w[i]);
             index.push(k);
+        };
+        // Order logs record days, so times take few distinct values: number them, and key each
+        // customer by one u64 (x, t_x's number, T's number). Otherwise key by the three values.
+        let mut time_code: HashMap<u64, u32> = HashMap::new();
+        let mut packable = x.iter().all(|&v| v < f64::from(1u32 << 21));
+        let mut packed = Vec::new();
+        if packable {
+            packed.reserve_exact(n);
+            for i in 0..n {
+                let mut code = |v: f64| {
+                    let next = time_code.len() as u64;
+                    *time_code.entry(bits(v)).or_insert(next as u32) as u64
+                };
+                let (a, b) = (code(t_x[i]), code(t[i]));
+                if time_code.len() > MAX_CODED_TIMES {
+                    packable = false;
+                    break;
+                }
+                packed.push(((x[i] as u64) << 42) | (a << 21) | b);
+            }
+        }
+        if packable {
+            let mut slot: HashMap<u64, u32> = HashMap::with_capacity(n.min(1 << 16));
+            for (i, key) in packed.into_iter().enumerate() {
+                let next = slot.len() as u32;
+                let k = *slot.entry(key).or_insert(next);
+                add(i, k, k == next);
+            }
+        } else {
+            let mut slot: HashMap<(u64, u64, u64), u32> = HashMap::with_capacity(n.min(1 << 16));
+            for i in 0..n {
+                let key = (bits(x[i]), bits(t_x[i]), bits(t[i]));
+                let next = slot.len() as u32;
+                let k = *slot.entry(key).or_insert(next);
+                add(i, k, k == next);
+            }
         }
         // Sort the triples, and renumber the customers' indices to match.
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
@@ -163,9 +203,15 @@ impl Triples {
         let mut times: Vec<f64> = t_x.iter().chain(&t).copied().collect();
         times.sort_unstable_by(f64::total_cmp);
         times.dedup();
+        if times.len() > MAX_CODED_TIMES {
+            times.clear();
+        }
         let code = |v: &f64| times.partition_point(|u| u < v) as u32;
-        let t_x_code = t_x.iter().map(code).collect();
-        let t_code = t.iter().map(code).collect();
+        let (t_x_code, t_code) = if times.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (t_x.iter().map(code).collect(), t.iter().map(code).collect())
+        };
         Self {
             x,
             t_x,

@@ -73,9 +73,10 @@
 //! ₂F₁(r, b; a + b − 1; z) with a + b < 1 (so c < 0 < a, b) and 0 < z < 1, every term of the Gauss
 //! series after the first is negative and S = 2 − ₂F₁ ≈ 2 near the zero: the absolute error there
 //! is at most about 2e-12, so E[X(t)] = (a + b − 1)/(a − 1) [1 − (α/(α+t))^r ₂F₁] stays accurate.
-//! Measured: absolute error at most 1.4e-15 (S from 1.2 to 2.8) on the 182 values of
-//! `tests/fixtures/clv/hyp2f1_zeros.py` (zeros reached through every path: the Gauss series, its
-//! short try, A&S 15.3.6 and its regularized form; mpmath at 50 digits), and at most 3.9e-15 S
+//! Measured: absolute error at most 4.7e-15 (S from 1.0 to 2.8) on the 209 values of
+//! `tests/fixtures/clv/hyp2f1_zeros.py` (12 zeros from z = 0.03 to 0.99999, mpmath at 50 digits;
+//! near them the smallest absolute error came from the Gauss series, except at the two zeros
+//! closest to 1, where A&S 15.3.6 and its regularized form gave it), and at most 3.9e-15 S
 //! (8.4e-15 absolute, S ≤ 4.7) on 4,971 values within relative distance 1e-2 of the zeros of 300
 //! random BG/NBD forms (r ∈ [0.01, 20], a + b < 1). [`ln_abs_hyp2f1`] and [`ln_hyp2f1`] keep the
 //! relative guarantee and are NaN where only the absolute one holds.
@@ -103,9 +104,10 @@ use super::special::ln_gamma;
 const EPS: f64 = f64::EPSILON;
 /// A result whose estimated relative error exceeds `ACCEPT · max(1, |ln ₂F₁| / 50)` is not
 /// returned (NaN instead), except by [`hyp2f1`] when its estimated absolute error is at most
-/// `ACCEPT · max(1, |ln S| / 50) · S` for the scale S of its terms. The scaling with |ln ₂F₁| admits the error that rounding the inputs
-/// alone causes in huge or tiny values: ₂F₁ ≈ (1 − z)^(c−a−b) has a relative condition number
-/// |(c−a−b) ln(1 − z)| ≈ |ln ₂F₁| with respect to c.
+/// `ACCEPT · max(1, |ln S| / 50) · S` for the scale S of its terms. The scaling with |ln ₂F₁|
+/// admits the error that rounding the inputs alone causes in huge or tiny values:
+/// ₂F₁ ≈ (1 − z)^(c−a−b) has a relative condition number |(c−a−b) ln(1 − z)| ≈ |ln ₂F₁| with
+/// respect to c.
 const ACCEPT: f64 = 5e-13;
 /// Within this distance of an integer, c − a − b is handled by the regularized 1 − z formula.
 const REGULARIZE_BELOW: f64 = 0.1;
@@ -958,8 +960,8 @@ mod tests {
     const NEAR_ZEROS: &str = include_str!("../../tests/fixtures/clv/hyp2f1_zeros.csv");
 
     /// The documented guarantee near a zero: absolute error at most 1e-12 S for the scale S of
-    /// the terms, which is about 2 here, and the relative accuracy wherever the logarithmic forms
-    /// (which need it) return a value.
+    /// the terms, which is between 1 and 3 here, and the relative accuracy wherever the
+    /// logarithmic forms (which need it) return a value.
     #[test]
     fn absolute_accuracy_near_zeros() {
         let (mut rows, mut absolute_only, mut worst) = (0, 0, 0.0_f64);
@@ -976,7 +978,7 @@ mod tests {
                 .scale
                 .exp();
             assert!(
-                (want.abs()..=4.0).contains(&scale),
+                (want.abs() * (1.0 - 1e-12)..=4.0).contains(&scale),
                 "2F1({a}, {b}; {c}; {z}): scale {scale}"
             );
             let err = (got - want).abs();
@@ -998,14 +1000,14 @@ mod tests {
                 assert!((ln - want.abs().ln()).abs() <= tolerance(want));
             }
         }
-        assert!(rows >= 180, "only {rows} rows");
+        assert!(rows >= 200, "only {rows} rows");
         // Most rows are within 1e-4 (relative) of a zero, where only the absolute bound holds.
         assert!(
-            absolute_only >= 120,
+            absolute_only >= 140,
             "only {absolute_only} rows near enough to a zero"
         );
-        // Measured: 1.4e-15.
-        assert!(worst <= 1e-14, "worst absolute error {worst:e}");
+        // Measured: 4.7e-15.
+        assert!(worst <= 2e-14, "worst absolute error {worst:e}");
     }
 
     #[test]

@@ -169,6 +169,7 @@ impl CountModel {
     ) -> f64 {
         let terms = self
             .variant()
+            .filter(|_| !tr.times.is_empty())
             .map(|_| bgnbd::TimeTerms::new(p[1], &tr.times));
         let parts: Vec<(f64, [f64; 4])> = units
             .par_iter()
@@ -176,6 +177,9 @@ impl CountModel {
                 let mut g = [0.0; 4];
                 let w = &tr.weight[s..e];
                 let ll = match (self.variant(), &terms) {
+                    (Some(v), None) => {
+                        bgnbd::group_by_times(v, p, x, &tr.t_x[s..e], &tr.t[s..e], w, &mut g)
+                    }
                     (Some(v), Some(terms)) => bgnbd::group_loglik(
                         v,
                         p,
