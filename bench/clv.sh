@@ -103,7 +103,7 @@ def tessera_cli(path):
             t = time.perf_counter()
             out = run([tessera, "clv", "--summary", path, "--model", "bgnbd", "--json"], cwd=tmp)
             walls.append(time.perf_counter() - t)
-            doc = last_json(out)
+            doc = json.loads(out)
     ll = doc.get("log_likelihood") if isinstance(doc, dict) else None
     return {"seconds": statistics.median(walls), "all_seconds": walls, "params": find_params(doc),
             "log_likelihood": ll if isinstance(ll, (int, float)) else None}
