@@ -30,14 +30,20 @@
 //! ```
 //! use tessera_models::clv::{CountModel, FitOptions, Triples};
 //!
-//! // (x, t_x, T) of six customers, in weeks.
-//! let x = [0.0, 2.0, 1.0, 0.0, 5.0, 3.0];
-//! let t_x = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0];
-//! let t = [38.9, 38.9, 38.0, 37.0, 36.0, 38.0];
+//! // (x, t_x, T) of 300 customers, in weeks: a third never came back, a third came back a
+//! // few times early on, a third buy steadily.
+//! let (mut x, mut t_x, mut t) = (vec![], vec![], vec![]);
+//! for i in 0..100 {
+//!     let age = 30.0 + f64::from(i % 10);
+//!     x.extend([0.0, 2.0, 8.0 + f64::from(i % 5)]);
+//!     t_x.extend([0.0, 3.0 + f64::from(i % 4), age - 1.0]);
+//!     t.extend([age, age, age]);
+//! }
 //! let (triples, _) = Triples::collapse(&x, &t_x, &t, None)?;
 //! let fit = CountModel::BgNbd.fit(&triples, &FitOptions::default())?;
-//! let p = fit.p_alive(2.0, 30.4, 38.9);
-//! assert!(p > 0.0 && p < 1.0);
+//! assert!(fit.summary.diagnostics.converged);
+//! // A steady buyer is likelier alive than one who stopped after two early repeats.
+//! assert!(fit.p_alive(10.0, 38.0, 39.0) > fit.p_alive(2.0, 4.0, 39.0));
 //! assert_eq!(fit.summary.params[0].name, "r");
 //! # Ok::<(), tessera_models::clv::ClvError>(())
 //! ```
