@@ -31,6 +31,9 @@ pub struct Summaries {
 
 /// The fitted models and what a user should know about them.
 pub struct Fitted {
+    /// The summaries collapsed to distinct triples, and each customer's triple.
+    pub triples: Triples,
+    pub index: Vec<u32>,
     pub count: CountFit,
     pub spend: Option<SpendFit>,
     /// Pearson correlation of frequency and mean spend among repeat buyers.
@@ -44,7 +47,7 @@ pub fn fit(model: CountModel, penalizer: f64, s: &Summaries) -> Result<Fitted, F
         penalizer,
         ..FitOptions::default()
     };
-    let (triples, _) = Triples::collapse(&s.x, &s.t_x, &s.t, None)
+    let (triples, index) = Triples::collapse(&s.x, &s.t_x, &s.t, None)
         .map_err(|e| Failure::Input(anyhow!("customer summaries: {e}")))?;
     let count = model
         .fit(&triples, &opts)
@@ -94,6 +97,8 @@ pub fn fit(model: CountModel, penalizer: f64, s: &Summaries) -> Result<Fitted, F
         None
     };
     Ok(Fitted {
+        triples,
+        index,
         count,
         spend,
         correlation,
@@ -270,9 +275,8 @@ pub fn clv_customers(
         fitted.spend.as_ref(),
         &horizon,
         c.intervals,
-        &summaries.x,
-        &summaries.t_x,
-        &summaries.t,
+        &fitted.triples,
+        &fitted.index,
         &summaries.mean_spend,
     )
     .map_err(|e| Failure::Other(e.into()))?;
@@ -335,9 +339,8 @@ fn validate_holdout(
     let fitted = fit(model, c.penalizer, &s)?;
     let v = clv::validate(
         &fitted.count,
-        &s.x,
-        &s.t_x,
-        &s.t,
+        &fitted.triples,
+        &fitted.index,
         &actual,
         f64::from(h.days) / unit_days,
         7,

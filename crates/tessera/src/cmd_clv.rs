@@ -75,8 +75,15 @@ pub fn clv(args: &ClvArgs, cli: &Cli) -> Result<(), Failure> {
                 .calibration_end
                 .expect("orders have a calibration end");
             let length = f64::from(h.last_day - cal) / unit.days();
-            let v = clv::validate(&fitted.count, &s.x, &s.t_x, &s.t, &h.actual, length, 7)
-                .map_err(|e| Failure::Other(e.into()))?;
+            let v = clv::validate(
+                &fitted.count,
+                &fitted.triples,
+                &fitted.index,
+                &h.actual,
+                length,
+                7,
+            )
+            .map_err(|e| Failure::Other(e.into()))?;
             Some(v)
         }
         None => None,
@@ -473,7 +480,8 @@ fn read_summary(path: &Path) -> Result<Input, Failure> {
                 .filter(|&v| s.x[i] > 0.0 && v > 0.0),
         );
     }
-    if let Err(e) = clv::Triples::collapse(&s.x, &s.t_x, &s.t, None) {
+    let checked = (0..s.x.len()).try_for_each(|i| clv::check_summary(i, s.x[i], s.t_x[i], s.t[i]));
+    if let Err(e) = checked {
         return Err(fail(match e {
             // In file terms: data rows count from 1.
             clv::ClvError::BadSummary {
@@ -512,9 +520,8 @@ fn write_predictions(
         fitted.spend.as_ref(),
         horizon,
         true,
-        &s.x,
-        &s.t_x,
-        &s.t,
+        &fitted.triples,
+        &fitted.index,
         &s.mean_spend,
     )
     .map_err(|e| Failure::Other(e.into()))?;

@@ -72,17 +72,63 @@ impl TimeTerms {
     }
 }
 
+/// Where a group's `ln(α + t)` and `1/(α + t)` come from, for `T` and `t_x` of row `i`.
+pub(crate) trait RowTimes {
+    /// `(ln(α + T), 1/(α + T))`.
+    fn age(&self, i: usize) -> (f64, f64);
+    /// `(ln(α + t_x), 1/(α + t_x))`.
+    fn last(&self, i: usize) -> (f64, f64);
+}
+
+/// Times given as indices into [`TimeTerms`] of the distinct values.
+pub(crate) struct Coded<'a> {
+    pub terms: &'a TimeTerms,
+    pub t_x_code: &'a [u32],
+    pub t_code: &'a [u32],
+}
+
+impl RowTimes for Coded<'_> {
+    #[inline]
+    fn age(&self, i: usize) -> (f64, f64) {
+        let k = self.t_code[i] as usize;
+        (self.terms.ln[k], self.terms.inv[k])
+    }
+    #[inline]
+    fn last(&self, i: usize) -> (f64, f64) {
+        let k = self.t_x_code[i] as usize;
+        (self.terms.ln[k], self.terms.inv[k])
+    }
+}
+
+/// Times given directly, their logarithms computed row by row (when nearly every customer has
+/// their own times, numbering them saves nothing).
+pub(crate) struct Direct<'a> {
+    pub alpha: f64,
+    pub t_x: &'a [f64],
+    pub t: &'a [f64],
+}
+
+impl RowTimes for Direct<'_> {
+    #[inline]
+    fn age(&self, i: usize) -> (f64, f64) {
+        let v = self.alpha + self.t[i];
+        (v.ln(), 1.0 / v)
+    }
+    #[inline]
+    fn last(&self, i: usize) -> (f64, f64) {
+        let v = self.alpha + self.t_x[i];
+        (v.ln(), 1.0 / v)
+    }
+}
+
 /// Weighted sum of log-likelihoods over customers sharing `x`, and its gradient with respect to
-/// `(r, α, a, b)` added into `grad`. Each customer's `t_x` and `T` are given as indices into
-/// `terms`, which holds `ln(α + v)` and `1/(α + v)` of the distinct time values.
-#[allow(clippy::too_many_arguments)]
+/// `(r, α, a, b)` added into `grad`. `times` gives each customer's `ln(α + t)` and `1/(α + t)`
+/// for `T` and `t_x`.
 pub(crate) fn group_loglik(
     v: Variant,
     p: &[f64; 4],
     x: f64,
-    terms: &TimeTerms,
-    t_x_code: &[u32],
-    t_code: &[u32],
+    times: &impl RowTimes,
     w: &[f64],
     grad: &mut [f64; 4],
 ) -> f64 {
@@ -96,7 +142,6 @@ pub(crate) fn group_loglik(
     let psi_abx = digamma(a + b + x + m);
     let da0 = psi_ab - psi_abx;
     let db0 = digamma(b + x + m) - psi_abx - digamma(b) + psi_ab;
-    let (ln_at, inv_at) = (&terms.ln[..], &terms.inv[..]);
     let mut sw = 0.0;
     let mut s_ll = 0.0; // Σ w (−(r+x) ln(α+T) + ln(1 + D))
     let mut s_lt = 0.0; // Σ w ln(α+T)
@@ -106,9 +151,9 @@ pub(crate) fn group_loglik(
     let mut s_sig_dinv = 0.0; // Σ w σ (1/(α+T) − 1/(α+t_x))
     if v.can_drop(x) {
         let ln_k = v.ln_k(a, b, x);
-        for i in 0..w.len() {
-            let (ti, txi) = (t_code[i] as usize, t_x_code[i] as usize);
-            let (wi, lt, dl) = (w[i], ln_at[ti], ln_at[ti] - ln_at[txi]);
+        for (i, &wi) in w.iter().enumerate() {
+            let ((lt, inv_t), (ltx, inv_tx)) = (times.age(i), times.last(i));
+            let dl = lt - ltx;
             let z = ln_k + rx * dl;
             // ln(1 + e^z) and σ(z) = e^z / (1 + e^z) from one exponential.
             let e = (-z.abs()).exp();
@@ -120,20 +165,20 @@ pub(crate) fn group_loglik(
             sw += wi;
             s_ll += wi * (softplus - rx * lt);
             s_lt += wi * lt;
-            s_inv += wi * inv_at[ti];
+            s_inv += wi * inv_t;
             let ws = wi * sig;
             s_sig += ws;
             s_sig_dl += ws * dl;
-            s_sig_dinv += ws * (inv_at[ti] - inv_at[txi]);
+            s_sig_dinv += ws * (inv_t - inv_tx);
         }
         grad[2] += s_sig / a;
         grad[3] -= s_sig / (b + x - 1.0 + m);
     } else {
-        for i in 0..w.len() {
-            let (wi, ti) = (w[i], t_code[i] as usize);
+        for (i, &wi) in w.iter().enumerate() {
+            let (lt, inv_t) = times.age(i);
             sw += wi;
-            s_lt += wi * ln_at[ti];
-            s_inv += wi * inv_at[ti];
+            s_lt += wi * lt;
+            s_inv += wi * inv_t;
         }
         s_ll = -rx * s_lt;
     }
@@ -146,27 +191,12 @@ pub(crate) fn group_loglik(
 
 /// One customer's log-likelihood.
 pub(crate) fn loglik(v: Variant, p: &[f64; 4], x: f64, t_x: f64, t: f64) -> f64 {
-    let terms = TimeTerms::new(p[1], &[t_x, t]);
-    group_loglik(v, p, x, &terms, &[0], &[1], &[1.0], &mut [0.0; 4])
-}
-
-/// [`group_loglik`] of customers given by their times rather than by numbered times.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn group_by_times(
-    v: Variant,
-    p: &[f64; 4],
-    x: f64,
-    t_x: &[f64],
-    t: &[f64],
-    w: &[f64],
-    grad: &mut [f64; 4],
-) -> f64 {
-    let times: Vec<f64> = t_x.iter().chain(t).copied().collect();
-    let terms = TimeTerms::new(p[1], &times);
-    let n = t_x.len() as u32;
-    let tx_code: Vec<u32> = (0..n).collect();
-    let t_code: Vec<u32> = (n..2 * n).collect();
-    group_loglik(v, p, x, &terms, &tx_code, &t_code, w, grad)
+    let times = Direct {
+        alpha: p[1],
+        t_x: &[t_x],
+        t: &[t],
+    };
+    group_loglik(v, p, x, &times, &[1.0], &mut [0.0; 4])
 }
 
 /// `ln D`, the log odds of having dropped out against being alive; `None` if the customer
@@ -281,13 +311,37 @@ mod tests {
                     (&t_x[1..], &t[1..], &w[1..])
                 };
                 let mut g = [0.0; 4];
-                group_by_times(v, &p, x, t_x, t, w, &mut g);
+                group_loglik(
+                    v,
+                    &p,
+                    x,
+                    &Direct {
+                        alpha: p[1],
+                        t_x,
+                        t,
+                    },
+                    w,
+                    &mut g,
+                );
                 for k in 0..4 {
                     let h = 1e-6 * p[k];
                     let (mut up, mut dn) = (p, p);
                     up[k] += h;
                     dn[k] -= h;
-                    let f = |q: &[f64; 4]| group_by_times(v, q, x, t_x, t, w, &mut [0.0; 4]);
+                    let f = |q: &[f64; 4]| {
+                        group_loglik(
+                            v,
+                            q,
+                            x,
+                            &Direct {
+                                alpha: q[1],
+                                t_x,
+                                t,
+                            },
+                            w,
+                            &mut [0.0; 4],
+                        )
+                    };
                     let fd = (f(&up) - f(&dn)) / (2.0 * h);
                     assert!(
                         (g[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),

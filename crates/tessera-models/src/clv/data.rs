@@ -39,8 +39,8 @@ pub struct Triples {
 /// Above this many distinct times, times are not numbered (each row's are used directly).
 const MAX_CODED_TIMES: usize = 1 << 16;
 
-/// Checks one customer's summary.
-pub(crate) fn check_summary(row: usize, x: f64, t_x: f64, t: f64) -> Result<(), ClvError> {
+/// Checks one customer's summary (`row` names it in the error).
+pub fn check_summary(row: usize, x: f64, t_x: f64, t: f64) -> Result<(), ClvError> {
     let bad = |reason| {
         Err(ClvError::BadSummary {
             row,

@@ -64,7 +64,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use bgnbd::Variant;
-pub use data::Triples;
+pub use data::{Triples, check_summary};
 pub use error::ClvError;
 pub use fit::{Diagnostics, Estimate, FitSummary, StartReport};
 pub use optimize::{Lbfgs, Stop};
@@ -184,18 +184,21 @@ impl CountModel {
                 let w = &tr.weight[s..e];
                 let ll = match (self.variant(), &terms) {
                     (Some(v), None) => {
-                        bgnbd::group_by_times(v, p, x, &tr.t_x[s..e], &tr.t[s..e], w, &mut g)
+                        let times = bgnbd::Direct {
+                            alpha: p[1],
+                            t_x: &tr.t_x[s..e],
+                            t: &tr.t[s..e],
+                        };
+                        bgnbd::group_loglik(v, p, x, &times, w, &mut g)
                     }
-                    (Some(v), Some(terms)) => bgnbd::group_loglik(
-                        v,
-                        p,
-                        x,
-                        terms,
-                        &tr.t_x_code[s..e],
-                        &tr.t_code[s..e],
-                        w,
-                        &mut g,
-                    ),
+                    (Some(v), Some(terms)) => {
+                        let times = bgnbd::Coded {
+                            terms,
+                            t_x_code: &tr.t_x_code[s..e],
+                            t_code: &tr.t_code[s..e],
+                        };
+                        bgnbd::group_loglik(v, p, x, &times, w, &mut g)
+                    }
                     _ => {
                         let mut total = 0.0;
                         let mut gi = [0.0; 4];

@@ -27,8 +27,9 @@ struct TripleScore {
     discounted_sd: f64,
 }
 
-/// Predicts every customer `(x[i], t_x[i], t[i])` over `horizon`; `mean_spend[i]` is the mean
-/// of their repeat transactions (ignored when `x[i] = 0`). With `intervals`, 95% intervals by
+/// Predicts every customer over `horizon`: customer `i` has triple `index[i]` of `triples` (as
+/// [`Triples::collapse`] returns them); `mean_spend[i]` is the mean of their repeat
+/// transactions (ignored without repeats). With `intervals`, 95% intervals by
 /// the delta method (see the module documentation); without, the intervals equal the values.
 /// Predictions are computed once per distinct triple.
 #[allow(clippy::too_many_arguments)]
@@ -37,19 +38,17 @@ pub fn score(
     spend: Option<&SpendFit>,
     horizon: &Horizon,
     intervals: bool,
-    x: &[f64],
-    t_x: &[f64],
-    t: &[f64],
+    triples: &Triples,
+    index: &[u32],
     mean_spend: &[Option<f64>],
 ) -> Result<Vec<Score>, ClvError> {
-    if mean_spend.len() != x.len() {
+    if mean_spend.len() != index.len() {
         return Err(ClvError::Length {
             what: "mean spend",
-            expected: x.len(),
+            expected: index.len(),
             got: mean_spend.len(),
         });
     }
-    let (triples, index) = Triples::collapse(x, t_x, t, None)?;
     let length = horizon.length();
     let per_triple: Vec<TripleScore> = (0..triples.len())
         .into_par_iter()
@@ -73,21 +72,22 @@ pub fn score(
             }
         })
         .collect();
-    Ok((0..x.len())
+    Ok((0..index.len())
         .into_par_iter()
         .with_min_len(4096)
         .map(|i| {
-            let s = &per_triple[index[i] as usize];
+            let k = index[i] as usize;
+            let (s, x) = (&per_triple[k], triples.x[k]);
             let expected_spend = spend.map(|g| {
-                let m = if x[i] > 0.0 {
+                let m = if x > 0.0 {
                     mean_spend[i].unwrap_or(f64::NAN)
                 } else {
                     0.0
                 };
                 if intervals {
-                    g.expected_spend_sd(x[i], m)
+                    g.expected_spend_sd(x, m)
                 } else {
-                    (g.expected_spend(x[i], m), 0.0)
+                    (g.expected_spend(x, m), 0.0)
                 }
             });
             let clv = expected_spend.map(|(v, v_sd)| {

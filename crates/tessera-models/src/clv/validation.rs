@@ -41,20 +41,20 @@ pub struct Validation {
 }
 
 /// Compares `fit`'s predictions for a holdout period of `holdout_length` time units with the
-/// customers' `actual` purchases in it. Frequencies from `top_bucket` up share the last row.
+/// customers' `actual` purchases in it; customer `i` has triple `index[i]` of `triples` (as
+/// [`Triples::collapse`] returns them). Frequencies from `top_bucket` up share the last row.
 pub fn validate(
     fit: &CountFit,
-    x: &[f64],
-    t_x: &[f64],
-    t: &[f64],
+    triples: &Triples,
+    index: &[u32],
     actual: &[f64],
     holdout_length: f64,
     top_bucket: u32,
 ) -> Result<Validation, ClvError> {
-    if actual.len() != x.len() {
+    if actual.len() != index.len() {
         return Err(ClvError::Length {
             what: "actual holdout purchases",
-            expected: x.len(),
+            expected: index.len(),
             got: actual.len(),
         });
     }
@@ -65,7 +65,6 @@ pub fn validate(
         });
     }
     let top_bucket = top_bucket.max(1);
-    let (triples, index) = Triples::collapse(x, t_x, t, None)?;
     let per_triple: Vec<f64> = (0..triples.len())
         .into_par_iter()
         .map(|k| {
@@ -82,9 +81,9 @@ pub fn validate(
     let mut act = vec![0.0; buckets];
     let mut pred = vec![0.0; buckets];
     let mut abs_err = 0.0;
-    for i in 0..x.len() {
-        let p = per_triple[index[i] as usize];
-        let b = (x[i] as usize).min(top_bucket as usize);
+    for (i, &k) in index.iter().enumerate() {
+        let p = per_triple[k as usize];
+        let b = (triples.x[k as usize] as usize).min(top_bucket as usize);
         count[b] += 1;
         act[b] += actual[i];
         pred[b] += p;
@@ -106,10 +105,10 @@ pub fn validate(
     Ok(Validation {
         model: fit.model.label(),
         holdout_length,
-        customers: x.len() as u64,
+        customers: index.len() as u64,
         actual_total: act.iter().sum(),
         predicted_total: pred.iter().sum(),
-        mae: abs_err / x.len() as f64,
+        mae: abs_err / index.len() as f64,
         rows,
     })
 }
