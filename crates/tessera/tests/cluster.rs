@@ -4,24 +4,13 @@
 
 mod common;
 
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, RecordBatch};
-use common::run_ok;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use common::{read_parquet, run_ok};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::Command;
-
-fn read_parquet(path: &std::path::Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
-}
 
 /// Three groups of 60 points around (0, 0), (10, 0) and (0, 10), each point at most 1 from its
 /// centre (a deterministic spiral), so any sensible clustering finds exactly these groups.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run_ok;
+use common::{read_parquet, run_ok};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,23 @@ fn json_of(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `tessera clv --json` on the CDNOW orders with the published calibration (to 1997-09-30)
+/// and holdout (to 1998-06-30) periods, with more arguments.
+fn cdnow_clv(dir: &Path, more: &[&str]) -> Value {
+    let mut args = vec![
+        "clv",
+        "--orders",
+        "orders.csv",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--json",
+    ];
+    args.extend_from_slice(more);
+    json_of(dir, &args)
+}
+
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * b.abs()
 }
@@ -51,21 +68,7 @@ fn fitting_the_raw_log_equals_fitting_the_published_summary() {
     )
     .unwrap();
     for model in ["bgnbd", "pareto", "mbgnbd"] {
-        let from_orders = json_of(
-            dir.path(),
-            &[
-                "clv",
-                "--orders",
-                "orders.csv",
-                "--calibration-end",
-                "1997-09-30",
-                "--holdout-end",
-                "1998-06-30",
-                "--model",
-                model,
-                "--json",
-            ],
-        );
+        let from_orders = cdnow_clv(dir.path(), &["--model", model]);
         let from_summary = json_of(
             dir.path(),
             &[
@@ -96,19 +99,7 @@ fn fitting_the_raw_log_equals_fitting_the_published_summary() {
     }
 
     // The published BG/NBD fit (Fader, Hardie & Lee 2005): LL −9582.4 from the raw log too.
-    let bg = json_of(
-        dir.path(),
-        &[
-            "clv",
-            "--orders",
-            "orders.csv",
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            "1998-06-30",
-            "--json",
-        ],
-    );
+    let bg = cdnow_clv(dir.path(), &[]);
     let ll = bg["log_likelihood"].as_f64().unwrap();
     assert!((ll - -9582.4).abs() < 0.5, "{ll}");
     for (name, published) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
@@ -170,17 +161,11 @@ fn predictions_are_written_per_customer() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("BG/NBD: 2357 customers"), "{text}");
     assert!(text.contains("holdout 1997-10-01 .. 1998-06-30"), "{text}");
-    let file = std::fs::File::open(dir.path().join("clv/clv.parquet")).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<_> = reader.map(Result::unwrap).collect();
-    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
-    assert_eq!(n, 2357);
+    let b = read_parquet(&dir.path().join("clv/clv.parquet"));
+    assert_eq!(b.num_rows(), 2357);
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
-    for b in &batches {
+    {
         let col = |name: &str| {
             b.column_by_name(name)
                 .unwrap()
@@ -278,16 +263,12 @@ fn a_run_scores_every_customer_and_the_segment_language_sees_it() {
 
     // The features carry the predictions; recount the demo's `valuable_slipping` segment
     // (clv >= 100.00 and churn risk high or medium) from them. Money is in cents.
-    let file = std::fs::File::open(shop.join("out/features.parquet")).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
     let (mut members, mut scored, mut high) = (0u64, 0u64, 0u64);
-    for b in reader.map(Result::unwrap) {
+    {
+        let b = read_parquet(&shop.join("out/features.parquet"));
         let clv = b
             .column_by_name("clv")
             .unwrap()

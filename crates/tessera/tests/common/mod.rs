@@ -41,3 +41,14 @@ pub fn features_csv(dir: &Path, as_of: &str) -> Vec<HashMap<String, String>> {
         })
         .collect()
 }
+
+/// A Parquet file's rows as one batch.
+pub fn read_parquet(path: &Path) -> arrow_array::RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<arrow_array::RecordBatch> = reader.map(Result::unwrap).collect();
+    arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
