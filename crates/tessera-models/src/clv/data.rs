@@ -5,7 +5,7 @@
 //! predicting on the triples, each weighted by how many customers have it, gives the same sums
 //! as working customer by customer, at a fraction of the cost.
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::ClvError;
@@ -115,83 +115,76 @@ impl Triples {
         {
             return Err(e);
         }
-        // +0.0 normalizes a negative zero so that it meets its positive twin.
-        let bits = |v: f64| (v + 0.0).to_bits();
-        let mut keys: Vec<(f64, f64, f64)> = Vec::new();
-        let mut weight: Vec<f64> = Vec::new();
-        let mut index = Vec::with_capacity(n);
-        let mut add = |i: usize, k: u32, new: bool| {
-            if new {
-                keys.push((x[i], t_x[i], t[i]));
-                weight.push(0.0);
-            }
-            weight[k as usize] += weights.map_or(1.0, |w| w[i]);
-            index.push(k);
-        };
-        // Order logs record days, so times take few distinct values: number them, and key each
-        // customer by one u64 (x, t_x's number, T's number). Otherwise key by the three values.
-        let mut time_code: HashMap<u64, u32> = HashMap::new();
-        let mut packable = x.iter().all(|&v| v < f64::from(1u32 << 21));
-        let mut packed = Vec::new();
-        if packable {
-            packed.reserve_exact(n);
-            for i in 0..n {
-                let mut code = |v: f64| {
-                    let next = time_code.len() as u64;
-                    *time_code.entry(bits(v)).or_insert(next as u32) as u64
-                };
-                let (a, b) = (code(t_x[i]), code(t[i]));
-                if time_code.len() > MAX_CODED_TIMES {
-                    packable = false;
-                    break;
-                }
-                packed.push(((x[i] as u64) << 42) | (a << 21) | b);
-            }
+        let weight_of = |i: usize| weights.map_or(1.0, |w| w[i]);
+        // Order logs record days, so times take few distinct values: number them in sorted
+        // order, and key each customer by one integer (x, T's number, t_x's number) whose order
+        // is the triples' order. Otherwise key by the three values' bits, which for
+        // non-negative finite numbers also sort as the values do.
+        let small_x = x.par_iter().all(|&v| v < f64::from(1u32 << 21));
+        if let Some(times) = distinct_times(t_x, t).filter(|_| small_x) {
+            let code: HashMap<u64, u32> = times
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (v.to_bits(), k as u32))
+                .collect();
+            let code_of = |v: f64| u128::from(code[&bits(v)]);
+            let mut keyed: Vec<u128> = (0..n)
+                .into_par_iter()
+                .with_min_len(1 << 14)
+                .map(|i| {
+                    let key =
+                        (u128::from(x[i] as u32) << 42) | (code_of(t[i]) << 21) | code_of(t_x[i]);
+                    (key << 32) | i as u128
+                })
+                .collect();
+            keyed.par_sort_unstable();
+            let (keys, weight, index) = runs(
+                &keyed,
+                n,
+                |v| (v >> 32) as u64,
+                |v| *v as u32 as usize,
+                weight_of,
+            );
+            let mask = (1u64 << 21) - 1;
+            let t_code: Vec<u32> = keys.iter().map(|k| ((k >> 21) & mask) as u32).collect();
+            let t_x_code: Vec<u32> = keys.iter().map(|k| (k & mask) as u32).collect();
+            let triples = Self::from_sorted(
+                keys.iter().map(|k| (k >> 42) as f64).collect(),
+                t_x_code.iter().map(|&c| times[c as usize]).collect(),
+                t_code.iter().map(|&c| times[c as usize]).collect(),
+                weight,
+                (times, t_x_code, t_code),
+            );
+            return Ok((triples, index));
         }
-        if packable {
-            let mut slot: HashMap<u64, u32> = HashMap::with_capacity(n.min(1 << 16));
-            for (i, key) in packed.into_iter().enumerate() {
-                let next = slot.len() as u32;
-                let k = *slot.entry(key).or_insert(next);
-                add(i, k, k == next);
-            }
-        } else {
-            let mut slot: HashMap<(u64, u64, u64), u32> = HashMap::with_capacity(n.min(1 << 16));
-            for i in 0..n {
-                let key = (bits(x[i]), bits(t_x[i]), bits(t[i]));
-                let next = slot.len() as u32;
-                let k = *slot.entry(key).or_insert(next);
-                add(i, k, k == next);
-            }
-        }
-        // Sort the triples, and renumber the customers' indices to match.
-        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-        order.sort_unstable_by(|&i, &j| {
-            let (a, b) = (keys[i as usize], keys[j as usize]);
-            (a.0, a.2, a.1)
-                .partial_cmp(&(b.0, b.2, b.1))
-                .expect("summaries are finite")
-        });
-        let mut rank = vec![0u32; keys.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i as usize] = r as u32;
-        }
-        for k in &mut index {
-            *k = rank[*k as usize];
-        }
-        let pick = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<f64> {
-            order.iter().map(|&i| f(&keys[i as usize])).collect()
-        };
+        let mut keyed: Vec<([u64; 3], u32)> = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .map(|i| ([bits(x[i]), bits(t[i]), bits(t_x[i])], i as u32))
+            .collect();
+        keyed.par_sort_unstable();
+        let (keys, weight, index) = runs(&keyed, n, |v| v.0, |v| v.1 as usize, weight_of);
+        let value = |k: usize| keys.iter().map(|key| f64::from_bits(key[k])).collect();
         let triples = Self::from_sorted(
-            pick(|k| k.0),
-            pick(|k| k.1),
-            pick(|k| k.2),
-            order.iter().map(|&i| weight[i as usize]).collect(),
+            value(0),
+            value(2),
+            value(1),
+            weight,
+            (Vec::new(), Vec::new(), Vec::new()),
         );
         Ok((triples, index))
     }
 
-    fn from_sorted(x: Vec<f64>, t_x: Vec<f64>, t: Vec<f64>, weight: Vec<f64>) -> Self {
+    /// Builds the triples from columns sorted by `x`, then `T`, then `t_x`, with the distinct
+    /// times and each triple's numbers of its `t_x` and `T` among them (all empty when the
+    /// times are not numbered).
+    fn from_sorted(
+        x: Vec<f64>,
+        t_x: Vec<f64>,
+        t: Vec<f64>,
+        weight: Vec<f64>,
+        (times, t_x_code, t_code): (Vec<f64>, Vec<u32>, Vec<u32>),
+    ) -> Self {
         let mut groups: Vec<(f64, usize, usize)> = Vec::new();
         for (i, &xi) in x.iter().enumerate() {
             match groups.last_mut() {
@@ -200,18 +193,6 @@ impl Triples {
             }
         }
         let total_weight = weight.iter().sum();
-        let mut times: Vec<f64> = t_x.iter().chain(&t).copied().collect();
-        times.sort_unstable_by(f64::total_cmp);
-        times.dedup();
-        if times.len() > MAX_CODED_TIMES {
-            times.clear();
-        }
-        let code = |v: &f64| times.partition_point(|u| u < v) as u32;
-        let (t_x_code, t_code) = if times.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            (t_x.iter().map(code).collect(), t.iter().map(code).collect())
-        };
         Self {
             x,
             t_x,
@@ -236,6 +217,70 @@ impl Triples {
     }
 }
 
+/// +0.0 normalizes a negative zero so that it meets its positive twin.
+fn bits(v: f64) -> u64 {
+    (v + 0.0).to_bits()
+}
+
+/// Customers read per task when looking for the distinct times.
+const CHUNK: usize = 1 << 16;
+
+/// The distinct values of `t_x` and `T`, sorted, if there are at most [`MAX_CODED_TIMES`].
+fn distinct_times(t_x: &[f64], t: &[f64]) -> Option<Vec<f64>> {
+    let local = |range: std::ops::Range<usize>| -> Option<HashSet<u64>> {
+        let mut seen = HashSet::new();
+        for i in range {
+            seen.insert(bits(t_x[i]));
+            seen.insert(bits(t[i]));
+            if seen.len() > MAX_CODED_TIMES {
+                return None;
+            }
+        }
+        Some(seen)
+    };
+    let n = t.len();
+    let sets: Vec<HashSet<u64>> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| local(c * CHUNK..((c + 1) * CHUNK).min(n)))
+        .collect::<Option<_>>()?;
+    let mut all = HashSet::new();
+    for set in sets {
+        all.extend(set);
+        if all.len() > MAX_CODED_TIMES {
+            return None;
+        }
+    }
+    // Non-negative finite numbers order as their bits do.
+    let mut sorted: Vec<u64> = all.into_iter().collect();
+    sorted.sort_unstable();
+    Some(sorted.into_iter().map(f64::from_bits).collect())
+}
+
+/// Walks customers sorted by key (ties in customer order): the distinct keys, the summed weight
+/// of each, and each customer's number among them.
+fn runs<T, K: PartialEq + Copy>(
+    sorted: &[T],
+    n: usize,
+    key: impl Fn(&T) -> K,
+    customer: impl Fn(&T) -> usize,
+    weight_of: impl Fn(usize) -> f64,
+) -> (Vec<K>, Vec<f64>, Vec<u32>) {
+    let mut keys: Vec<K> = Vec::new();
+    let mut weight: Vec<f64> = Vec::new();
+    let mut index = vec![0u32; n];
+    for v in sorted {
+        let (k, i) = (key(v), customer(v));
+        if keys.last() != Some(&k) {
+            keys.push(k);
+            weight.push(0.0);
+        }
+        let last = keys.len() - 1;
+        weight[last] += weight_of(i);
+        index[i] = last as u32;
+    }
+    (keys, weight, index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +300,70 @@ mod tests {
         assert_eq!(tr.weight, vec![2.0, 1.0, 1.0, 2.0]);
         assert_eq!(tr.groups, vec![(0.0, 0, 1), (1.0, 1, 2), (2.0, 2, 4)]);
         assert_eq!(tr.times, vec![0.0, 3.0, 4.0, 5.0, 8.0, 9.0, 10.0]);
+        for k in 0..tr.len() {
+            assert_eq!(tr.times[tr.t_x_code[k] as usize], tr.t_x[k]);
+            assert_eq!(tr.times[tr.t_code[k] as usize], tr.t[k]);
+        }
+    }
+
+    /// Collapses `n` summaries and checks every customer maps back to its triple, the triples
+    /// are sorted by (x, T, t_x) and distinct, and the weights add up.
+    fn check_collapse(x: &[f64], t_x: &[f64], t: &[f64], w: &[f64]) -> Triples {
+        let (tr, idx) = Triples::collapse(x, t_x, t, Some(w)).unwrap();
+        let mut expected = vec![0.0; tr.len()];
+        for i in 0..x.len() {
+            let k = idx[i] as usize;
+            assert_eq!((tr.x[k], tr.t_x[k], tr.t[k]), (x[i], t_x[i], t[i]));
+            expected[k] += w[i];
+        }
+        assert_eq!(tr.weight, expected);
+        for k in 1..tr.len() {
+            let key = |k: usize| (tr.x[k], tr.t[k], tr.t_x[k]);
+            assert!(key(k - 1) < key(k), "not sorted and distinct at {k}");
+        }
+        let groups: usize = tr.groups.iter().map(|g| g.2 - g.1).sum();
+        assert_eq!(groups, tr.len());
+        tr
+    }
+
+    #[test]
+    fn numbered_and_unnumbered_times_collapse_alike() {
+        // Day-stamped times (few distinct values, numbered) and continuous ones (more than
+        // MAX_CODED_TIMES distinct values, keyed by their bits) over 300,000 customers.
+        let n = 300_000;
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut x, mut t_x, mut t, mut w) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..n {
+            let ti = 1.0 + 38.0 * next();
+            let xi = (next() * 4.0).floor();
+            let txi = if xi == 0.0 {
+                0.0
+            } else {
+                ti * (0.05 + 0.95 * next())
+            };
+            x.push(xi);
+            t.push(ti);
+            t_x.push(txi);
+            w.push(0.5 + (next() * 3.0).floor());
+        }
+        let tr = check_collapse(&x, &t_x, &t, &w);
+        assert!(tr.times.is_empty() && tr.t_code.is_empty());
+        let day = |v: &f64| (v * 7.0).round() / 7.0;
+        let (t_x, t): (Vec<f64>, Vec<f64>) =
+            (t_x.iter().map(day).collect(), t.iter().map(day).collect());
+        let x: Vec<f64> = x
+            .iter()
+            .zip(&t_x)
+            .map(|(&x, &tx)| if tx == 0.0 { 0.0 } else { x.max(1.0) })
+            .collect();
+        let tr = check_collapse(&x, &t_x, &t, &w);
+        assert!(!tr.times.is_empty() && tr.times.len() < 300);
         for k in 0..tr.len() {
             assert_eq!(tr.times[tr.t_x_code[k] as usize], tr.t_x[k]);
             assert_eq!(tr.times[tr.t_code[k] as usize], tr.t[k]);

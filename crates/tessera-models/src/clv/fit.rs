@@ -179,10 +179,14 @@ pub(crate) fn fit<const K: usize>(
         let m = minimize(objective, &theta0, &opts.lbfgs);
         evaluations += m.evaluations;
         let params: Vec<f64> = m.x.iter().map(|t| t.exp()).collect();
+        // The objective is −ll/n + penalty, so the likelihood follows without another pass.
+        let penalty: f64 = params
+            .iter()
+            .zip(&penalty_scale)
+            .map(|(p, s)| pen * (p / s) * (p / s))
+            .sum();
         let ll = if m.f.is_finite() {
-            let mut p = [0.0; K];
-            p.copy_from_slice(&params);
-            eval(&p, &mut [0.0; K])
+            -(m.f - penalty) * n
         } else {
             f64::NAN
         };
