@@ -116,4 +116,25 @@ holdout_days = 90
 rule = 'clv >= 100.00 and churn_risk in ["high", "medium"]'
 description = "Worth keeping, and the model doubts they are still buying"
 tags = ["value", "churn"]
+
+# Consent: the customer attribute that allows each channel. An export names its channel and
+# leaves out every member without that consent (docs/exports.md).
+[consent]
+email = "email_opt_in"
+sms = "sms_opt_in"
+
+# Audience files, written by `tessera run` into out/exports/ and by `tessera export`. A tenth of
+# each audience is flagged holdout = true (the same customers every run) to measure the campaign.
+[exports.winback_email]
+segment = "valuable_slipping"
+channel = "email"
+fields = ["customer_id", "country", "clv", "p_alive", "rfm_segment"]
+holdout = 0.1
+description = "Win-back offer by email to valuable customers the model thinks are slipping"
+
+[exports.vip_sms]
+segment = "vip"
+channel = "sms"
+fields = ["customer_id", "spend_365d", "tier"]
+format = "parquet"
 "#;

@@ -39,6 +39,10 @@ pub struct RunSummary {
     /// churn-risk counts, and the holdout validation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clv: Option<serde_json::Value>,
+    /// Per `[exports.NAME]`: the file written and its counts (members, left out for want of
+    /// consent, exported, flagged holdout).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub exports: BTreeMap<String, serde_json::Value>,
 }
 
 pub fn config_hash(text: &str) -> String {

@@ -69,6 +69,58 @@ pub enum Command {
   tessera clv --summary summary.csv --model pareto --json
   tessera clv --orders orders.parquet --calibration-end 2024-06-30 --out clv --horizon 12 --period month")]
     Clv(ClvArgs),
+    /// Write a segment's audience for one channel: members with that channel's consent, the
+    /// fields asked for, and a deterministic holdout flag.
+    #[command(after_help = "Examples:
+  tessera export --config tessera.toml --export winback_email
+  tessera export --config tessera.toml --segment vip --channel email --format parquet --out vip.parquet
+  tessera export --config tessera.toml --segment vip --channel sms --fields customer_id,clv --holdout 0.1 --run out")]
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub tables: TablesArgs,
+    /// A configured export, `[exports.NAME]`.
+    #[arg(long, conflicts_with = "segment")]
+    pub export: Option<String>,
+    /// The segment to export; its configured export when it has one, else --channel is needed.
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// The channel whose consent every exported customer must have (a key of [consent]).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// File format (default: the export's, else csv).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormatArg>,
+    /// The file to write (default: NAME.FORMAT in the current folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Columns of the customer row to write, comma-separated (default: the export's, else
+    /// customer_id). Personal data is written only when listed.
+    #[arg(long)]
+    pub fields: Option<String>,
+    /// Share of the audience flagged holdout = true, in [0, 1).
+    #[arg(long)]
+    pub holdout: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+impl From<ExportFormatArg> for tessera_core::config::ExportFormat {
+    fn from(f: ExportFormatArg) -> Self {
+        match f {
+            ExportFormatArg::Csv => Self::Csv,
+            ExportFormatArg::Parquet => Self::Parquet,
+            ExportFormatArg::Ndjson => Self::Ndjson,
+        }
+    }
 }
 
 #[derive(Args)]

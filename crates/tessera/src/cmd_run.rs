@@ -55,6 +55,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         .or(config.as_of)
         .or_else(|| outcome.default_as_of(&config));
     let (mut segments, mut groups, mut clustering, mut clv) = Default::default();
+    let mut exports = BTreeMap::new();
     if let Some(day) = as_of {
         let started = Instant::now();
         let models = !req.features_only;
@@ -113,6 +114,25 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
                 &out.join("assignments.parquet"),
             )?;
             ev.steps.push(("write", write.elapsed().as_secs_f64()));
+            if !config.exports.is_empty() {
+                let started = Instant::now();
+                let dir = out.join("exports");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                for e in &config.exports {
+                    let file = dir.join(format!("{}.{}", e.name, e.format.key()));
+                    let s = crate::cmd_export::write_export(&config, e, &ev, &file)?;
+                    exports.insert(
+                        e.name.clone(),
+                        crate::cmd_export::summary_json(e, &s, &file),
+                    );
+                }
+                ev.steps.push(("exports", started.elapsed().as_secs_f64()));
+            }
+            let started_profiles = Instant::now();
+            crate::profile_stage::write(&ev, config.money_decimals, out)?;
+            ev.steps
+                .push(("profiles", started_profiles.elapsed().as_secs_f64()));
             (segments, groups) = ev.report();
             let mut stage = seconds(started);
             stage.steps = ev.steps.iter().map(|&(k, v)| (k.to_string(), v)).collect();
@@ -131,6 +151,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         groups,
         clustering,
         clv,
+        exports,
     };
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")

@@ -13,7 +13,7 @@ use tessera_rules::sql::Dialect;
 use tessera_rules::{Row, Truth, Value};
 
 /// A run's output folder: the one given, or a fresh run into a temporary folder.
-struct RunDir {
+pub(crate) struct RunDir {
     path: PathBuf,
     _temp: Option<tempfile::TempDir>,
     as_of: i32,
@@ -66,7 +66,7 @@ fn run_dir(config: &Path, run: Option<&Path>, as_of: Option<&str>) -> Result<Run
 }
 
 /// The config's segments compiled against a run's tables; the run folder lives as long as the result.
-fn prepared(
+pub(crate) fn prepared(
     config_path: &Path,
     run: Option<&Path>,
     as_of: Option<&str>,
@@ -84,7 +84,7 @@ fn prepared(
     Ok((dir, prepared))
 }
 
-fn segment_index(set: &tessera_rules::SegmentSet, name: &str) -> Result<usize, Failure> {
+pub(crate) fn segment_index(set: &tessera_rules::SegmentSet, name: &str) -> Result<usize, Failure> {
     set.segment(name).ok_or_else(|| {
         Failure::Input(anyhow!(
             "unknown segment {name:?}{}",

@@ -8,9 +8,11 @@ mod cmd_check;
 mod cmd_cluster;
 mod cmd_clv;
 mod cmd_demo;
+mod cmd_export;
 mod cmd_run;
 mod cmd_segments;
 mod output;
+mod profile_stage;
 mod progress;
 mod segment_stage;
 mod stages;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Sql(args) => cmd_segments::sql(args, &cli),
         cli::Command::Cluster(args) => cmd_cluster::cluster(args, &cli),
         cli::Command::Clv(args) => cmd_clv::clv(args, &cli),
+        cli::Command::Export(args) => cmd_export::export(args, &cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawFeatures, RawFieldTable,
-    RawGroup, RawRfm, RawSegment, RawSource,
+    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawExport, RawFeatures,
+    RawFieldTable, RawGroup, RawRfm, RawSegment, RawSource,
 };
 use super::*;
 use crate::value::{self, LocalTime};
@@ -101,6 +101,8 @@ impl Ctx<'_> {
             .map(|c| self.clustering(c))
             .transpose()?;
         let clv = raw.clv.as_ref().map(|c| self.clv(c)).transpose()?;
+        let consent = self.consent(&raw.consent, &out)?;
+        let exports = self.exports(&raw.exports, &segments, &consent)?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -116,7 +118,137 @@ impl Ctx<'_> {
             groups,
             clustering,
             clv,
+            consent,
+            exports,
         })
+    }
+
+    fn consent(
+        &self,
+        raw: &std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+        sources: &[SourceConfig],
+    ) -> Result<Vec<ConsentConfig>, ConfigError> {
+        let customers = sources.iter().find(|s| s.kind == SourceKind::Customers);
+        let bools: Vec<&str> = customers
+            .into_iter()
+            .flat_map(|s| &s.fields)
+            .filter(|f| f.ty == FieldType::Bool)
+            .map(|f| f.name.as_str())
+            .collect();
+        let mut out = Vec::new();
+        for (channel, attribute) in raw {
+            self.lower_identifier(channel, "consent", "channel")?;
+            let a = attribute.get_ref();
+            if !bools.contains(&a.as_str()) {
+                let what = if customers.and_then(|s| s.field(a)).is_some() {
+                    format!(
+                        "consent.{}: `{a}` is not a bool attribute of customers",
+                        channel.get_ref()
+                    )
+                } else {
+                    format!(
+                        "consent.{}: unknown customer attribute `{a}`{}",
+                        channel.get_ref(),
+                        did_you_mean(a, bools.iter().copied())
+                    )
+                };
+                return Err(self.at(attribute.span(), what));
+            }
+            out.push(ConsentConfig {
+                channel: channel.get_ref().clone(),
+                attribute: a.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn exports(
+        &self,
+        raw: &std::collections::BTreeMap<Spanned<String>, Spanned<RawExport>>,
+        segments: &[SegmentConfig],
+        consent: &[ConsentConfig],
+    ) -> Result<Vec<ExportConfig>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, export) in raw {
+            self.lower_identifier(name, "exports", "export")?;
+            let n = name.get_ref();
+            let e = export.get_ref();
+            let seg = e.segment.get_ref();
+            if !segments.iter().any(|s| s.name == *seg) {
+                return Err(self.at(
+                    e.segment.span(),
+                    format!(
+                        "exports.{n}.segment: unknown segment `{seg}`{}",
+                        did_you_mean(seg, segments.iter().map(|s| s.name.as_str()))
+                    ),
+                ));
+            }
+            let ch = e.channel.get_ref();
+            if !consent.iter().any(|c| c.channel == *ch) {
+                let hint = if consent.is_empty() {
+                    " (add a [consent] table naming each channel's bool attribute, e.g. email = \"email_opt_in\")".to_string()
+                } else {
+                    did_you_mean(ch, consent.iter().map(|c| c.channel.as_str()))
+                };
+                return Err(self.at(
+                    e.channel.span(),
+                    format!("exports.{n}.channel: `{ch}` is not a channel of [consent]{hint}"),
+                ));
+            }
+            let holdout = match &e.holdout {
+                Some(h) if !(0.0..1.0).contains(h.get_ref()) => {
+                    return Err(self.at(
+                        h.span(),
+                        format!(
+                            "exports.{n}.holdout must be a share in [0, 1), got {}",
+                            h.get_ref()
+                        ),
+                    ));
+                }
+                Some(h) => *h.get_ref(),
+                None => 0.0,
+            };
+            let format = match &e.format {
+                Some(f) => ExportFormat::from_key(f.get_ref()).ok_or_else(|| {
+                    self.at(
+                        f.span(),
+                        format!(
+                            "exports.{n}.format: unknown format `{}`{}; expected csv, parquet or ndjson",
+                            f.get_ref(),
+                            did_you_mean(f.get_ref(), ExportFormat::ALL.iter().map(|f| f.key()))
+                        ),
+                    )
+                })?,
+                None => ExportFormat::Csv,
+            };
+            let (mut fields, mut fields_at) = (Vec::new(), Vec::new());
+            for f in e.fields.iter().flatten() {
+                if fields.contains(f.get_ref()) {
+                    return Err(self.at(
+                        f.span(),
+                        format!("exports.{n}.fields lists `{}` twice", f.get_ref()),
+                    ));
+                }
+                let at = self.at(f.span(), "");
+                fields.push(f.get_ref().clone());
+                fields_at.push(format!("{}:{}:{}", at.file, at.line, at.column));
+            }
+            if fields.is_empty() {
+                fields.push("customer_id".to_string());
+                fields_at.push(String::new());
+            }
+            out.push(ExportConfig {
+                name: n.clone(),
+                segment: seg.clone(),
+                channel: ch.clone(),
+                fields,
+                fields_at,
+                holdout,
+                format,
+                description: e.description.clone(),
+            });
+        }
+        Ok(out)
     }
 
     fn clv(&self, raw: &Spanned<RawClv>) -> Result<ClvConfig, ConfigError> {

@@ -196,6 +196,71 @@ pub struct Config {
     pub clustering: Option<ClusteringConfig>,
     /// `[clv]`, when the run predicts lifetime value and churn.
     pub clv: Option<ClvConfig>,
+    /// `[consent]`: for each channel, the boolean customer attribute that grants it.
+    pub consent: Vec<ConsentConfig>,
+    /// `[exports.NAME]`, in name order.
+    pub exports: Vec<ExportConfig>,
+}
+
+impl Config {
+    /// The consent attribute of a channel.
+    pub fn consent_for(&self, channel: &str) -> Option<&ConsentConfig> {
+        self.consent.iter().find(|c| c.channel == channel)
+    }
+
+    /// The export of that name.
+    pub fn export(&self, name: &str) -> Option<&ExportConfig> {
+        self.exports.iter().find(|e| e.name == name)
+    }
+}
+
+/// One `[consent]` entry: customers may be contacted on `channel` when `attribute` is true.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsentConfig {
+    pub channel: String,
+    pub attribute: String,
+}
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+impl ExportFormat {
+    pub const ALL: [Self; 3] = [Self::Csv, Self::Parquet, Self::Ndjson];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Parquet => "parquet",
+            Self::Ndjson => "ndjson",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.key() == key)
+    }
+}
+
+/// One `[exports.NAME]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportConfig {
+    pub name: String,
+    pub segment: String,
+    pub channel: String,
+    /// Columns of the customer row to write, in order (default `customer_id`).
+    pub fields: Vec<String>,
+    /// Where each field was written, `file:line:col`, for messages about it.
+    #[serde(skip)]
+    pub fields_at: Vec<String>,
+    /// Share of the audience flagged `holdout = true` (default 0).
+    pub holdout: f64,
+    pub format: ExportFormat,
+    pub description: Option<String>,
 }
 
 /// `[clv]`: lifetime value and churn risk from a buy-till-you-die model.

@@ -23,6 +23,22 @@ pub(super) struct RawConfig {
     pub(super) groups: BTreeMap<Spanned<String>, Spanned<RawGroup>>,
     pub(super) clustering: Option<Spanned<RawClustering>>,
     pub(super) clv: Option<Spanned<RawClv>>,
+    #[serde(default)]
+    pub(super) consent: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub(super) exports: BTreeMap<Spanned<String>, Spanned<RawExport>>,
+}
+
+/// `[exports.NAME]`: an audience file for one channel.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExport {
+    pub(super) segment: Spanned<String>,
+    pub(super) channel: Spanned<String>,
+    pub(super) fields: Option<Vec<Spanned<String>>>,
+    pub(super) holdout: Option<Spanned<f64>>,
+    pub(super) format: Option<Spanned<String>>,
+    pub(super) description: Option<String>,
 }
 
 /// `[clv]`: lifetime value and churn.
