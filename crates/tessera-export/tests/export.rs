@@ -140,7 +140,7 @@ fn the_holdout_takes_its_share_and_keeps_its_customers_across_runs() {
         })
         .unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
-        let flags: Vec<bool> = text.lines().map(|l| serde_json_bool(l)).collect();
+        let flags: Vec<bool> = text.lines().map(serde_json_bool).collect();
         assert_eq!(flags.iter().filter(|&&f| f).count(), s.holdout);
         flags
     };

@@ -56,6 +56,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         .or_else(|| outcome.default_as_of(&config));
     let (mut segments, mut groups, mut clustering, mut clv) = Default::default();
     let mut exports = BTreeMap::new();
+    let mut report = None;
     if let Some(day) = as_of {
         let started = Instant::now();
         let models = !req.features_only;
@@ -130,13 +131,14 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
                 ev.steps.push(("exports", started.elapsed().as_secs_f64()));
             }
             let started_profiles = Instant::now();
-            crate::profile_stage::write(&ev, config.money_decimals, out)?;
+            let profiles = crate::profile_stage::write(&ev, config.money_decimals, out)?;
             ev.steps
                 .push(("profiles", started_profiles.elapsed().as_secs_f64()));
             (segments, groups) = ev.report();
             let mut stage = seconds(started);
             stage.steps = ev.steps.iter().map(|&(k, v)| (k.to_string(), v)).collect();
             stages.insert("segments".to_string(), stage);
+            report = Some((ev, profiles));
         }
     }
     let summary = RunSummary {
@@ -153,6 +155,10 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         clv,
         exports,
     };
+    if let Some((ev, profiles)) = &report {
+        let run = serde_json::to_value(&summary)?;
+        crate::report_stage::write(ev, &config, &run, profiles, out)?;
+    }
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;

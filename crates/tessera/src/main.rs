@@ -14,6 +14,7 @@ mod cmd_segments;
 mod output;
 mod profile_stage;
 mod progress;
+mod report_stage;
 mod segment_stage;
 mod stages;
 
