@@ -99,16 +99,7 @@ pub fn segments(args: &SegmentsArgs, _cli: &Cli) -> Result<(), Failure> {
     let ev = prepared.evaluate()?;
     let (sizes, groups) = ev.report();
     let names = ev.run.set.names();
-    let overlap: Vec<Vec<u64>> = ev
-        .members
-        .iter()
-        .map(|a| {
-            ev.members
-                .iter()
-                .map(|b| (a.values() & b.values()).count_set_bits() as u64)
-                .collect()
-        })
-        .collect();
+    let overlap = crate::segment_stage::overlap(&ev.members);
     if args.tables.json {
         let doc = serde_json::json!({
             "customers": ev.run.customers.len(),

@@ -231,16 +231,7 @@ pub fn write(
         .iter()
         .map(|s| s.def.name.clone())
         .collect();
-    let counts: Vec<Vec<u64>> = ev
-        .members
-        .iter()
-        .map(|a| {
-            ev.members
-                .iter()
-                .map(|b| (a.values() & b.values()).count_set_bits() as u64)
-                .collect()
-        })
-        .collect();
+    let counts = crate::segment_stage::overlap(&ev.members);
     let input = Input {
         title: config.name.as_deref().unwrap_or("Tessera project"),
         run,

@@ -545,6 +545,19 @@ pub fn value_at(a: &ArrayRef, row: usize) -> Value {
     }
 }
 
+/// Customers in both of each pair of segments (the diagonal: each segment's members).
+pub fn overlap(members: &[BooleanArray]) -> Vec<Vec<u64>> {
+    members
+        .iter()
+        .map(|a| {
+            members
+                .iter()
+                .map(|b| (a.values() & b.values()).count_set_bits() as u64)
+                .collect()
+        })
+        .collect()
+}
+
 /// For one group, the index of each customer's first matching segment, in the group's order.
 pub fn first_match(set: &SegmentSet, group: usize, members: &[BooleanArray]) -> Vec<Option<u32>> {
     let n = members.first().map_or(0, BooleanArray::len);

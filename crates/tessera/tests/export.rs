@@ -7,7 +7,7 @@ mod common;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
-use common::{read_parquet, run_ok};
+use common::{csv_maps, read_parquet, run_ok};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
@@ -21,39 +21,11 @@ fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    r.records()
-        .map(|rec| {
-            header
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn run_writes_consent_aware_exports_with_a_holdout() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "3000",
-            "--seed",
-            "5",
-        ],
-    );
-    let out = dir.path().join("shop/out");
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let out = common::demo(dir.path(), 3000, 5).join("out");
+    let run = common::run_json(&out);
 
     // Each customer's segments and tier, and their consent flags, from the run's own files.
     let assignments = read_parquet(&out.join("assignments.parquet"));
@@ -85,7 +57,7 @@ fn run_writes_consent_aware_exports_with_a_holdout() {
 
     // winback_email: CSV, email consent, a 10% holdout.
     let email = consent("email_opt_in");
-    let rows = csv_rows(&out.join("exports/winback_email.csv"));
+    let rows = csv_maps(&out.join("exports/winback_email.csv"));
     let segment = &members["valuable_slipping"];
     let expected: HashSet<&String> = segment
         .iter()
@@ -253,7 +225,7 @@ fn formula_cells_are_neutralised_and_personal_data_is_written_only_when_listed()
         !text.contains("@example.com"),
         "email was not asked for:\n{text}"
     );
-    let rows = csv_rows(&dir.path().join("a.csv"));
+    let rows = csv_maps(&dir.path().join("a.csv"));
     let city: HashMap<&str, &str> = rows
         .iter()
         .map(|r| (r["customer_id"].as_str(), r["city"].as_str()))

@@ -5,26 +5,13 @@ mod common;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use common::{read_parquet, run_ok};
+use common::read_parquet;
 use std::collections::HashSet;
 
 #[test]
 fn profiles_add_up_and_agree_with_the_run_tables() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "2500",
-            "--seed",
-            "9",
-        ],
-    );
-    let out = dir.path().join("shop/out");
+    let out = common::demo(dir.path(), 2500, 9).join("out");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("profiles.json")).unwrap()).unwrap();
     let customers = doc["population"]["customers"].as_u64().unwrap();
@@ -50,8 +37,7 @@ fn profiles_add_up_and_agree_with_the_run_tables() {
         .sum();
     assert!((share - 1.0).abs() < 1e-9, "{share}");
     // Tiers are exclusive: their sizes are at most the customers, and equal run.json's.
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let run = common::run_json(&out);
     for s in family("tier")["segments"].as_array().unwrap() {
         let name = s["name"].as_str().unwrap();
         assert_eq!(s["size"], run["groups"]["tier"]["sizes"][name], "{name}");

@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::run_ok;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -160,20 +159,7 @@ fn the_report_renders_in_a_browser_without_errors_or_network() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "3000",
-            "--seed",
-            "5",
-        ],
-    );
-    let report = dir.path().join("shop/out/report.html");
+    let report = common::demo(dir.path(), 3000, 5).join("out/report.html");
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.len() < 5 << 20, "report is {} bytes", html.len());
     assert!(!html.contains("<script"), "the report runs no scripts");

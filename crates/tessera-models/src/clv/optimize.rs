@@ -155,19 +155,7 @@ where
         // A full step would lower the function by about −dphi0; below the function's resolution
         // no line search can tell a better point from rounding, so stop here.
         if -dphi0 <= opts.ftol * fx.abs().max(1.0) {
-            let stop = if inf_norm(&g) <= opts.gtol {
-                Stop::Gradient
-            } else {
-                Stop::Function
-            };
-            return Minimum {
-                x,
-                f: fx,
-                grad: g,
-                iterations: iter,
-                evaluations,
-                stop,
-            };
+            return flat(x, fx, g, iter, evaluations, opts);
         }
         let found = line_search(
             &mut f,
@@ -209,19 +197,7 @@ where
         if decrease <= opts.ftol * fx.abs().max(1.0) {
             small_steps += 1;
             if small_steps >= 2 {
-                let stop = if inf_norm(&g) <= opts.gtol {
-                    Stop::Gradient
-                } else {
-                    Stop::Function
-                };
-                return Minimum {
-                    x,
-                    f: fx,
-                    grad: g,
-                    iterations: iter + 1,
-                    evaluations,
-                    stop,
-                };
+                return flat(x, fx, g, iter + 1, evaluations, opts);
             }
         } else {
             small_steps = 0;
@@ -237,6 +213,31 @@ where
         f: fx,
         grad: g,
         iterations: opts.max_iter,
+        evaluations,
+        stop,
+    }
+}
+
+/// The minimum where the function stopped decreasing: converged on the gradient if it is small
+/// enough, else on the function.
+fn flat(
+    x: Vec<f64>,
+    f: f64,
+    grad: Vec<f64>,
+    iterations: usize,
+    evaluations: usize,
+    opts: &Lbfgs,
+) -> Minimum {
+    let stop = if inf_norm(&grad) <= opts.gtol {
+        Stop::Gradient
+    } else {
+        Stop::Function
+    };
+    Minimum {
+        x,
+        f,
+        grad,
+        iterations,
         evaluations,
         stop,
     }

@@ -29,7 +29,12 @@ pub fn features_csv(dir: &Path, as_of: &str) -> Vec<HashMap<String, String>> {
             "--quiet", "features", "--out", "out", "--as-of", as_of, "--csv",
         ],
     );
-    let mut r = csv::Reader::from_path(dir.join("out/features.csv")).unwrap();
+    csv_maps(&dir.join("out/features.csv"))
+}
+
+/// A CSV file's rows, each a map from column name to value.
+pub fn csv_maps(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
     r.records()
         .map(|rec| {
@@ -51,4 +56,29 @@ pub fn read_parquet(path: &Path) -> arrow_array::RecordBatch {
         .unwrap();
     let batches: Vec<arrow_array::RecordBatch> = reader.map(Result::unwrap).collect();
     arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// Writes and runs the demo shop of `customers` customers drawn with `seed` into `dir/shop`,
+/// and returns that folder (its run is in `shop/out`).
+pub fn demo(dir: &Path, customers: u32, seed: u64) -> std::path::PathBuf {
+    let (customers, seed) = (customers.to_string(), seed.to_string());
+    run_ok(
+        dir,
+        &[
+            "--quiet",
+            "demo",
+            "--out",
+            "shop",
+            "--customers",
+            &customers,
+            "--seed",
+            &seed,
+        ],
+    );
+    dir.join("shop")
+}
+
+/// A run's `run.json`.
+pub fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
