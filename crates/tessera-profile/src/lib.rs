@@ -233,6 +233,8 @@ pub struct Recommendation {
 pub struct Value {
     pub mean: Option<f64>,
     pub total: f64,
+    /// The 10th, 25th, 50th, 75th and 90th percentiles (linear interpolation).
+    pub quantiles: [Option<f64>; 5],
 }
 
 /// Everything about one segment.
@@ -390,21 +392,30 @@ fn nps(table: &Table, roles: &Roles, rows: Option<&[u32]>) -> Option<Nps> {
     Some(out)
 }
 
-fn distribution(values: &[Option<f64>], rows: &[u32]) -> Distribution {
+/// The 10th, 25th, 50th, 75th and 90th percentiles of the known values at `rows`.
+fn quantiles(values: &[Option<f64>], rows: &[u32]) -> [Option<f64>; 5] {
     let mut v: Vec<f64> = rows
         .iter()
         .filter_map(|&r| values[r as usize])
         .filter(|x| x.is_finite())
         .collect();
+    [0.1, 0.25, 0.5, 0.75, 0.9].map(|q| (!v.is_empty()).then(|| quantile(&mut v, q)))
+}
+
+fn distribution(values: &[Option<f64>], rows: &[u32]) -> Distribution {
     let mut histogram = [0usize; 10];
-    for &x in &v {
+    let mut count = 0;
+    for x in rows
+        .iter()
+        .filter_map(|&r| values[r as usize])
+        .filter(|x| x.is_finite())
+    {
         histogram[((x.clamp(0.0, 1.0) * 10.0) as usize).min(9)] += 1;
+        count += 1;
     }
-    let quantiles =
-        [0.1, 0.25, 0.5, 0.75, 0.9].map(|q| (!v.is_empty()).then(|| quantile(&mut v, q)));
     Distribution {
-        count: v.len(),
-        quantiles,
+        count,
+        quantiles: quantiles(values, rows),
         histogram,
     }
 }
@@ -545,6 +556,7 @@ impl<'a> Base<'a> {
             Value {
                 mean: s.mean,
                 total: s.mean.map_or(0.0, |m| m * s.count as f64),
+                quantiles: quantiles(v, rows),
             }
         });
         let p_alive = t.number(&self.roles.p_alive).map(|v| distribution(v, rows));

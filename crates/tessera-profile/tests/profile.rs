@@ -137,6 +137,14 @@ fn naive_median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// numpy's default quantile of sorted values: linear between the order statistics around
+/// q · (n − 1).
+fn naive_quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
 #[test]
 fn quantiles_follow_linear_interpolation() {
     // numpy.quantile([1, 2, 3, 4], 0.5) = 2.5; the standard deviation is the population one.
@@ -259,6 +267,22 @@ fn every_number_matches_a_naive_recomputation() {
             let d = s.p_alive.as_ref().unwrap();
             assert_eq!(d.count, known);
             assert_eq!(d.histogram.iter().sum::<usize>(), known);
+            let mut v: Vec<f64> = rows.iter().filter_map(|&r| alive[r as usize]).collect();
+            v.sort_by(f64::total_cmp);
+            for (k, q) in [0.1, 0.25, 0.5, 0.75, 0.9].into_iter().enumerate() {
+                match d.quantiles[k] {
+                    Some(got) => assert!(close(got, naive_quantile(&v, q)), "q{q}"),
+                    None => assert!(v.is_empty()),
+                }
+            }
+            for (b, &c) in d.histogram.iter().enumerate() {
+                let lo = b as f64 / 10.0;
+                let naive = v
+                    .iter()
+                    .filter(|&&x| x >= lo && (x < lo + 0.1 || b == 9))
+                    .count();
+                assert_eq!(c, naive, "bin {b}");
+            }
             // Traits: strongest first, at most five.
             assert!(s.traits.len() <= 5);
             assert!(s.traits.windows(2).all(|w| w[0].strength >= w[1].strength));

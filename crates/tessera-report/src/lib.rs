@@ -409,20 +409,34 @@ fn value(out: &mut String, p: &Profiles) {
         if rows.is_empty() {
             return missing(out, "The run has no [clv].");
         }
+        let with_spread: Vec<&(String, &tessera_profile::SegmentProfile)> = rows
+            .iter()
+            .filter(|(_, s)| {
+                s.clv
+                    .is_some_and(|c| c.quantiles.iter().all(Option::is_some))
+            })
+            .collect();
         figure(
             out,
             "clv-by-segment",
-            "Average predicted customer lifetime value per segment.",
-            svg::bars(
-                "Average CLV by segment",
-                &rows.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
-                &[(
-                    "average CLV",
-                    rows.iter()
-                        .map(|(_, s)| s.clv.and_then(|c| c.mean).unwrap_or(0.0))
-                        .collect(),
-                )],
-                false,
+            "Predicted customer lifetime value per segment: its spread over the segment's customers and its mean.",
+            svg::ranges(
+                "CLV by segment",
+                &with_spread
+                    .iter()
+                    .map(|(l, _)| l.clone())
+                    .collect::<Vec<_>>(),
+                &with_spread
+                    .iter()
+                    .map(|(_, s)| {
+                        s.clv
+                            .map_or([0.0; 5], |c| c.quantiles.map(|q| q.unwrap_or(0.0)))
+                    })
+                    .collect::<Vec<_>>(),
+                &with_spread
+                    .iter()
+                    .map(|(_, s)| s.clv.and_then(|c| c.mean).unwrap_or(0.0))
+                    .collect::<Vec<_>>(),
             ),
         );
         let hist: Vec<(String, Vec<usize>)> = rows

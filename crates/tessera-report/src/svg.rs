@@ -81,6 +81,16 @@ pub fn diverging(t: f64) -> String {
     )
 }
 
+/// Whether a `#rrggbb` colour is dark enough to need light text on it.
+fn dark(colour: &str) -> bool {
+    let channel =
+        |i: usize| u8::from_str_radix(colour.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255);
+    let l = 0.299 * f64::from(channel(1))
+        + 0.587 * f64::from(channel(3))
+        + 0.114 * f64::from(channel(5));
+    l < 140.0
+}
+
 /// Distinct colours for series and clusters.
 pub const PALETTE: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -190,10 +200,11 @@ pub fn heatmap(
             let x = left + cell_w * j as f64;
             match values.get(i).and_then(|row| row.get(j)).copied().flatten() {
                 Some(v) => {
+                    let fill = colour(v);
+                    let ink = if dark(&fill) { "#fff" } else { "#1d2430" };
                     let _ = write!(
                         out,
-                        r##"<rect class="mark" x="{x:.1}" y="{y}" width="{cell_w:.1}" height="{cell_h}" fill="{}" stroke="#fff"><title>{} × {}: {}</title></rect><text x="{:.1}" y="{}" text-anchor="middle" class="cell">{}</text>"##,
-                        colour(v),
+                        r##"<rect class="mark" x="{x:.1}" y="{y}" width="{cell_w:.1}" height="{cell_h}" fill="{fill}" stroke="#fff"><title>{} × {}: {}</title></rect><text x="{:.1}" y="{}" text-anchor="middle" class="cell" style="fill:{ink}">{}</text>"##,
                         esc(r),
                         esc(c),
                         esc(&text(v)),
@@ -412,6 +423,65 @@ pub fn histograms(title: &str, items: &[(String, Vec<usize>)]) -> String {
             cx + cell_w - 14.0,
             cy + cell_h + 12.0
         );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Per row a distribution as ranges: a thin line from the 10th to the 90th percentile, a bar
+/// from the 25th to the 75th, a tick at the median and a dot at the mean.
+pub fn ranges(title: &str, labels: &[String], quantiles: &[[f64; 5]], means: &[f64]) -> String {
+    let (left, width, row_h) = (230.0, 400.0, 18.0);
+    let h = 34.0 + row_h * labels.len() as f64;
+    let max = quantiles
+        .iter()
+        .map(|q| q[4])
+        .chain(means.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let sx = |v: f64| left + v.max(0.0) / max * width;
+    let mut out = String::new();
+    open(&mut out, left + width + 70.0, h, title);
+    let _ = write!(
+        out,
+        r##"<text x="{left}" y="13" class="legend">10–90% (line), 25–75% (bar), median (tick), mean (dot); axis 0 to {}</text>"##,
+        short(max)
+    );
+    for (i, (label, q)) in labels.iter().zip(quantiles).enumerate() {
+        let y = 26.0 + row_h * i as f64;
+        let mid = y + row_h / 2.0;
+        let _ = write!(
+            out,
+            r##"<text x="{}" y="{}" text-anchor="end" class="label">{}</text><line class="mark" x1="{:.1}" y1="{mid}" x2="{:.1}" y2="{mid}" stroke="#7a8699"/><rect class="mark" x="{:.1}" y="{}" width="{:.1}" height="10" fill="{}"><title>{}: 25–75% {}–{}, median {}</title></rect><line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#000" stroke-width="2"/>"##,
+            left - 6.0,
+            mid + 3.0,
+            esc(&clip(label)),
+            sx(q[0]),
+            sx(q[4]),
+            sx(q[1]),
+            mid - 5.0,
+            (sx(q[3]) - sx(q[1])).max(1.0),
+            PALETTE[0],
+            esc(label),
+            short(q[1]),
+            short(q[3]),
+            short(q[2]),
+            sx(q[2]),
+            mid - 6.0,
+            sx(q[2]),
+            mid + 6.0
+        );
+        if let Some(&m) = means.get(i) {
+            let _ = write!(
+                out,
+                r##"<circle class="mark" cx="{:.1}" cy="{mid}" r="3" fill="{}"/><text x="{:.1}" y="{}" class="value">{}</text>"##,
+                sx(m),
+                PALETTE[1],
+                sx(q[4].max(m)) + 6.0,
+                mid + 3.0,
+                short(m)
+            );
+        }
     }
     out.push_str("</svg>");
     out
