@@ -7,7 +7,7 @@
 //! against the population's with lift, the traits that most distinguish it, its NPS, a name
 //! (clusters), suggested actions, and the categories it buys more of than everyone else.
 //!
-//! The definitions, which [`docs/profiles.md`] repeats for readers:
+//! The definitions, which `docs/profiles.md` repeats for readers:
 //! * lift of a numeric feature: segment mean / population mean (none when the population mean
 //!   is 0); standardized difference: (segment mean − population mean) / population standard
 //!   deviation (population form, none when it is 0). Nulls are left out of both sides.

@@ -88,7 +88,7 @@ pub struct ExportArgs {
     /// The segment to export; its configured export when it has one, else --channel is needed.
     #[arg(long)]
     pub segment: Option<String>,
-    /// The channel whose consent every exported customer must have (a key of [consent]).
+    /// The channel whose consent every exported customer must have (a key of `[consent]`).
     #[arg(long)]
     pub channel: Option<String>,
     /// File format (default: the export's, else csv).
