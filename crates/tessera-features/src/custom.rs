@@ -309,29 +309,33 @@ pub fn evaluate(
                 .iter()
                 .map(|f| parse_expression(f).map(|e| (*f, e)))
                 .collect::<Result<_, _>>()?;
-            let grouped = ctx
-                .sql(&grouped_query(over, &exprs))
-                .await
-                .map_err(engine)?
-                .collect()
-                .await
-                .map_err(engine)?;
-            let empty = ctx
-                .sql(&empty_query(over, &exprs))
-                .await
-                .map_err(engine)?
-                .collect()
-                .await
-                .map_err(engine)?;
-            let empty = empty
-                .into_iter()
-                .find(|b| b.num_rows() == 1)
-                .ok_or_else(|| engine_error("an aggregate over no rows gave no row"))?;
-            for (k, f) in group.iter().enumerate() {
-                let none = empty.column(k);
+            // One query per feature: DataFusion aggregates a query that mixes a DISTINCT
+            // aggregate with others through per-group accumulator objects, which for a million
+            // customers took 22 GB where the same features one by one took 1.4 GB.
+            for (f, expr) in &exprs {
+                let one = [(*f, expr.clone())];
+                let grouped = ctx
+                    .sql(&grouped_query(over, &one))
+                    .await
+                    .map_err(engine)?
+                    .collect()
+                    .await
+                    .map_err(engine)?;
+                let empty = ctx
+                    .sql(&empty_query(over, &one))
+                    .await
+                    .map_err(engine)?
+                    .collect()
+                    .await
+                    .map_err(engine)?;
+                let empty = empty
+                    .into_iter()
+                    .find(|b| b.num_rows() == 1)
+                    .ok_or_else(|| engine_error("an aggregate over no rows gave no row"))?;
+                let none = empty.column(0);
                 let to = stored_type(none.data_type()).map_err(|m| custom_error(f, m))?;
                 let none = cast_to(none, &to, f)?;
-                columns.insert(f.name.clone(), align(&grouped, k + 1, position, &none, f)?);
+                columns.insert(f.name.clone(), align(&grouped, 1, position, &none, f)?);
             }
         }
         Ok::<_, FeatureError>(())
