@@ -156,7 +156,7 @@ pub fn write(req: Request<'_>) -> Result<Summary, ExportError> {
             a
         };
         let a = match req.format {
-            ExportFormat::Csv => csv_cells(&c.name, a).map_err(|e| match e {
+            ExportFormat::Csv => csv_cells(a).map_err(|e| match e {
                 CellError::Arrow(source) => arrow_err(source),
                 CellError::Unsupported(ty) => ExportError::Unsupported {
                     field: c.name.clone(),
@@ -206,7 +206,7 @@ enum CellError {
 }
 
 /// A column as CSV will hold it: text neutralised against formulas; nested types refused.
-fn csv_cells(_name: &str, a: ArrayRef) -> Result<ArrayRef, CellError> {
+fn csv_cells(a: ArrayRef) -> Result<ArrayRef, CellError> {
     match a.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
             let s = arrow_cast::cast(&a, &DataType::Utf8).map_err(CellError::Arrow)?;

@@ -3,15 +3,17 @@
 
 use crate::Failure;
 use crate::segment_stage::Evaluated;
+use anyhow::anyhow;
 use arrow_array::ArrayRef;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_schema::DataType;
 use std::path::Path;
 use tessera_core::Config;
-use tessera_core::config::TransformStep;
+use tessera_models::cluster::{FittedTransform, Matrix};
 use tessera_profile::{FamilyKind, Profiles};
 use tessera_report::{Input, Projection, RfmGrid};
+use tessera_rules::Type;
 
 /// Customers drawn in the cluster chart at most (the report stays small at any size).
 const MAX_POINTS: usize = 1500;
@@ -105,6 +107,7 @@ fn top_two(c: &[Vec<f64>]) -> [(f64, Vec<f64>); 2] {
 fn projection(
     ev: &Evaluated,
     config: &Config,
+    run: &serde_json::Value,
     p: &Profiles,
 ) -> Result<Option<Projection>, Failure> {
     let (Some(c), Some(cluster)) = (&config.clustering, ev.run.customers.column("cluster")) else {
@@ -112,18 +115,18 @@ fn projection(
     };
     let t = &ev.run.customers;
     let cluster = floats(cluster)?;
+    let scale = 10f64.powi(i32::from(config.money_decimals));
     let mut columns = Vec::new();
     for f in &c.features {
-        let Some(a) = t.column(f) else {
-            continue;
+        let Some(i) = t.schema.index(f) else {
+            return Ok(None);
         };
-        let steps = c.transforms.get(f).unwrap_or(&c.transform);
-        let log = steps.contains(&TransformStep::Log1p);
-        let v: Vec<Option<f64>> = floats(a)?
-            .into_iter()
-            .map(|x| x.map(|x| if log { x.signum() * x.abs().ln_1p() } else { x }))
-            .collect();
-        columns.push(v);
+        let s = if t.schema.fields[i].ty == Type::Money {
+            scale
+        } else {
+            1.0
+        };
+        columns.push(crate::cluster_stage::numbers(f, &t.columns[i], s)?);
     }
     let rows: Vec<usize> = (0..t.len())
         .filter(|&i| {
@@ -134,28 +137,27 @@ fn projection(
     if d < 2 || rows.len() < 3 {
         return Ok(None);
     }
-    // Standardize each feature over the clustered customers.
-    let n = rows.len() as f64;
-    let z: Vec<Vec<f64>> = columns
+    // The space k-means worked in: the run's fitted transform of the clustering features.
+    let data: Vec<f64> = rows
         .iter()
-        .map(|col| {
-            let mean = rows.iter().map(|&i| col[i].unwrap_or(0.0)).sum::<f64>() / n;
-            let sd = (rows
-                .iter()
-                .map(|&i| (col[i].unwrap_or(0.0) - mean).powi(2))
-                .sum::<f64>()
-                / n)
-                .sqrt();
-            rows.iter()
-                .map(|&i| {
-                    if sd > 0.0 {
-                        (col[i].unwrap_or(0.0) - mean) / sd
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        })
+        .flat_map(|&i| columns.iter().map(move |c| c[i].unwrap_or(0.0)))
+        .collect();
+    let x = Matrix::new(data, rows.len(), d).map_err(|e| Failure::Other(anyhow!("{e}")))?;
+    let fitted: FittedTransform =
+        match serde_json::from_value(run["clustering"]["transform"].clone()) {
+            Ok(f) => f,
+            Err(_) => return Ok(None),
+        };
+    let z = fitted
+        .apply(&x)
+        .map_err(|e| Failure::Other(anyhow!("{e}")))?;
+    // Centre each column for the principal components.
+    let n = rows.len() as f64;
+    let means: Vec<f64> = (0..d)
+        .map(|k| z.iter_rows().map(|r| r[k]).sum::<f64>() / n)
+        .collect();
+    let z: Vec<Vec<f64>> = (0..d)
+        .map(|k| z.iter_rows().map(|r| r[k] - means[k]).collect())
         .collect();
     let cov: Vec<Vec<f64>> = (0..d)
         .map(|a| {
@@ -238,7 +240,7 @@ pub fn write(
         profiles,
         overlap: Some((names, counts)),
         rfm: rfm_grid(ev, config)?,
-        projection: projection(ev, config, profiles)?,
+        projection: projection(ev, config, run, profiles)?,
     };
     let html = tessera_report::render(&input);
     let tmp = out.join(".report.html.partial");
