@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod schema;
+pub mod suppress;
 pub mod value;
 
 pub use config::{Config, ConfigError};

@@ -2,8 +2,10 @@
 //! nothing on the way.
 //!
 //! Every row read is accepted into `OUT/clean/<source>.parquet`, rejected into `OUT/rejects.csv`
-//! with its file, line, column, reason and raw text, or dropped as an exact copy of an accepted
-//! row; the counts in the returned report always add up (`read = accepted + rejected + duplicates`).
+//! with its file, line, column, reason and raw text, dropped as an exact copy of an accepted row,
+//! or dropped unwritten because its customer is on the suppression list
+//! ([`IngestOptions::suppress`]); the counts in the returned report always add up
+//! (`read = accepted + rejected + duplicates + suppressed`).
 //! Memory stays bounded by the batch size plus a small index entry per distinct id.
 //!
 //! ```no_run
@@ -48,8 +50,10 @@ use crate::convert::{RowScratch, Typed};
 use crate::source::{Customers, SourceRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tessera_core::config::{Config, Format, SourceConfig};
 use tessera_core::schema::SourceKind;
+use tessera_core::suppress::Suppression;
 
 /// Progress of a long stage, shown by the CLI as bars. Sources after customers are read at the
 /// same time, so calls come from several threads. All methods default to doing nothing.
@@ -66,6 +70,11 @@ impl Progress for NoProgress {}
 pub struct IngestOptions {
     /// Stop at the first bad row with `file:line:col: message`.
     pub strict: bool,
+    /// Customers who asked to be forgotten. Every row of every source that belongs to one (the
+    /// customers source's `customer_id`, the other sources' customer reference) is dropped before
+    /// any other check: counted in [`SourceReport::suppressed`], never accepted, never written to
+    /// `rejects.csv`, never made up as a bare customer. `None` or an empty list costs nothing.
+    pub suppress: Option<Arc<Suppression>>,
 }
 
 /// What ingest did, per source in ingest order.
@@ -166,7 +175,13 @@ fn read_source(
     let files = source_files(config, source)?;
     let mut rejects = RejectWriter::create_part(&rejects_part(out, source.kind))?;
     let table_path = out.join("clean").join(format!("{}.parquet", source.kind));
-    let mut run = SourceRun::new(source, table_path, config.batch_rows, opts.strict)?;
+    let mut run = SourceRun::new(
+        source,
+        table_path,
+        config.batch_rows,
+        opts.strict,
+        opts.suppress.clone(),
+    )?;
     let total = files
         .iter()
         .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
@@ -299,8 +314,14 @@ fn ingest_sources(
     for (kind, r) in &outcome.sources {
         if !r.reconciles() {
             return Err(IngestError::Internal(format!(
-                "{kind}: counts do not add up: read {} != accepted {} + rejected {} + duplicates {}, or {} rows written != accepted + created {}",
-                r.read, r.accepted, r.rejected, r.duplicates, r.rows_written, r.created
+                "{kind}: counts do not add up: read {} != accepted {} + rejected {} + duplicates {} + suppressed {}, or {} rows written != accepted + created {}",
+                r.read,
+                r.accepted,
+                r.rejected,
+                r.duplicates,
+                r.suppressed,
+                r.rows_written,
+                r.created
             )));
         }
     }

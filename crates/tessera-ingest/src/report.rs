@@ -5,7 +5,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tessera_core::config::{ConflictPolicy, UnknownCustomerPolicy};
 
-/// What happened to the rows of one source. `read = accepted + rejected + duplicates` always.
+/// What happened to the rows of one source.
+/// `read = accepted + rejected + duplicates + suppressed` always.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
     pub files: Vec<String>,
@@ -15,6 +16,9 @@ pub struct SourceReport {
     pub rejected: u64,
     /// Exact copies of an accepted row, dropped.
     pub duplicates: u64,
+    /// Rows of customers on the suppression list (erased on request), dropped unwritten: neither
+    /// accepted nor rejected, and never in `rejects.csv`. Only this count says they were there.
+    pub suppressed: u64,
     /// Bare customers added for rows of other sources (`unknown_customers = "create"`).
     pub created: u64,
     /// Rows in `clean/<source>.parquet`: accepted + created.
@@ -40,6 +44,7 @@ impl SourceReport {
             accepted: 0,
             rejected: 0,
             duplicates: 0,
+            suppressed: 0,
             created: 0,
             rows_written: 0,
             refunds: 0,
@@ -51,7 +56,7 @@ impl SourceReport {
     }
 
     pub fn reconciles(&self) -> bool {
-        self.read == self.accepted + self.rejected + self.duplicates
+        self.read == self.accepted + self.rejected + self.duplicates + self.suppressed
             && self.rows_written == self.accepted + self.created
             && self.rejected == self.rejects_by_reason.values().sum::<u64>()
     }

@@ -1,19 +1,22 @@
-//! Ingest of one source: every row read ends up accepted, rejected or counted as a duplicate.
+//! Ingest of one source: every row read ends up accepted, rejected, counted as a duplicate, or
+//! counted as suppressed (its customer asked to be forgotten).
 
 use crate::batch::{BatchBuilder, clean_schema};
 use crate::cell::Cell;
 use crate::convert::{FieldConv, RowScratch, Typed};
 use crate::error::IngestError;
-use crate::index::{Entry, IdIndex, IdKey, id_key};
+use crate::index::{Entry, IdIndex, IdKey, KeyHasher, id_key};
 use crate::reason::Reason;
 use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
 use crate::sink::StagedTable;
 use hashbrown::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use tessera_core::config::{ConflictPolicy, SourceConfig, UnknownCustomerPolicy};
+use std::sync::{Arc, Mutex};
+use tessera_core::config::{ConflictPolicy, Format, SourceConfig, UnknownCustomerPolicy};
 use tessera_core::schema::Role;
+use tessera_core::suppress::Suppression;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// What a reader knows about the record in hand, asked for only when the row is rejected.
@@ -96,6 +99,22 @@ pub struct SourceRun<'a> {
     /// Bytes of the row's values, reused for `content_hash`.
     content_key: Vec<u8>,
     strict: bool,
+    /// The suppression list, only when it names someone: `None` costs nothing per row.
+    suppress: Option<Suppressed>,
+}
+
+/// What a source needs to drop the rows of suppressed customers.
+struct Suppressed {
+    list: Arc<Suppression>,
+    /// The field saying whose row it is: `customer_id` for customers, the customer reference for
+    /// the other sources.
+    owner: usize,
+    /// The owner field's value, converted as the field converts it (so a Parquet integer id is
+    /// checked as the text it is stored as).
+    scratch: RowScratch,
+    /// Whether each customer reference not among the known customers is suppressed, so that the
+    /// SHA-256 is computed once per distinct id and not for every order of a customer.
+    seen: HashMap<IdKey, bool, BuildHasherDefault<KeyHasher>>,
 }
 
 impl<'a> SourceRun<'a> {
@@ -104,6 +123,7 @@ impl<'a> SourceRun<'a> {
         out: PathBuf,
         batch_rows: usize,
         strict: bool,
+        suppress: Option<Arc<Suppression>>,
     ) -> Result<Self, IngestError> {
         let schema = clean_schema(config);
         let convs: Vec<FieldConv> = config
@@ -112,6 +132,20 @@ impl<'a> SourceRun<'a> {
             .map(|f| FieldConv::new(f, config))
             .collect();
         let role = |r: Role| convs.iter().position(|c| c.role == Some(r));
+        let owner = if config.kind.references_customer() {
+            role(Role::CustomerRef)
+        } else {
+            role(Role::Id)
+        };
+        let suppress = suppress
+            .filter(|list| !list.is_empty())
+            .zip(owner)
+            .map(|(list, owner)| Suppressed {
+                list,
+                owner,
+                scratch: RowScratch::default(),
+                seen: HashMap::default(),
+            });
         let unknown = config
             .kind
             .references_customer()
@@ -138,6 +172,7 @@ impl<'a> SourceRun<'a> {
             signs: Vec::new(),
             content_key: Vec::new(),
             strict,
+            suppress,
         })
     }
 
@@ -161,7 +196,16 @@ impl<'a> SourceRun<'a> {
         &self.file_names[file]
     }
 
+    /// The field whose value says whose row it is, when a suppression list is in force.
+    fn owner_field(&self) -> Option<usize> {
+        self.suppress.as_ref().map(|s| s.owner)
+    }
+
     /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8).
+    ///
+    /// Its fields cannot be told apart for sure, so with a suppression list in force it is counted
+    /// as suppressed, not written to `rejects.csv`, when any piece of its raw text names a
+    /// suppressed customer (see [`Self::mentions_suppressed`]).
     pub fn broken(
         &mut self,
         line: u64,
@@ -172,7 +216,56 @@ impl<'a> SourceRun<'a> {
         rejects: &mut RejectWriter,
     ) -> Result<(), IngestError> {
         self.report.read += 1;
+        if self.suppress.is_some() && self.mentions_suppressed(&ctx.raw()) {
+            self.report.suppressed += 1;
+            return Ok(());
+        }
         self.reject(line, reason, field, message, ctx, rejects)
+    }
+
+    /// Whether a piece of `raw` is the id of a suppressed customer. The pieces are the text
+    /// between quotes, and the text between quotes, delimiters (CSV) or JSON punctuation and
+    /// line ends: a whole field or JSON string wherever it stands, even in a ragged row whose
+    /// columns are shifted. Only broken rows are looked at so, which are few.
+    fn mentions_suppressed(&self, raw: &str) -> bool {
+        let Some(s) = &self.suppress else {
+            return false;
+        };
+        let csv = &self.config.csv;
+        let (quote, seps): (char, &[char]) = match self.config.format {
+            Format::Csv => (csv.quote, &[csv.delimiter, '\n', '\r']),
+            _ => ('"', &[',', ':', '{', '}', '[', ']', ' ', '\t', '\n', '\r']),
+        };
+        raw.split(quote)
+            .chain(raw.split(|c| c == quote || seps.contains(&c)))
+            .any(|piece| !piece.is_empty() && s.list.contains(piece))
+    }
+
+    /// Whether the row whose owner field holds `cell` belongs to a suppressed customer.
+    fn is_suppressed(&mut self, cell: Cell<'_>, customers: Option<&Customers>) -> bool {
+        let Some(s) = &mut self.suppress else {
+            return false;
+        };
+        s.scratch.clear();
+        // A value the field refuses is no id (an empty one, say): the row is rejected for it.
+        if self.convs[s.owner].convert(cell, &mut s.scratch).is_err() {
+            return false;
+        }
+        let Some(id) = s.scratch.values.first().and_then(|v| s.scratch.str(*v)) else {
+            return false;
+        };
+        if !self.config.kind.references_customer() {
+            // Customer ids are distinct: remembering them would cost memory and save nothing.
+            return s.list.contains(id);
+        }
+        let key = id_key(id);
+        // Every id in the customers index was checked when its row was read, and is not
+        // suppressed (a suppressed customer's rows never reach the index).
+        if customers.is_some_and(|c| c.index.contains_key(&key)) {
+            return false;
+        }
+        let list = &s.list;
+        *s.seen.entry(key).or_insert_with(|| list.contains(id))
     }
 
     fn reject(
@@ -225,6 +318,13 @@ impl<'a> SourceRun<'a> {
         customers: Option<&Customers>,
     ) -> Result<(), IngestError> {
         self.report.read += 1;
+        // Before any other check: a suppressed customer's row must not reach `rejects.csv`.
+        if let Some(owner) = self.owner_field()
+            && self.is_suppressed(cells[owner], customers)
+        {
+            self.report.suppressed += 1;
+            return Ok(());
+        }
         self.scratch.clear();
         for (k, cell) in cells.iter().enumerate() {
             if let Err(e) = self.convs[k].convert(*cell, &mut self.scratch) {

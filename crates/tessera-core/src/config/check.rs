@@ -1,7 +1,7 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawExport, RawFeatures,
+    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawExport, RawFeatures, RawStore,
     RawFieldTable, RawGroup, RawRfm, RawSegment, RawSource,
 };
 use super::*;
@@ -103,6 +103,7 @@ impl Ctx<'_> {
         let clv = raw.clv.as_ref().map(|c| self.clv(c)).transpose()?;
         let consent = self.consent(&raw.consent, &out)?;
         let exports = self.exports(&raw.exports, &segments, &consent)?;
+        let store = self.store(raw.store.as_ref(), &base_dir)?;
         Ok(Config {
             file: file.to_path_buf(),
             base_dir,
@@ -120,7 +121,41 @@ impl Ctx<'_> {
             clv,
             consent,
             exports,
+            store,
         })
+    }
+
+    fn store(
+        &self,
+        raw: Option<&Spanned<RawStore>>,
+        base_dir: &Path,
+    ) -> Result<StoreConfig, ConfigError> {
+        let mut c = StoreConfig {
+            path: base_dir.join(DEFAULT_STORE_DIR),
+            keep: DEFAULT_STORE_KEEP,
+            enabled: true,
+        };
+        let Some(raw) = raw else { return Ok(c) };
+        let r = raw.get_ref();
+        if let Some(p) = &r.path {
+            if p.get_ref().trim().is_empty() {
+                return Err(self.at(p.span(), "store.path must not be empty"));
+            }
+            c.path = base_dir.join(p.get_ref());
+        }
+        if let Some(k) = &r.keep {
+            if !(1..=100_000).contains(k.get_ref()) {
+                return Err(self.at(
+                    k.span(),
+                    "store.keep must be 1..=100000 (the number of runs kept; set enabled = false to record none)",
+                ));
+            }
+            c.keep = *k.get_ref() as usize;
+        }
+        if let Some(e) = r.enabled {
+            c.enabled = e;
+        }
+        Ok(c)
     }
 
     fn consent(

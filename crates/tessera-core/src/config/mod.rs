@@ -33,6 +33,10 @@ pub struct ConfigError {
 pub const DEFAULT_MIN_DATE: &str = "1900-01-01";
 pub const DEFAULT_MAX_DATE: &str = "2100-12-31";
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+/// Where runs are recorded unless `[store] path` says otherwise, next to the config.
+pub const DEFAULT_STORE_DIR: &str = ".tessera";
+/// Runs the store keeps unless `[store] keep` says otherwise.
+pub const DEFAULT_STORE_KEEP: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +204,20 @@ pub struct Config {
     pub consent: Vec<ConsentConfig>,
     /// `[exports.NAME]`, in name order.
     pub exports: Vec<ExportConfig>,
+    /// `[store]`: where runs are recorded.
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the project store that records every run (`tessera history`, `diff`, `members`,
+/// `forget`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoreConfig {
+    /// The store's folder (`[store] path`, relative to the config's folder; `.tessera` by default).
+    pub path: PathBuf,
+    /// The newest runs kept; older snapshots are removed when a run is recorded.
+    pub keep: usize,
+    /// Whether `tessera run` records its run.
+    pub enabled: bool,
 }
 
 impl Config {

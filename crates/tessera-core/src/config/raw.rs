@@ -27,6 +27,16 @@ pub(super) struct RawConfig {
     pub(super) consent: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     pub(super) exports: BTreeMap<Spanned<String>, Spanned<RawExport>>,
+    pub(super) store: Option<Spanned<RawStore>>,
+}
+
+/// `[store]`: where runs are recorded and how many are kept.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) keep: Option<Spanned<i64>>,
+    pub(super) enabled: Option<bool>,
 }
 
 /// `[exports.NAME]`: an audience file for one channel.

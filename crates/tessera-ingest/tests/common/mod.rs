@@ -51,8 +51,35 @@ impl Project {
     }
 
     pub fn run_with(&self, toml: &str, strict: bool) -> Result<IngestOutcome, IngestError> {
+        let opts = IngestOptions {
+            strict,
+            ..IngestOptions::default()
+        };
+        self.run_opts(toml, &opts)
+    }
+
+    pub fn run_opts(&self, toml: &str, opts: &IngestOptions) -> Result<IngestOutcome, IngestError> {
         let config = self.config(toml);
-        ingest(&config, &self.out(), &IngestOptions { strict }, &NoProgress)
+        ingest(&config, &self.out(), opts, &NoProgress)
+    }
+
+    /// Every file under `out/`, with its path relative to `out/` and its bytes.
+    pub fn out_files(&self) -> Vec<(String, Vec<u8>)> {
+        fn walk(dir: &Path, root: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, root, files);
+                } else {
+                    let name = path.strip_prefix(root).unwrap().display().to_string();
+                    files.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.out(), &self.out(), &mut files);
+        files.sort();
+        files
     }
 
     pub fn rejects(&self) -> Vec<RejectRow> {
@@ -154,7 +181,7 @@ pub fn assert_reconciles(p: &Project, outcome: &IngestOutcome) {
     for (kind, r) in &outcome.sources {
         assert_eq!(
             r.read,
-            r.accepted + r.rejected + r.duplicates,
+            r.accepted + r.rejected + r.duplicates + r.suppressed,
             "{kind}: {r:?}"
         );
         assert_eq!(

@@ -1,0 +1,602 @@
+//! What changed between two snapshots: per family the migration matrix (from → to, new and gone
+//! customers included), who entered and left each segment, size drift, the clusters of one run
+//! matched to the other's with their centroids' drift, and the definitions that changed.
+
+use crate::{Definition, Loaded, NONE, Result, RunInfo, SEGMENTS, customer_ids, labels, segment_lists};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Row label of customers only the later run has.
+pub const NEW: &str = "(new)";
+/// Column label of customers only the earlier run has.
+pub const GONE: &str = "(gone)";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub from: RunInfo,
+    pub to: RunInfo,
+    pub customers: Population,
+    /// One migration matrix per exclusive family both runs have.
+    pub families: Vec<Migration>,
+    /// Per family and label (rule segments included): sizes, entered, left, drift.
+    pub segments: Vec<SegmentChange>,
+    pub clusters: Option<ClusterMatching>,
+    pub definitions: Vec<DefinitionChange>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Population {
+    pub before: u64,
+    pub after: u64,
+    /// In both runs.
+    pub kept: u64,
+    /// Only in the later run.
+    pub new: u64,
+    /// Only in the earlier run.
+    pub gone: u64,
+}
+
+/// Counts of customers from each label of the earlier run (rows; last row [`NEW`]) to each
+/// label of the later run (columns; last column [`GONE`]). Row `i < from.len() - 1` sums to the
+/// earlier run's size of `from[i]`; column `j < to.len() - 1` sums to the later run's size of
+/// `to[j]`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Migration {
+    pub family: String,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub counts: Vec<Vec<u64>>,
+}
+
+impl Migration {
+    /// Customers who moved to another label (new and gone customers not counted).
+    pub fn moved(&self) -> u64 {
+        let (rows, cols) = (self.from.len() - 1, self.to.len() - 1);
+        let mut moved = 0;
+        for i in 0..rows {
+            for j in 0..cols {
+                if self.from[i] != self.to[j] {
+                    moved += self.counts[i][j];
+                }
+            }
+        }
+        moved
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentChange {
+    pub family: String,
+    pub segment: String,
+    pub before: u64,
+    pub after: u64,
+    /// Members of the later run who were not members in the earlier one (new customers too).
+    pub entered: u64,
+    /// Members of the earlier run who are not members in the later one (gone customers too).
+    pub left: u64,
+    /// `after - before`.
+    pub drift: i64,
+    /// `drift / before`, when the segment had members before.
+    pub drift_share: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClusterMatching {
+    pub features: Vec<String>,
+    /// Distances are measured in the earlier run's clustering space (its fitted transform).
+    pub pairs: Vec<ClusterPair>,
+    /// Clusters of the earlier run with no partner (it had more clusters).
+    pub unmatched_from: Vec<String>,
+    /// Clusters of the later run with no partner.
+    pub unmatched_to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClusterPair {
+    pub from: String,
+    pub to: String,
+    /// Euclidean distance of the two centroids in the earlier run's clustering space.
+    pub distance: f64,
+    /// Per feature, the later centroid minus the earlier one, in the feature's units.
+    pub drift: BTreeMap<String, f64>,
+    /// Members of `from` (earlier) found in `to` (later).
+    pub stayed: u64,
+    /// `stayed` over the earlier cluster's size.
+    pub stayed_share: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DefinitionChange {
+    pub kind: String,
+    pub name: String,
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+    pub before: Option<DefinitionText>,
+    pub after: Option<DefinitionText>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DefinitionText {
+    pub version: String,
+    pub text: String,
+}
+
+/// Labels in reading order: numbers by value when every label is one, otherwise by size
+/// (largest first, then name); the no-member label last.
+fn ordered(labels: impl IntoIterator<Item = (String, u64)>) -> Vec<String> {
+    let mut v: Vec<(String, u64)> = labels.into_iter().collect();
+    let numeric = v
+        .iter()
+        .all(|(l, _)| l == NONE || l.parse::<f64>().is_ok());
+    v.sort_by(|(a, na), (b, nb)| {
+        (a == NONE).cmp(&(b == NONE)).then_with(|| {
+            if numeric {
+                let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+                x.total_cmp(&y)
+            } else {
+                nb.cmp(na).then_with(|| a.cmp(b))
+            }
+        })
+    });
+    v.into_iter().map(|(l, _)| l).collect()
+}
+
+/// Compares an earlier snapshot `a` with a later one `b`.
+pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
+    let ids_a = customer_ids(&a.assignments)?;
+    let ids_b = customer_ids(&b.assignments)?;
+    let index_a: HashMap<&str, usize> = ids_a
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    // For each row of b, its row in a.
+    let in_a: Vec<Option<usize>> = ids_b.iter().map(|s| index_a.get(s.as_str()).copied()).collect();
+    let kept = in_a.iter().flatten().count() as u64;
+    let mut seen_a = vec![false; ids_a.len()];
+    for &i in in_a.iter().flatten() {
+        seen_a[i] = true;
+    }
+    let customers = Population {
+        before: ids_a.len() as u64,
+        after: ids_b.len() as u64,
+        kept,
+        new: ids_b.len() as u64 - kept,
+        gone: ids_a.len() as u64 - kept,
+    };
+    let mut families = Vec::new();
+    let mut segments = Vec::new();
+    for family in a.families.iter().filter(|f| b.families.contains(f)) {
+        let la = labels(&a.assignments, family)?;
+        let lb = labels(&b.assignments, family)?;
+        let m = migration(family, &la, &lb, &in_a, &seen_a);
+        segments.extend(changes_of(&m));
+        families.push(m);
+    }
+    segments.extend(rule_segment_changes(a, b, &in_a, &seen_a));
+    let clusters = match families.iter().find(|m| m.family == "cluster") {
+        Some(m) => match_clusters(&a.run, &b.run, m),
+        None => None,
+    };
+    Ok(Diff {
+        from: a.info.clone(),
+        to: b.info.clone(),
+        customers,
+        families,
+        segments,
+        clusters,
+        definitions: definition_changes(&a.definitions, &b.definitions),
+    })
+}
+
+fn migration(
+    family: &str,
+    la: &[Option<String>],
+    lb: &[Option<String>],
+    in_a: &[Option<usize>],
+    seen_a: &[bool],
+) -> Migration {
+    let label = |v: &Option<String>| v.clone().unwrap_or_else(|| NONE.to_string());
+    let count = |ls: &[Option<String>]| {
+        let mut c: BTreeMap<String, u64> = BTreeMap::new();
+        for v in ls {
+            *c.entry(label(v)).or_default() += 1;
+        }
+        c
+    };
+    let mut from = ordered(count(la));
+    let mut to = ordered(count(lb));
+    let row: HashMap<String, usize> = from.iter().cloned().enumerate().map(|(i, l)| (l, i)).collect();
+    let col: HashMap<String, usize> = to.iter().cloned().enumerate().map(|(i, l)| (l, i)).collect();
+    let (new_row, gone_col) = (from.len(), to.len());
+    let mut counts = vec![vec![0u64; to.len() + 1]; from.len() + 1];
+    for (j, v) in lb.iter().enumerate() {
+        let c = col[&label(v)];
+        let r = in_a[j].map_or(new_row, |i| row[&label(&la[i])]);
+        counts[r][c] += 1;
+    }
+    for (i, v) in la.iter().enumerate() {
+        if !seen_a[i] {
+            counts[row[&label(v)]][gone_col] += 1;
+        }
+    }
+    from.push(NEW.to_string());
+    to.push(GONE.to_string());
+    Migration {
+        family: family.to_string(),
+        from,
+        to,
+        counts,
+    }
+}
+
+fn change(family: &str, segment: &str, before: u64, after: u64, entered: u64, left: u64) -> SegmentChange {
+    let drift = after as i64 - before as i64;
+    SegmentChange {
+        family: family.to_string(),
+        segment: segment.to_string(),
+        before,
+        after,
+        entered,
+        left,
+        drift,
+        drift_share: (before > 0).then(|| drift as f64 / before as f64),
+    }
+}
+
+/// Entered, left and drift of each label, read off a migration matrix.
+fn changes_of(m: &Migration) -> Vec<SegmentChange> {
+    let (rows, cols) = (m.from.len() - 1, m.to.len() - 1);
+    let mut labels: Vec<&String> = m.from[..rows].iter().collect();
+    labels.extend(m.to[..cols].iter().filter(|l| !m.from[..rows].contains(l)));
+    labels
+        .into_iter()
+        .map(|l| {
+            let i = m.from[..rows].iter().position(|x| x == l);
+            let j = m.to[..cols].iter().position(|x| x == l);
+            let before: u64 = i.map_or(0, |i| m.counts[i].iter().sum());
+            let after: u64 = j.map_or(0, |j| m.counts.iter().map(|r| r[j]).sum());
+            let stayed = match (i, j) {
+                (Some(i), Some(j)) => m.counts[i][j],
+                _ => 0,
+            };
+            change(&m.family, l, before, after, after - stayed, before - stayed)
+        })
+        .collect()
+}
+
+/// Entered and left of each rule segment (segments overlap, so no matrix).
+fn rule_segment_changes(
+    a: &Loaded,
+    b: &Loaded,
+    in_a: &[Option<usize>],
+    seen_a: &[bool],
+) -> Vec<SegmentChange> {
+    if a.assignments.column_by_name(SEGMENTS).is_none()
+        && b.assignments.column_by_name(SEGMENTS).is_none()
+    {
+        return Vec::new();
+    }
+    let sa = segment_lists(&a.assignments);
+    let sb = segment_lists(&b.assignments);
+    let mut names: Vec<String> = Vec::new();
+    for d in a.definitions.iter().chain(&b.definitions) {
+        if d.kind == "segment" && !names.contains(&d.name) {
+            names.push(d.name.clone());
+        }
+    }
+    for l in sa.iter().chain(&sb) {
+        for s in l {
+            if !names.contains(s) {
+                names.push(s.clone());
+            }
+        }
+    }
+    names.sort();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let n = names.len();
+    let (mut before, mut after, mut entered, mut left) = (vec![0u64; n], vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    for l in &sa {
+        for s in l {
+            before[index[s.as_str()]] += 1;
+        }
+    }
+    for (j, l) in sb.iter().enumerate() {
+        let was: HashSet<&str> = in_a[j].map(|i| sa[i].iter().map(String::as_str).collect()).unwrap_or_default();
+        for s in l {
+            after[index[s.as_str()]] += 1;
+            if !was.contains(s.as_str()) {
+                entered[index[s.as_str()]] += 1;
+            }
+        }
+        let now: HashSet<&str> = l.iter().map(String::as_str).collect();
+        for s in &was {
+            if !now.contains(s) {
+                left[index[s]] += 1;
+            }
+        }
+    }
+    for (i, l) in sa.iter().enumerate() {
+        if !seen_a[i] {
+            for s in l {
+                left[index[s.as_str()]] += 1;
+            }
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, s)| change(SEGMENTS, s, before[k], after[k], entered[k], left[k]))
+        .collect()
+}
+
+fn definition_changes(a: &[Definition], b: &[Definition]) -> Vec<DefinitionChange> {
+    let key = |d: &Definition| (d.kind.clone(), d.name.clone());
+    let text = |d: &Definition| DefinitionText {
+        version: d.version.clone(),
+        text: d.text.clone(),
+    };
+    let ma: BTreeMap<_, _> = a.iter().map(|d| (key(d), d)).collect();
+    let mb: BTreeMap<_, _> = b.iter().map(|d| (key(d), d)).collect();
+    let mut keys: Vec<&(String, String)> = ma.keys().chain(mb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (x, y) = (ma.get(k), mb.get(k));
+            let change = match (x, y) {
+                (Some(x), Some(y)) if x.version == y.version => return None,
+                (Some(_), Some(_)) => "changed",
+                (Some(_), None) => "removed",
+                (None, Some(_)) => "added",
+                (None, None) => return None,
+            };
+            Some(DefinitionChange {
+                kind: k.0.clone(),
+                name: k.1.clone(),
+                change: change.to_string(),
+                before: x.map(|d| text(d)),
+                after: y.map(|d| text(d)),
+            })
+        })
+        .collect()
+}
+
+/// Cluster label → centroid (in `features` order) from a run summary's clustering report.
+fn centroids(run: &serde_json::Value, features: &[String]) -> Option<Vec<(String, Vec<f64>)>> {
+    run["clustering"]["clusters"]
+        .as_array()?
+        .iter()
+        .map(|c| {
+            let label = match &c["cluster"] {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let center = features
+                .iter()
+                .map(|f| c["center"][f].as_f64())
+                .collect::<Option<Vec<f64>>>()?;
+            Some((label, center))
+        })
+        .collect()
+}
+
+/// Matches the earlier run's clusters to the later run's: the pairing with the least total
+/// centroid distance (Hungarian algorithm) in the earlier run's clustering space.
+fn match_clusters(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    migration: &Migration,
+) -> Option<ClusterMatching> {
+    use tessera_models::cluster::{FittedTransform, Matrix};
+    let features: Vec<String> = serde_json::from_value(a["clustering"]["features"].clone()).ok()?;
+    let features_b: Vec<String> = serde_json::from_value(b["clustering"]["features"].clone()).ok()?;
+    if features != features_b || features.is_empty() {
+        return None;
+    }
+    let ca = centroids(a, &features)?;
+    let cb = centroids(b, &features)?;
+    if ca.is_empty() || cb.is_empty() {
+        return None;
+    }
+    let transform: Option<FittedTransform> =
+        serde_json::from_value(a["clustering"]["transform"].clone()).ok();
+    let space = |cs: &[(String, Vec<f64>)]| -> Vec<Vec<f64>> {
+        let raw: Vec<Vec<f64>> = cs.iter().map(|(_, c)| c.clone()).collect();
+        let mapped = transform.as_ref().and_then(|t| {
+            let m = Matrix::from_rows(&raw).ok()?;
+            let out = t.apply(&m).ok()?;
+            Some((0..out.rows()).map(|i| out.row(i).to_vec()).collect())
+        });
+        mapped.unwrap_or(raw)
+    };
+    let (sa, sb) = (space(&ca), space(&cb));
+    let cost: Vec<Vec<f64>> = sa
+        .iter()
+        .map(|x| {
+            sb.iter()
+                .map(|y| x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt())
+                .collect()
+        })
+        .collect();
+    let assignment = hungarian(&cost);
+    let cell = |from: &str, to: &str| -> (u64, u64) {
+        let i = migration.from.iter().position(|l| l == from);
+        let j = migration.to.iter().position(|l| l == to);
+        let size = i.map_or(0, |i| migration.counts[i].iter().sum());
+        let stayed = match (i, j) {
+            (Some(i), Some(j)) => migration.counts[i][j],
+            _ => 0,
+        };
+        (stayed, size)
+    };
+    let mut pairs = Vec::new();
+    let mut matched_b = vec![false; cb.len()];
+    for (i, j) in assignment.iter().enumerate() {
+        let Some(j) = *j else { continue };
+        matched_b[j] = true;
+        let (stayed, size) = cell(&ca[i].0, &cb[j].0);
+        pairs.push(ClusterPair {
+            from: ca[i].0.clone(),
+            to: cb[j].0.clone(),
+            distance: cost[i][j],
+            drift: features
+                .iter()
+                .enumerate()
+                .map(|(k, f)| (f.clone(), cb[j].1[k] - ca[i].1[k]))
+                .collect(),
+            stayed,
+            stayed_share: if size == 0 { 0.0 } else { stayed as f64 / size as f64 },
+        });
+    }
+    Some(ClusterMatching {
+        features,
+        pairs,
+        unmatched_from: assignment
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.is_none())
+            .map(|(i, _)| ca[i].0.clone())
+            .collect(),
+        unmatched_to: cb
+            .iter()
+            .zip(&matched_b)
+            .filter(|(_, m)| !**m)
+            .map(|(c, _)| c.0.clone())
+            .collect(),
+    })
+}
+
+/// The assignment of rows to distinct columns with the least total cost (Kuhn–Munkres with
+/// potentials, O(n²m)): for each row its column, `None` for the rows left over when there are
+/// more rows than columns.
+pub fn hungarian(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let n = cost.len();
+    let m = cost.first().map_or(0, Vec::len);
+    if n == 0 || m == 0 {
+        return vec![None; n];
+    }
+    if n > m {
+        // Solve the transpose: each column gets a row.
+        let t: Vec<Vec<f64>> = (0..m).map(|j| (0..n).map(|i| cost[i][j]).collect()).collect();
+        let cols = hungarian(&t);
+        let mut out = vec![None; n];
+        for (j, i) in cols.iter().enumerate() {
+            if let Some(i) = *i {
+                out[i] = Some(j);
+            }
+        }
+        return out;
+    }
+    // 1-based arrays; p[j] is the row matched to column j, 0 for none.
+    let (mut u, mut v) = (vec![0.0; n + 1], vec![0.0; m + 1]);
+    let (mut p, mut way) = (vec![0usize; m + 1], vec![0usize; m + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![f64::INFINITY; m + 1];
+        let mut used = vec![false; m + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let mut delta = f64::INFINITY;
+            let mut j1 = 0;
+            for j in 1..=m {
+                if !used[j] {
+                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=m {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut out = vec![None; n];
+    for j in 1..=m {
+        if p[j] != 0 {
+            out[p[j] - 1] = Some(j - 1);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every assignment of rows to distinct columns, by brute force.
+    fn best(cost: &[Vec<f64>]) -> f64 {
+        fn go(cost: &[Vec<f64>], i: usize, used: &mut Vec<bool>) -> f64 {
+            if i == cost.len() {
+                return 0.0;
+            }
+            let mut best = f64::INFINITY;
+            for j in 0..used.len() {
+                if !used[j] {
+                    used[j] = true;
+                    best = best.min(cost[i][j] + go(cost, i + 1, used));
+                    used[j] = false;
+                }
+            }
+            best
+        }
+        go(cost, 0, &mut vec![false; cost[0].len()])
+    }
+
+    #[test]
+    fn hungarian_matches_brute_force() {
+        use proptest::prelude::*;
+        let strategy = (1usize..6, 0usize..3).prop_flat_map(|(n, extra)| {
+            proptest::collection::vec(proptest::collection::vec(0.0f64..100.0, n + extra), n)
+        });
+        proptest!(|(cost in strategy)| {
+            let a = hungarian(&cost);
+            let mut cols: Vec<usize> = a.iter().map(|j| j.unwrap()).collect();
+            let total: f64 = a.iter().enumerate().map(|(i, j)| cost[i][j.unwrap()]).sum();
+            prop_assert!((total - best(&cost)).abs() < 1e-9);
+            cols.sort();
+            cols.dedup();
+            prop_assert_eq!(cols.len(), cost.len());
+        });
+    }
+
+    #[test]
+    fn hungarian_leaves_extra_rows_unmatched() {
+        // Rows 0 and 2 sit at the two columns; row 1 is far from both.
+        let cost = vec![vec![0.0, 9.0], vec![50.0, 50.0], vec![9.0, 0.0]];
+        assert_eq!(hungarian(&cost), vec![Some(0), None, Some(1)]);
+    }
+
+    #[test]
+    fn labels_order_numbers_by_value_and_none_last() {
+        let l = ordered([("10".into(), 1), ("2".into(), 5), (NONE.into(), 9)]);
+        assert_eq!(l, ["2", "10", NONE]);
+        let l = ordered([("b".into(), 1), ("a".into(), 1), ("c".into(), 7)]);
+        assert_eq!(l, ["c", "a", "b"]);
+    }
+}
