@@ -26,6 +26,7 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use tessera_core::config::ExportFormat;
+use tessera_core::suppress::Suppression;
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,8 @@ pub struct Request<'a> {
     /// Digits after the decimal point of the money columns.
     pub money_decimals: u8,
     pub out: &'a Path,
+    /// Customers who asked to be forgotten: never written, whatever the segment says.
+    pub suppressed: Option<&'a Suppression>,
 }
 
 /// What an export wrote.
@@ -89,6 +92,9 @@ pub struct Summary {
     pub members: usize,
     /// Members left out because the channel's consent is false or unknown.
     pub without_consent: usize,
+    /// Members left out because they asked to be forgotten (`members = exported +
+    /// without_consent + suppressed`).
+    pub suppressed: usize,
     /// Rows written.
     pub exported: usize,
     /// Rows written with `holdout = true`.
@@ -122,14 +128,17 @@ pub fn write(req: Request<'_>) -> Result<Summary, ExportError> {
         return Err(ExportError::Holdout(req.holdout));
     }
     let n = req.ids.len();
+    let member = |i: usize| req.members.is_valid(i) && req.members.value(i);
+    let forgotten = |i: usize| req.suppressed.is_some_and(|s| s.contains(req.ids.value(i)));
+    let mut suppressed = 0;
     let keep: BooleanArray = (0..n)
         .map(|i| {
-            Some(
-                req.members.is_valid(i)
-                    && req.members.value(i)
-                    && req.consent.is_valid(i)
-                    && req.consent.value(i),
-            )
+            let m = member(i);
+            if m && forgotten(i) {
+                suppressed += 1;
+                return Some(false);
+            }
+            Some(m && req.consent.is_valid(i) && req.consent.value(i))
         })
         .collect();
     let members = req.members.true_count();
@@ -176,7 +185,8 @@ pub fn write(req: Request<'_>) -> Result<Summary, ExportError> {
     write_atomically(req.out, req.format, &batch)?;
     Ok(Summary {
         members,
-        without_consent: members - exported,
+        without_consent: members - exported - suppressed,
+        suppressed,
         exported,
         holdout,
         fields: schema.fields().iter().map(|f| f.name().clone()).collect(),

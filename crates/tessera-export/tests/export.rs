@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use tessera_core::config::ExportFormat;
+use tessera_core::suppress::Suppression;
 use tessera_export::{Column, Request, holdout_draw, neutralise, write};
 
 fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -35,8 +36,11 @@ fn cells_that_would_start_a_formula_are_neutralised() {
     }
 }
 
-#[test]
-fn consent_decides_who_is_written_and_every_left_out_member_is_counted() {
+/// Exports the six customers below (five members, two of them without consent), with the
+/// given customers suppressed; returns the counts and the rows written.
+fn export_six(
+    suppressed: Option<&Suppression>,
+) -> ((usize, usize, usize, usize, usize), Vec<Vec<String>>) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.csv");
     let ids = StringArray::from(vec!["c1", "c2", "c3", "c4", "c5", "c6"]);
@@ -91,14 +95,33 @@ fn consent_decides_who_is_written_and_every_left_out_member_is_counted() {
         format: ExportFormat::Csv,
         money_decimals: 2,
         out: &out,
+        suppressed,
     })
     .unwrap();
-    assert_eq!(
-        (s.members, s.without_consent, s.exported, s.holdout),
-        (5, 2, 3, 0)
-    );
     let (header, rows) = csv_rows(&out);
     assert_eq!(header, ["customer_id", "city", "spend", "avg", "holdout"]);
+    // No partial file is left beside the export.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["a.csv"]);
+    (
+        (
+            s.members,
+            s.without_consent,
+            s.suppressed,
+            s.exported,
+            s.holdout,
+        ),
+        rows,
+    )
+}
+
+#[test]
+fn consent_decides_who_is_written_and_every_left_out_member_is_counted() {
+    let (counts, rows) = export_six(None);
+    assert_eq!(counts, (5, 2, 0, 3, 0));
     assert_eq!(
         rows,
         [
@@ -107,12 +130,20 @@ fn consent_decides_who_is_written_and_every_left_out_member_is_counted() {
             ["c6", "", "1.00", "0.03", "false"],
         ]
     );
-    // No partial file is left beside the export.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["a.csv"]);
+}
+
+#[test]
+fn a_forgotten_customer_is_never_written_and_is_counted_apart() {
+    // c5 (a consenting member) and c2 (a member without consent) asked to be forgotten; c4
+    // (not a member) too, which changes nothing.
+    let salt = b"salt".to_vec();
+    let hashes = ["c5", "c2", "c4"].map(|id| Suppression::hash_with(&salt, id));
+    let list = Suppression::new(salt, hashes);
+    let (counts, rows) = export_six(Some(&list));
+    // Five members: c1 and c6 written, c3 without consent, c2 and c5 suppressed.
+    assert_eq!(counts, (5, 1, 2, 2, 0));
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["c1", "c6"]);
 }
 
 #[test]
@@ -137,6 +168,7 @@ fn the_holdout_takes_its_share_and_keeps_its_customers_across_runs() {
             format: ExportFormat::Ndjson,
             money_decimals: 2,
             out: &out,
+            suppressed: None,
         })
         .unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
@@ -209,6 +241,7 @@ fn parquet_keeps_types_and_csv_refuses_lists() {
         format: ExportFormat::Parquet,
         money_decimals: 2,
         out: &out,
+        suppressed: None,
     })
     .unwrap();
     let file = std::fs::File::open(&out).unwrap();
@@ -247,6 +280,7 @@ fn parquet_keeps_types_and_csv_refuses_lists() {
         format: ExportFormat::Csv,
         money_decimals: 2,
         out: &dir.path().join("b.csv"),
+        suppressed: None,
     })
     .unwrap_err();
     assert!(

@@ -43,6 +43,9 @@ pub struct RunSummary {
     /// consent, exported, flagged holdout).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub exports: BTreeMap<String, serde_json::Value>,
+    /// Where the run was recorded: `{"run": ID, "store": PATH}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<serde_json::Value>,
 }
 
 pub fn config_hash(text: &str) -> String {

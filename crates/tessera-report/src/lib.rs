@@ -50,6 +50,45 @@ pub struct Input<'a> {
     pub overlap: Option<(Vec<String>, Vec<Vec<u64>>)>,
     pub rfm: Option<RfmGrid>,
     pub projection: Option<Projection>,
+    /// Movement since the previous recorded run, when there is one.
+    pub history: Option<History>,
+}
+
+/// How customers moved since the previous recorded run, and sizes over the kept runs.
+pub struct History {
+    /// The previous run, as the report names it ("run 3, as of 2025-01-01").
+    pub previous: String,
+    /// Customers in both runs, only in this one, only in the previous one.
+    pub kept: u64,
+    pub new: u64,
+    pub gone: u64,
+    /// Per exclusive family, customers from each earlier label (rows, last `(new)`) to each
+    /// label now (columns, last `(gone)`).
+    pub migrations: Vec<Migration>,
+    /// Per family and label: size before, size now, entered, left.
+    pub changes: Vec<Change>,
+    /// The kept runs and this one, oldest first, as the trend charts label them.
+    pub runs: Vec<String>,
+    /// Per family, each label's size in every run of `runs` (0 where it had no members).
+    pub trends: Vec<(String, Vec<(String, Vec<f64>)>)>,
+    /// Definitions added, removed or changed since the previous run, as "kind name: change".
+    pub definitions: Vec<String>,
+}
+
+pub struct Migration {
+    pub family: String,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub counts: Vec<Vec<u64>>,
+}
+
+pub struct Change {
+    pub family: String,
+    pub segment: String,
+    pub before: u64,
+    pub after: u64,
+    pub entered: u64,
+    pub left: u64,
 }
 
 const STYLE: &str = "
@@ -114,6 +153,9 @@ pub fn render(input: &Input<'_>) -> String {
     value(&mut out, p);
     validation(&mut out, run);
     overlap(&mut out, input.overlap.as_ref());
+    if let Some(h) = &input.history {
+        history(&mut out, h);
+    }
     quality(&mut out, run);
     profiles(&mut out, p);
     out.push_str("</main></body></html>\n");
@@ -534,6 +576,78 @@ fn overlap(out: &mut String, o: Option<&(Vec<String>, Vec<Vec<u64>>)>) {
                 &|v| format!("{:.0}%", 100.0 * v),
             ),
         );
+    });
+}
+
+fn history(out: &mut String, h: &History) {
+    section(out, "history", "Movement since the previous run", |out| {
+        let _ = write!(
+            out,
+            r#"<p>Compared with {}: {} customers in both runs, {} new, {} gone.</p>"#,
+            esc(&h.previous),
+            h.kept,
+            h.new,
+            h.gone
+        );
+        if !h.definitions.is_empty() {
+            out.push_str("<p>Definitions changed since then:</p><ul>");
+            for d in &h.definitions {
+                let _ = write!(out, "<li>{}</li>", esc(d));
+            }
+            out.push_str("</ul>");
+        }
+        for m in &h.migrations {
+            // Colour by the share of the row, label by the count.
+            let share = |i: usize, j: usize| {
+                let total = m.counts[i].iter().sum::<u64>().max(1) as f64;
+                sequential(m.counts[i][j] as f64 / total)
+            };
+            figure(
+                out,
+                &format!("migration-{}", m.family),
+                &format!(
+                    "{}: customers from each label of the previous run (rows) to each label now (columns); colour is the share of the row.",
+                    m.family
+                ),
+                svg::flow_matrix(
+                    &format!("Migration of {}", m.family),
+                    &m.from,
+                    &m.to,
+                    &m.counts,
+                    &share,
+                ),
+            );
+        }
+        for (family, series) in &h.trends {
+            let series: Vec<(&str, Vec<f64>)> = series
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.clone()))
+                .collect();
+            figure(
+                out,
+                &format!("trend-{family}"),
+                &format!("Members of each {family} label in the kept runs, oldest first."),
+                svg::trends(&format!("Sizes of {family} over time"), &h.runs, &series),
+            );
+        }
+        let mut movers: Vec<&Change> = h.changes.iter().collect();
+        movers.sort_by_key(|c| std::cmp::Reverse(c.entered + c.left));
+        out.push_str(
+            "<h3>Biggest movers</h3><table><tr><th>family</th><th>segment</th><th>before</th><th>now</th><th>entered</th><th>left</th></tr>",
+        );
+        for c in movers.iter().take(15) {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.family),
+                esc(&c.segment),
+                c.before,
+                c.after,
+                c.entered,
+                c.left
+            );
+        }
+        out.push_str("</table>");
     });
 }
 

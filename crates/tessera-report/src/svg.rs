@@ -171,6 +171,26 @@ pub fn heatmap(
     colour: &dyn Fn(f64) -> String,
     text: &dyn Fn(f64) -> String,
 ) -> String {
+    let value = |i: usize, j: usize| values.get(i).and_then(|row| row.get(j)).copied().flatten();
+    grid(
+        title,
+        rows,
+        cols,
+        &value,
+        &|i, j| colour(value(i, j).unwrap_or(0.0)),
+        &|i, j| text(value(i, j).unwrap_or(0.0)),
+    )
+}
+
+/// A grid of cells, each present where `value(row, col)` is, coloured and labelled by position.
+fn grid(
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    value: &dyn Fn(usize, usize) -> Option<f64>,
+    colour: &dyn Fn(usize, usize) -> String,
+    text: &dyn Fn(usize, usize) -> String,
+) -> String {
     let (left, top) = (230.0, 110.0);
     let cell_w = (560.0 / cols.len().max(1) as f64).clamp(24.0, 64.0);
     let cell_h = 20.0;
@@ -198,19 +218,19 @@ pub fn heatmap(
         );
         for (j, c) in cols.iter().enumerate() {
             let x = left + cell_w * j as f64;
-            match values.get(i).and_then(|row| row.get(j)).copied().flatten() {
-                Some(v) => {
-                    let fill = colour(v);
+            match value(i, j) {
+                Some(_) => {
+                    let fill = colour(i, j);
                     let ink = if dark(&fill) { "#fff" } else { "#1d2430" };
                     let _ = write!(
                         out,
                         r##"<rect class="mark" x="{x:.1}" y="{y}" width="{cell_w:.1}" height="{cell_h}" fill="{fill}" stroke="#fff"><title>{} × {}: {}</title></rect><text x="{:.1}" y="{}" text-anchor="middle" class="cell" style="fill:{ink}">{}</text>"##,
                         esc(r),
                         esc(c),
-                        esc(&text(v)),
+                        esc(&text(i, j)),
                         x + cell_w / 2.0,
                         y + 14.0,
-                        esc(&text(v))
+                        esc(&text(i, j))
                     );
                 }
                 None => {
@@ -221,6 +241,110 @@ pub fn heatmap(
                 }
             }
         }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A matrix of counts, each cell coloured by `colour(row, col)` and labelled with its count.
+pub fn flow_matrix(
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    counts: &[Vec<u64>],
+    colour: &dyn Fn(usize, usize) -> String,
+) -> String {
+    grid(
+        title,
+        rows,
+        cols,
+        &|i, j| counts.get(i).and_then(|r| r.get(j)).map(|&c| c as f64),
+        colour,
+        &|i, j| short(counts[i][j] as f64),
+    )
+}
+
+/// Sizes over runs: one line per series on a shared scale from 0, runs labelled on the x axis
+/// and the legend beside the plot.
+pub fn trends(title: &str, runs: &[String], series: &[(&str, Vec<f64>)]) -> String {
+    let (plot_w, plot_h, left, top, bottom, legend_w): (f64, f64, f64, f64, f64, f64) =
+        (460.0, 220.0, 56.0, 16.0, 46.0, 200.0);
+    let w = left + plot_w + 20.0 + legend_w;
+    let h = (top + plot_h + bottom).max(top + 16.0 * series.len() as f64 + 10.0);
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let n = runs.len();
+    let sx = |i: usize| {
+        left + if n > 1 {
+            i as f64 / (n - 1) as f64 * plot_w
+        } else {
+            plot_w / 2.0
+        }
+    };
+    let sy = |v: f64| top + plot_h - v / max * plot_h;
+    let mut out = String::new();
+    open(&mut out, w, h, title);
+    let _ = write!(
+        out,
+        r##"<line x1="{left}" y1="{0}" x2="{1}" y2="{0}" stroke="#999"/><line x1="{left}" y1="{top}" x2="{left}" y2="{0}" stroke="#999"/>"##,
+        top + plot_h,
+        left + plot_w
+    );
+    for t in [0.0, 0.5, 1.0] {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" class="label">{}</text>"#,
+            left - 4.0,
+            sy(t * max) + 3.0,
+            short(t * max)
+        );
+    }
+    for (i, r) in runs.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" class="label">{}</text>"#,
+            sx(i),
+            top + plot_h + 16.0,
+            esc(&clip(r))
+        );
+    }
+    for (k, (name, ys)) in series.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let points: Vec<String> = ys
+            .iter()
+            .enumerate()
+            .filter(|(_, y)| y.is_finite())
+            .map(|(i, &y)| format!("{:.1},{:.1}", sx(i), sy(y)))
+            .collect();
+        let _ = write!(
+            out,
+            r#"<polyline class="mark" fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        );
+        for (i, &y) in ys.iter().enumerate().filter(|(_, y)| y.is_finite()) {
+            let _ = write!(
+                out,
+                r#"<circle class="mark" cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"><title>{}: {} in {}</title></circle>"#,
+                sx(i),
+                sy(y),
+                esc(name),
+                short(y),
+                esc(runs.get(i).map_or("", String::as_str))
+            );
+        }
+        let ly = top + 16.0 * k as f64;
+        let lx = left + plot_w + 20.0;
+        let _ = write!(
+            out,
+            r#"<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colour}"/><text x="{}" y="{}" class="legend">{}</text>"#,
+            lx + 14.0,
+            ly + 9.0,
+            esc(&clip(name))
+        );
     }
     out.push_str("</svg>");
     out

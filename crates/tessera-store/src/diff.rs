@@ -2,7 +2,9 @@
 //! customers included), who entered and left each segment, size drift, the clusters of one run
 //! matched to the other's with their centroids' drift, and the definitions that changed.
 
-use crate::{Definition, Loaded, NONE, Result, RunInfo, SEGMENTS, customer_ids, labels, segment_lists};
+use crate::{
+    Definition, Loaded, NONE, Result, RunInfo, SEGMENTS, customer_ids, labels, segment_lists,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -121,17 +123,25 @@ pub struct DefinitionText {
     pub text: String,
 }
 
-/// Labels in reading order: numbers by value when every label is one, otherwise by size
-/// (largest first, then name); the no-member label last.
-fn ordered(labels: impl IntoIterator<Item = (String, u64)>) -> Vec<String> {
+/// Labels in reading order: a group's in the group's order (its definition lists the segments
+/// as `a > b > c`), numbers by value when every label is one, otherwise by size (largest
+/// first, then name); the no-member label last.
+fn ordered(labels: impl IntoIterator<Item = (String, u64)>, group: Option<&str>) -> Vec<String> {
     let mut v: Vec<(String, u64)> = labels.into_iter().collect();
-    let numeric = v
-        .iter()
-        .all(|(l, _)| l == NONE || l.parse::<f64>().is_ok());
+    if let Some(order) = group {
+        let order: Vec<&str> = order.split(" > ").collect();
+        let rank = |l: &str| order.iter().position(|o| *o == l).unwrap_or(order.len());
+        v.sort_by(|(a, _), (b, _)| (a == NONE, rank(a), a).cmp(&(b == NONE, rank(b), b)));
+        return v.into_iter().map(|(l, _)| l).collect();
+    }
+    let numeric = v.iter().all(|(l, _)| l == NONE || l.parse::<f64>().is_ok());
     v.sort_by(|(a, na), (b, nb)| {
         (a == NONE).cmp(&(b == NONE)).then_with(|| {
             if numeric {
-                let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+                let (x, y) = (
+                    a.parse::<f64>().unwrap_or(0.0),
+                    b.parse::<f64>().unwrap_or(0.0),
+                );
                 x.total_cmp(&y)
             } else {
                 nb.cmp(na).then_with(|| a.cmp(b))
@@ -151,7 +161,10 @@ pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
         .map(|(i, s)| (s.as_str(), i))
         .collect();
     // For each row of b, its row in a.
-    let in_a: Vec<Option<usize>> = ids_b.iter().map(|s| index_a.get(s.as_str()).copied()).collect();
+    let in_a: Vec<Option<usize>> = ids_b
+        .iter()
+        .map(|s| index_a.get(s.as_str()).copied())
+        .collect();
     let kept = in_a.iter().flatten().count() as u64;
     let mut seen_a = vec![false; ids_a.len()];
     for &i in in_a.iter().flatten() {
@@ -169,7 +182,12 @@ pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
     for family in a.families.iter().filter(|f| b.families.contains(f)) {
         let la = labels(&a.assignments, family)?;
         let lb = labels(&b.assignments, family)?;
-        let m = migration(family, &la, &lb, &in_a, &seen_a);
+        let group = b
+            .definitions
+            .iter()
+            .find(|d| d.kind == "group" && d.name == *family)
+            .map(|d| d.text.as_str());
+        let m = migration(family, &la, &lb, &in_a, &seen_a, group);
         segments.extend(changes_of(&m));
         families.push(m);
     }
@@ -195,6 +213,7 @@ fn migration(
     lb: &[Option<String>],
     in_a: &[Option<usize>],
     seen_a: &[bool],
+    group: Option<&str>,
 ) -> Migration {
     let label = |v: &Option<String>| v.clone().unwrap_or_else(|| NONE.to_string());
     let count = |ls: &[Option<String>]| {
@@ -204,10 +223,20 @@ fn migration(
         }
         c
     };
-    let mut from = ordered(count(la));
-    let mut to = ordered(count(lb));
-    let row: HashMap<String, usize> = from.iter().cloned().enumerate().map(|(i, l)| (l, i)).collect();
-    let col: HashMap<String, usize> = to.iter().cloned().enumerate().map(|(i, l)| (l, i)).collect();
+    let mut from = ordered(count(la), group);
+    let mut to = ordered(count(lb), group);
+    let row: HashMap<String, usize> = from
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, l)| (l, i))
+        .collect();
+    let col: HashMap<String, usize> = to
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, l)| (l, i))
+        .collect();
     let (new_row, gone_col) = (from.len(), to.len());
     let mut counts = vec![vec![0u64; to.len() + 1]; from.len() + 1];
     for (j, v) in lb.iter().enumerate() {
@@ -230,7 +259,14 @@ fn migration(
     }
 }
 
-fn change(family: &str, segment: &str, before: u64, after: u64, entered: u64, left: u64) -> SegmentChange {
+fn change(
+    family: &str,
+    segment: &str,
+    before: u64,
+    after: u64,
+    entered: u64,
+    left: u64,
+) -> SegmentChange {
     let drift = after as i64 - before as i64;
     SegmentChange {
         family: family.to_string(),
@@ -293,16 +329,23 @@ fn rule_segment_changes(
         }
     }
     names.sort();
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let n = names.len();
-    let (mut before, mut after, mut entered, mut left) = (vec![0u64; n], vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    let (mut before, mut after, mut entered, mut left) =
+        (vec![0u64; n], vec![0u64; n], vec![0u64; n], vec![0u64; n]);
     for l in &sa {
         for s in l {
             before[index[s.as_str()]] += 1;
         }
     }
     for (j, l) in sb.iter().enumerate() {
-        let was: HashSet<&str> = in_a[j].map(|i| sa[i].iter().map(String::as_str).collect()).unwrap_or_default();
+        let was: HashSet<&str> = in_a[j]
+            .map(|i| sa[i].iter().map(String::as_str).collect())
+            .unwrap_or_default();
         for s in l {
             after[index[s.as_str()]] += 1;
             if !was.contains(s.as_str()) {
@@ -390,7 +433,8 @@ fn match_clusters(
 ) -> Option<ClusterMatching> {
     use tessera_models::cluster::{FittedTransform, Matrix};
     let features: Vec<String> = serde_json::from_value(a["clustering"]["features"].clone()).ok()?;
-    let features_b: Vec<String> = serde_json::from_value(b["clustering"]["features"].clone()).ok()?;
+    let features_b: Vec<String> =
+        serde_json::from_value(b["clustering"]["features"].clone()).ok()?;
     if features != features_b || features.is_empty() {
         return None;
     }
@@ -415,7 +459,13 @@ fn match_clusters(
         .iter()
         .map(|x| {
             sb.iter()
-                .map(|y| x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt())
+                .map(|y| {
+                    x.iter()
+                        .zip(y)
+                        .map(|(p, q)| (p - q) * (p - q))
+                        .sum::<f64>()
+                        .sqrt()
+                })
                 .collect()
         })
         .collect();
@@ -446,7 +496,11 @@ fn match_clusters(
                 .map(|(k, f)| (f.clone(), cb[j].1[k] - ca[i].1[k]))
                 .collect(),
             stayed,
-            stayed_share: if size == 0 { 0.0 } else { stayed as f64 / size as f64 },
+            stayed_share: if size == 0 {
+                0.0
+            } else {
+                stayed as f64 / size as f64
+            },
         });
     }
     Some(ClusterMatching {
@@ -478,7 +532,9 @@ pub fn hungarian(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
     }
     if n > m {
         // Solve the transpose: each column gets a row.
-        let t: Vec<Vec<f64>> = (0..m).map(|j| (0..n).map(|i| cost[i][j]).collect()).collect();
+        let t: Vec<Vec<f64>> = (0..m)
+            .map(|j| (0..n).map(|i| cost[i][j]).collect())
+            .collect();
         let cols = hungarian(&t);
         let mut out = vec![None; n];
         for (j, i) in cols.iter().enumerate() {
@@ -594,9 +650,12 @@ mod tests {
 
     #[test]
     fn labels_order_numbers_by_value_and_none_last() {
-        let l = ordered([("10".into(), 1), ("2".into(), 5), (NONE.into(), 9)]);
+        let l = ordered([("10".into(), 1), ("2".into(), 5), (NONE.into(), 9)], None);
         assert_eq!(l, ["2", "10", NONE]);
-        let l = ordered([("b".into(), 1), ("a".into(), 1), ("c".into(), 7)]);
+        let l = ordered([("b".into(), 1), ("a".into(), 1), ("c".into(), 7)], None);
         assert_eq!(l, ["c", "a", "b"]);
+        let tiers = [("silver".into(), 9), (NONE.into(), 20), ("gold".into(), 1)];
+        let l = ordered(tiers, Some("platinum > gold > silver"));
+        assert_eq!(l, ["gold", "silver", NONE]);
     }
 }

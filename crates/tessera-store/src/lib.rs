@@ -360,7 +360,9 @@ fn family_sizes(
     for f in families {
         let counts = sizes.entry(f.clone()).or_default();
         for v in labels(batch, f)? {
-            *counts.entry(v.unwrap_or_else(|| NONE.to_string())).or_default() += 1;
+            *counts
+                .entry(v.unwrap_or_else(|| NONE.to_string()))
+                .or_default() += 1;
         }
     }
     Ok(sizes)
@@ -390,9 +392,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether `dir` holds a store.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(CATALOG).is_file()
+    }
+
     /// Opens the store only if it exists (for commands that read history).
     pub fn open_existing(dir: &Path) -> Result<Self> {
-        if !dir.join(CATALOG).is_file() {
+        if !Self::exists(dir) {
             return Err(StoreError::NotFound(format!(
                 "no store at {} (runs are recorded there by `tessera run`)",
                 dir.display()
@@ -492,11 +499,7 @@ impl Store {
             let p = e.map_err(|e| StoreError::io(&tmp, e))?.path();
             remove_any(&p)?;
         }
-        let listed: HashSet<String> = self
-            .run_ids()?
-            .into_iter()
-            .map(run_dir_name)
-            .collect();
+        let listed: HashSet<String> = self.run_ids()?.into_iter().map(run_dir_name).collect();
         let runs = self.dir.join("runs");
         for e in std::fs::read_dir(&runs).map_err(|e| StoreError::io(&runs, e))? {
             let e = e.map_err(|e| StoreError::io(&runs, e))?;
@@ -526,7 +529,9 @@ impl Store {
     fn salt(&self) -> Result<Vec<u8>> {
         Ok(self
             .db
-            .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| r.get(0))?)
+            .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// The suppression list: customers forgotten, by salted hash.
@@ -753,7 +758,9 @@ impl Store {
         let info = self.run(id)?;
         let families: String =
             self.db
-                .query_row("SELECT families FROM runs WHERE id = ?1", [id], |r| r.get(0))?;
+                .query_row("SELECT families FROM runs WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
         let dir = self.dir.join("runs").join(run_dir_name(id));
         let run_path = dir.join("run.json");
         let run_text =
@@ -783,8 +790,12 @@ impl Store {
                 let (family, label) = (family.trim(), label.trim());
                 if !snap.families.iter().any(|f| f == family) {
                     return Err(StoreError::NotFound(format!(
-                        "run {} has no family `{family}`; it has {}",
+                        "run {} has no family `{family}`{}; it has {}",
                         snap.info.id,
+                        tessera_core::config::did_you_mean(
+                            family,
+                            snap.families.iter().map(String::as_str)
+                        ),
                         snap.families.join(", ")
                     )));
                 }
@@ -809,10 +820,13 @@ impl Store {
                         .filter(|d| d.kind == "segment")
                         .map(|d| d.name.as_str())
                         .collect();
+                    let hint = tessera_core::config::did_you_mean(segment, names.iter().copied());
                     return Err(StoreError::NotFound(format!(
                         "run {} has no segment `{segment}`{}",
                         snap.info.id,
-                        if names.is_empty() {
+                        if !hint.is_empty() {
+                            hint
+                        } else if names.is_empty() {
                             String::new()
                         } else {
                             format!("; its segments are {}", names.join(", "))
@@ -984,9 +998,8 @@ fn insert_sizes(
     id: i64,
     sizes: &BTreeMap<String, BTreeMap<String, u64>>,
 ) -> Result<()> {
-    let mut st = tx.prepare(
-        "INSERT INTO sizes (run_id, family, label, members) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut st =
+        tx.prepare("INSERT INTO sizes (run_id, family, label, members) VALUES (?1, ?2, ?3, ?4)")?;
     for (family, labels) in sizes {
         for (label, n) in labels {
             st.execute(params![id, family, label, *n as i64])?;

@@ -208,7 +208,12 @@ fn migration_matrices_add_up_to_both_runs_sizes_and_match_a_naive_count() {
             let rows = m.from.len() - 1;
             let cols = m.to.len() - 1;
             for (i, l) in m.from[..rows].iter().enumerate() {
-                assert_eq!(m.counts[i].iter().sum::<u64>(), sa[l], "{} row {l}", m.family);
+                assert_eq!(
+                    m.counts[i].iter().sum::<u64>(),
+                    sa[l],
+                    "{} row {l}",
+                    m.family
+                );
                 assert_eq!(la.sizes[&m.family][l], sa[l]);
             }
             for (j, l) in m.to[..cols].iter().enumerate() {
@@ -275,7 +280,11 @@ fn migration_matrices_add_up_to_both_runs_sizes_and_match_a_naive_count() {
             assert_eq!(c.left, ma.difference(&mb).count() as u64);
             assert_eq!(c.drift, mb.len() as i64 - ma.len() as i64);
         }
-        let kept = a.ids.iter().filter(|i| pos_b.contains_key(i.as_str())).count() as u64;
+        let kept = a
+            .ids
+            .iter()
+            .filter(|i| pos_b.contains_key(i.as_str()))
+            .count() as u64;
         assert_eq!(d.customers.kept, kept);
         assert_eq!(d.customers.new, b.ids.len() as u64 - kept);
         assert_eq!(d.customers.gone, a.ids.len() as u64 - kept);
@@ -370,7 +379,10 @@ fn members_at_a_date_are_the_earlier_runs_after_a_later_run_changed_them() {
         assert_eq!(m.definitions[0].text, rule);
     }
     let err = store.run_at("2025-02-28").unwrap_err();
-    assert!(err.to_string().contains("no run has an as_of on or before 2025-02-28"));
+    assert!(
+        err.to_string()
+            .contains("no run has an as_of on or before 2025-02-28")
+    );
     let gold = store
         .members(&store.load(ia).unwrap(), "tier=gold")
         .unwrap();
@@ -461,7 +473,11 @@ fn forget_removes_the_customer_from_every_snapshot_and_keeps_no_plain_id() {
         assert!(!ids.iter().any(|i| i == "CFORGET9"));
         // Sizes were recounted: gold lost one member in each run.
         let s = &snaps[(r.id - 1) as usize];
-        let gold = s.tier.iter().filter(|t| t.as_deref() == Some("gold")).count() as u64;
+        let gold = s
+            .tier
+            .iter()
+            .filter(|t| t.as_deref() == Some("gold"))
+            .count() as u64;
         assert_eq!(l.sizes["tier"]["gold"], gold - 1);
     }
     assert!(store.suppression().unwrap().contains("CFORGET9"));
@@ -556,7 +572,10 @@ fn a_process_killed_while_recording_leaves_the_store_readable_and_earlier_runs_i
         let mut expected: Vec<String> = runs.iter().map(|id| format!("{id:06}")).collect();
         expected.sort();
         assert_eq!(folders, expected, "{step:?}");
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
         // And the store takes the next run.
         drop(store);
         let mut store = Store::open(dir.path()).unwrap();

@@ -76,6 +76,86 @@ pub enum Command {
   tessera export --config tessera.toml --segment vip --channel email --format parquet --out vip.parquet
   tessera export --config tessera.toml --segment vip --channel sms --fields customer_id,clv --holdout 0.1 --run out")]
     Export(ExportArgs),
+    /// List the runs recorded in the project store, newest first, with each segment's size.
+    #[command(after_help = "Examples:
+  tessera history --config tessera.toml
+  tessera history --config tessera.toml --limit 4 --json")]
+    History(HistoryArgs),
+    /// Show what changed between two recorded runs (default: the last two): customers moving
+    /// between segments, who entered and left, size drift, clusters and definitions.
+    #[command(after_help = "Examples:
+  tessera diff --config tessera.toml
+  tessera diff 3 5 --config tessera.toml --json")]
+    Diff(DiffArgs),
+    /// Print a segment's members from the store: as of a date, of a run, or of the last run.
+    #[command(after_help = "Examples:
+  tessera members --config tessera.toml --segment vip
+  tessera members --config tessera.toml --segment vip --at 2025-03-01
+  tessera members --config tessera.toml --segment tier=gold --run 4 --json")]
+    Members(MembersArgs),
+    /// Forget customers: remove them from every recorded run and leave them out of every
+    /// future run and export. The store keeps only a salted hash of their ids.
+    #[command(after_help = "Examples:
+  tessera forget --config tessera.toml --customer C000042
+  tessera forget --config tessera.toml --file erasure-requests.txt --json")]
+    Forget(ForgetArgs),
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// The project config; its `[store]` names the store (`.tessera` beside it by default).
+    #[arg(long, default_value = "tessera.toml")]
+    pub config: PathBuf,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Show at most this many runs (newest first).
+    #[arg(long, default_value_t = 8)]
+    pub limit: usize,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The earlier run's id (default: the second newest).
+    pub from: Option<i64>,
+    /// The later run's id (default: the newest).
+    pub to: Option<i64>,
+}
+
+#[derive(Args)]
+pub struct MembersArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A rule segment's name, or FAMILY=LABEL for one label of a group or model family
+    /// (tier=gold, rfm_segment=Champions, cluster=2, churn_risk=high).
+    #[arg(long)]
+    pub segment: String,
+    /// The last run whose as_of is on or before this day (YYYY-MM-DD).
+    #[arg(long, conflicts_with = "run")]
+    pub at: Option<String>,
+    /// A recorded run's id.
+    #[arg(long)]
+    pub run: Option<i64>,
+}
+
+#[derive(Args)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A customer's id; repeat for several.
+    #[arg(long)]
+    pub customer: Vec<String>,
+    /// A file of customer ids, one per line.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -18,6 +18,7 @@ pub fn write_export(
     export: &ExportConfig,
     ev: &Evaluated,
     out: &Path,
+    suppressed: Option<&tessera_core::suppress::Suppression>,
 ) -> Result<tessera_export::Summary, Failure> {
     let table = &ev.run.customers;
     let segment = segment_index(&ev.run.set, &export.segment)?;
@@ -103,6 +104,7 @@ pub fn write_export(
         format: export.format,
         money_decimals: config.money_decimals,
         out,
+        suppressed,
     })
     .map_err(|e| match e {
         tessera_export::ExportError::Unsupported { .. }
@@ -238,13 +240,15 @@ pub fn export(args: &ExportArgs, cli: &Cli) -> Result<(), Failure> {
     let t = &args.tables;
     let (_dir, prepared) = prepared(&t.config, t.run.as_deref(), t.as_of.as_deref())?;
     let ev = prepared.evaluate()?;
-    let s = write_export(&config, &export, &ev, &out)?;
+    // Customers forgotten since the run was made are left out all the same.
+    let suppressed = crate::history_stage::suppression(&config)?;
+    let s = write_export(&config, &export, &ev, &out, suppressed.as_ref())?;
     if t.json {
         let doc = summary_json(&export, &s, &out);
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !cli.quiet {
         println!(
-            "{}: {} of {} members of `{}` written to {} ({} without {} consent left out; {} flagged holdout)",
+            "{}: {} of {} members of `{}` written to {} ({} without {} consent left out{}; {} flagged holdout)",
             export.name,
             s.exported,
             s.members,
@@ -252,6 +256,11 @@ pub fn export(args: &ExportArgs, cli: &Cli) -> Result<(), Failure> {
             out.display(),
             s.without_consent,
             export.channel,
+            if s.suppressed > 0 {
+                format!(", {} forgotten left out", s.suppressed)
+            } else {
+                String::new()
+            },
             s.holdout
         );
     }
@@ -273,6 +282,7 @@ pub fn summary_json(
         "fields": s.fields,
         "members": s.members,
         "without_consent": s.without_consent,
+        "suppressed": s.suppressed,
         "exported": s.exported,
         "holdout_share": export.holdout,
         "holdout": s.holdout,

@@ -42,9 +42,19 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     check_custom_features(&config)?;
     check_rule_syntax(&config)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // Customers forgotten are left out of the inputs; the run is recorded in the store.
+    let suppressed = crate::history_stage::suppression(&config)?;
+    let mut store = if config.store.enabled && !req.features_only {
+        Some(tessera_store::Store::open(&config.store.path)?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let bars = Bars::new(req.quiet);
-    let opts = IngestOptions { strict: req.strict };
+    let opts = IngestOptions {
+        strict: req.strict,
+        suppress: suppressed.clone().map(std::sync::Arc::new),
+    };
     let outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
     let seconds = |t: Instant| StageTime {
         seconds: t.elapsed().as_secs_f64(),
@@ -57,6 +67,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let (mut segments, mut groups, mut clustering, mut clv) = Default::default();
     let mut exports = BTreeMap::new();
     let mut report = None;
+    let mut recorded_features = None;
     if let Some(day) = as_of {
         let started = Instant::now();
         let models = !req.features_only;
@@ -89,6 +100,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         }
         let started = Instant::now();
         write_features(&features, out, req.csv)?;
+        recorded_features = Some(features.clone());
         feature_seconds += started.elapsed().as_secs_f64();
         stages.insert(
             "features".to_string(),
@@ -122,7 +134,13 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 for e in &config.exports {
                     let file = dir.join(format!("{}.{}", e.name, e.format.key()));
-                    let s = crate::cmd_export::write_export(&config, e, &ev, &file)?;
+                    let s = crate::cmd_export::write_export(
+                        &config,
+                        e,
+                        &ev,
+                        &file,
+                        suppressed.as_ref(),
+                    )?;
                     exports.insert(
                         e.name.clone(),
                         crate::cmd_export::summary_json(e, &s, &file),
@@ -141,7 +159,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
             report = Some((ev, profiles));
         }
     }
-    let summary = RunSummary {
+    let mut summary = RunSummary {
         version: env!("CARGO_PKG_VERSION"),
         config_hash: tessera_ingest::config_hash(&text),
         as_of: as_of.map(|d| tessera_core::value::days_to_date(d).to_string()),
@@ -154,10 +172,35 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         clustering,
         clv,
         exports,
+        snapshot: None,
+    };
+    let run = serde_json::to_value(&summary)?;
+    let snapshot = match (&store, &recorded_features) {
+        (Some(_), Some(features)) => Some(crate::history_stage::Snapshot::build(
+            &config,
+            &text,
+            features,
+            report.as_ref().map(|(ev, _)| ev),
+            summary.as_of.clone(),
+            out,
+        )?),
+        _ => None,
     };
     if let Some((ev, profiles)) = &report {
-        let run = serde_json::to_value(&summary)?;
-        crate::report_stage::write(ev, &config, &run, profiles, out)?;
+        let history = match (&store, &snapshot) {
+            (Some(store), Some(snap)) => {
+                crate::history_stage::report_history(store, &snap.record(&run))?
+            }
+            _ => None,
+        };
+        crate::report_stage::write(ev, &config, &run, profiles, out, history)?;
+    }
+    if let (Some(store), Some(snap)) = (store.as_mut(), &snapshot) {
+        let info = store.record(&snap.record(&run), config.store.keep, &mut |_| {})?;
+        summary.snapshot = Some(serde_json::json!({
+            "run": info.id,
+            "store": config.store.path.display().to_string(),
+        }));
     }
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")

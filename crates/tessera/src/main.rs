@@ -9,8 +9,10 @@ mod cmd_cluster;
 mod cmd_clv;
 mod cmd_demo;
 mod cmd_export;
+mod cmd_history;
 mod cmd_run;
 mod cmd_segments;
+mod history_stage;
 mod output;
 mod profile_stage;
 mod progress;
@@ -48,6 +50,10 @@ fn main() -> ExitCode {
         cli::Command::Cluster(args) => cmd_cluster::cluster(args, &cli),
         cli::Command::Clv(args) => cmd_clv::clv(args, &cli),
         cli::Command::Export(args) => cmd_export::export(args, &cli),
+        cli::Command::History(args) => cmd_history::history(args, &cli),
+        cli::Command::Diff(args) => cmd_history::diff(args, &cli),
+        cli::Command::Members(args) => cmd_history::members(args, &cli),
+        cli::Command::Forget(args) => cmd_history::forget(args, &cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

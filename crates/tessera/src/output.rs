@@ -133,6 +133,21 @@ pub fn run_table(summary: &RunSummary, out: &Path) -> String {
         summary.rejected_total,
         out.join("rejects.csv").display()
     );
+    let suppressed: u64 = summary.sources.values().map(|r| r.suppressed).sum();
+    if suppressed > 0 {
+        let _ = writeln!(
+            s,
+            "{suppressed} rows of forgotten customers left out (see `tessera forget`)"
+        );
+    }
+    if let Some(snap) = &summary.snapshot {
+        let _ = writeln!(
+            s,
+            "recorded as run {} in {} (`tessera history`, `tessera diff`)",
+            snap["run"],
+            snap["store"].as_str().unwrap_or("")
+        );
+    }
     if let Some(c) = &summary.clv {
         let count = &c["count"];
         let _ = writeln!(

@@ -225,6 +225,7 @@ pub fn write(
     run: &serde_json::Value,
     profiles: &Profiles,
     out: &Path,
+    history: Option<tessera_report::History>,
 ) -> Result<(), Failure> {
     let names: Vec<String> = ev
         .run
@@ -241,6 +242,7 @@ pub fn write(
         overlap: Some((names, counts)),
         rfm: rfm_grid(ev, config)?,
         projection: projection(ev, config, run, profiles)?,
+        history,
     };
     let html = tessera_report::render(&input);
     let tmp = out.join(".report.html.partial");

@@ -589,6 +589,16 @@ pub fn write_assignments(
     members: &[BooleanArray],
     path: &Path,
 ) -> Result<(), Failure> {
+    write_parquet(&assignments_batch(set, customers, members)?, path)
+}
+
+/// A row per customer: `customer_id`, the list of their segments, one column per group (the
+/// first matching segment) and the cluster when the run has one.
+pub fn assignments_batch(
+    set: &SegmentSet,
+    customers: &Table,
+    members: &[BooleanArray],
+) -> Result<RecordBatch, Failure> {
     let n = customers.len();
     let ids = customers.column("customer_id").expect("checked").clone();
     let names = segment_names(set);
@@ -630,8 +640,10 @@ pub fn write_assignments(
         ));
         columns.push(cluster.clone());
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    write_parquet(&batch, path)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Rows per row group of `assignments.parquet`.

@@ -1,8 +1,8 @@
 //! Checking what the file says into the types of `config`, with a position for every mistake.
 
 use super::raw::{
-    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawExport, RawFeatures, RawStore,
-    RawFieldTable, RawGroup, RawRfm, RawSegment, RawSource,
+    RawClustering, RawClv, RawColumn, RawConfig, RawCustomEntry, RawExport, RawFeatures,
+    RawFieldTable, RawGroup, RawRfm, RawSegment, RawSource, RawStore,
 };
 use super::*;
 use crate::value::{self, LocalTime};
