@@ -70,9 +70,15 @@ pub struct History {
     /// The kept runs and this one, oldest first, as the trend charts label them.
     pub runs: Vec<String>,
     /// Per family, each label's size in every run of `runs` (0 where it had no members).
-    pub trends: Vec<(String, Vec<(String, Vec<f64>)>)>,
+    pub trends: Vec<Trend>,
     /// Definitions added, removed or changed since the previous run, as "kind name: change".
     pub definitions: Vec<String>,
+}
+
+pub struct Trend {
+    pub family: String,
+    /// Each label with its size in every run.
+    pub series: Vec<(String, Vec<f64>)>,
 }
 
 pub struct Migration {
@@ -618,7 +624,7 @@ fn history(out: &mut String, h: &History) {
                 ),
             );
         }
-        for (family, series) in &h.trends {
+        for Trend { family, series } in &h.trends {
             let series: Vec<(&str, Vec<f64>)> = series
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.clone()))
@@ -626,7 +632,14 @@ fn history(out: &mut String, h: &History) {
             figure(
                 out,
                 &format!("trend-{family}"),
-                &format!("Members of each {family} label in the kept runs, oldest first."),
+                &if family == "segments" {
+                    "Members of each rule segment in the kept runs and this one, oldest first."
+                        .to_string()
+                } else {
+                    format!(
+                        "Members of each {family} label in the kept runs and this one, oldest first."
+                    )
+                },
                 svg::trends(&format!("Sizes of {family} over time"), &h.runs, &series),
             );
         }

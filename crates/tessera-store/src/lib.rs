@@ -107,6 +107,9 @@ impl StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Family → label → members of one run (`segments` included).
+pub type Sizes = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// A segment, group or model definition as one run used it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Definition {
@@ -169,7 +172,7 @@ pub struct Loaded {
     pub info: RunInfo,
     pub definitions: Vec<Definition>,
     /// Family → label → members, `segments` included.
-    pub sizes: BTreeMap<String, BTreeMap<String, u64>>,
+    pub sizes: Sizes,
     /// The exclusive families, in the run's order.
     pub families: Vec<String>,
     pub run: serde_json::Value,
@@ -348,8 +351,8 @@ fn family_sizes(
     batch: &RecordBatch,
     families: &[String],
     definitions: &[Definition],
-) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
-    let mut sizes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+) -> Result<Sizes> {
+    let mut sizes: Sizes = BTreeMap::new();
     if batch.column_by_name(SEGMENTS).is_some() {
         let seg = sizes.entry(SEGMENTS.to_string()).or_default();
         for d in definitions.iter().filter(|d| d.kind == "segment") {
@@ -709,7 +712,7 @@ impl Store {
     }
 
     /// Family → label → members of every kept run, oldest first.
-    pub fn size_history(&self) -> Result<Vec<(RunInfo, BTreeMap<String, BTreeMap<String, u64>>)>> {
+    pub fn size_history(&self) -> Result<Vec<(RunInfo, Sizes)>> {
         let mut runs = self.runs()?;
         runs.reverse();
         runs.into_iter()
@@ -720,11 +723,11 @@ impl Store {
             .collect()
     }
 
-    fn sizes(&self, id: i64) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    fn sizes(&self, id: i64) -> Result<Sizes> {
         let mut st = self
             .db
             .prepare("SELECT family, label, members FROM sizes WHERE run_id = ?1")?;
-        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut out: Sizes = BTreeMap::new();
         let rows = st.query_map([id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -997,11 +1000,7 @@ impl Store {
     }
 }
 
-fn insert_sizes(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    sizes: &BTreeMap<String, BTreeMap<String, u64>>,
-) -> Result<()> {
+fn insert_sizes(tx: &rusqlite::Transaction<'_>, id: i64, sizes: &Sizes) -> Result<()> {
     let mut st =
         tx.prepare("INSERT INTO sizes (run_id, family, label, members) VALUES (?1, ?2, ?3, ?4)")?;
     for (family, labels) in sizes {

@@ -4,7 +4,6 @@ use crate::Failure;
 use crate::cli::{Cli, DiffArgs, ForgetArgs, HistoryArgs, MembersArgs, StoreArgs};
 use crate::history_stage::run_name;
 use anyhow::anyhow;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use tessera_store::diff::Diff;
 use tessera_store::{RunInfo, Store, StoreError};
@@ -79,7 +78,7 @@ fn table(rows: &[Vec<String>], indent: &str) -> String {
 pub fn history(args: &HistoryArgs, _cli: &Cli) -> Result<(), Failure> {
     let (config, store) = open(&args.store)?;
     let history = store.size_history().map_err(store_failure)?;
-    let shown: Vec<&(RunInfo, BTreeMap<String, BTreeMap<String, u64>>)> =
+    let shown: Vec<&(RunInfo, tessera_store::Sizes)> =
         history.iter().rev().take(args.limit).collect();
     if args.store.json {
         let runs: Vec<serde_json::Value> = shown

@@ -230,7 +230,7 @@ pub fn report_history(
                     (l, ys)
                 })
                 .collect();
-            (family, series)
+            tessera_report::Trend { family, series }
         })
         .collect();
     Ok(Some(to_report(&d, runs, trends)))
@@ -239,7 +239,7 @@ pub fn report_history(
 fn to_report(
     d: &Diff,
     runs: Vec<String>,
-    trends: Vec<(String, Vec<(String, Vec<f64>)>)>,
+    trends: Vec<tessera_report::Trend>,
 ) -> tessera_report::History {
     tessera_report::History {
         previous: run_name(d.from.id, d.from.as_of.as_deref()),

@@ -218,3 +218,81 @@ fn the_report_renders_in_a_browser_without_errors_or_network() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+#[test]
+fn a_second_run_s_report_shows_the_movement_since_the_first() {
+    let Some(bin) = chromium() else {
+        assert!(
+            std::env::var_os("TESSERA_REQUIRE_BROWSER").is_none(),
+            "TESSERA_REQUIRE_BROWSER is set but no Chromium was found (apt-get install chromium)"
+        );
+        eprintln!("skipped: no Chromium on this machine (apt-get install chromium to run it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shop = common::demo(dir.path(), 2000, 8);
+    let first = std::fs::read_to_string(shop.join("out/report.html")).unwrap();
+    assert!(
+        !first.contains("<section id=\"history\">"),
+        "the first run has nothing to compare with"
+    );
+    // The same shop a month earlier: customers move between tiers and RFM names.
+    common::run_ok(
+        &shop,
+        &[
+            "--quiet",
+            "run",
+            "--config",
+            "tessera.toml",
+            "--out",
+            "out2",
+            "--as-of",
+            "2025-12-01",
+        ],
+    );
+    let report = shop.join("out2/report.html");
+    let page = format!("file://{}", report.display());
+    let l = load(&bin, dir.path(), &page);
+    assert!(l.console.is_empty(), "console messages: {:?}", l.console);
+    assert!(l.page_requests.is_empty(), "{:?}", l.page_requests);
+    let dom = &l.dom;
+    let start = dom
+        .find("<section id=\"history\">")
+        .expect("a history section");
+    let section = &dom[start..start + dom[start..].find("</section>").unwrap()];
+    assert!(
+        section.contains("Compared with run 1, as of 2026-01-01"),
+        "{section}"
+    );
+    for c in [
+        "migration-tier",
+        "migration-rfm_segment",
+        "migration-cluster",
+        "migration-churn_risk",
+        "trend-segments",
+        "trend-tier",
+    ] {
+        let at = section
+            .find(&format!("data-chart=\"{c}\""))
+            .unwrap_or_else(|| panic!("chart {c} missing"));
+        let end = section[at..].find("</figure>").unwrap() + at;
+        assert!(
+            section[at..end].matches("class=\"mark\"").count() > 0,
+            "chart {c} drew no marks"
+        );
+    }
+    if let Some(keep) = std::env::var_os("TESSERA_HISTORY_SCREENSHOT") {
+        let shot = dir.path().join("history.png");
+        browser(
+            &bin,
+            &dir.path().join("chromium-profile"),
+            &[
+                &format!("--screenshot={}", shot.display()),
+                "--window-size=1100,9000",
+                "--hide-scrollbars",
+            ],
+            &page,
+        );
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}
