@@ -312,3 +312,30 @@ fn clustering_mistakes_name_their_key() {
         "shop/tessera.toml:17:14: `winsorize(0.9, 0.1)`: expected quantiles 0 <= LO < HI <= 1"
     );
 }
+
+#[test]
+fn store_defaults_beside_the_config_and_checks_its_keys() {
+    let c = Config::from_toml(OK, "shop/tessera.toml".as_ref()).unwrap();
+    assert_eq!(c.store.path, std::path::Path::new("shop/.tessera"));
+    assert_eq!((c.store.keep, c.store.enabled), (50, true));
+    let c = Config::from_toml(
+        &format!("{OK}\n[store]\npath = \"history\"\nkeep = 3\nenabled = false\n"),
+        "shop/tessera.toml".as_ref(),
+    )
+    .unwrap();
+    assert_eq!(c.store.path, std::path::Path::new("shop/history"));
+    assert_eq!((c.store.keep, c.store.enabled), (3, false));
+    // OK has 13 lines; after a blank line [store] is line 15 and its first key line 16.
+    assert_eq!(
+        err(&format!("{OK}\n[store]\nkeep = 0\n")),
+        "shop/tessera.toml:16:8: store.keep must be 1..=100000 (the number of runs kept; set enabled = false to record none)"
+    );
+    assert_eq!(
+        err(&format!("{OK}\n[store]\npath = \" \"\n")),
+        "shop/tessera.toml:16:8: store.path must not be empty"
+    );
+    assert!(
+        err(&format!("{OK}\n[store]\nkeeps = 3\n"))
+            .starts_with("shop/tessera.toml:16:1: unknown field `keeps`")
+    );
+}

@@ -41,9 +41,7 @@ type Counts = (usize, usize, usize, usize, usize);
 
 /// Exports the six customers below (five members, two of them without consent), with the
 /// given customers suppressed; returns the counts and the rows written.
-fn export_six(
-    suppressed: Option<&Suppression>,
-) -> (Counts, Vec<Vec<String>>) {
+fn export_six(suppressed: Option<&Suppression>) -> (Counts, Vec<Vec<String>>) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.csv");
     let ids = StringArray::from(vec!["c1", "c2", "c3", "c4", "c5", "c6"]);
