@@ -186,21 +186,33 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         )?),
         _ => None,
     };
+    let mut store_steps = BTreeMap::new();
     if let Some((ev, profiles)) = &report {
+        let started = Instant::now();
         let history = match (&store, &snapshot) {
             (Some(store), Some(snap)) => {
                 crate::history_stage::report_history(store, &snap.record(&run))?
             }
             _ => None,
         };
+        store_steps.insert("compare".to_string(), started.elapsed().as_secs_f64());
         crate::report_stage::write(ev, &config, &run, profiles, out, history)?;
     }
     if let (Some(store), Some(snap)) = (store.as_mut(), &snapshot) {
+        let started = Instant::now();
         let info = store.record(&snap.record(&run), config.store.keep, &mut |_| {})?;
+        store_steps.insert("record".to_string(), started.elapsed().as_secs_f64());
         summary.snapshot = Some(serde_json::json!({
             "run": info.id,
             "store": config.store.path.display().to_string(),
         }));
+        summary.stages.insert(
+            "store".to_string(),
+            StageTime {
+                seconds: store_steps.values().sum(),
+                steps: store_steps,
+            },
+        );
     }
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
