@@ -2,11 +2,10 @@
 //! customers included), who entered and left each segment, size drift, the clusters of one run
 //! matched to the other's with their centroids' drift, and the definitions that changed.
 
-use crate::{
-    Definition, Loaded, NONE, Result, RunInfo, SEGMENTS, customer_ids, labels, segment_lists,
-};
+use crate::{Definition, Loaded, NONE, Result, RunInfo, SEGMENTS};
+use arrow_array::Array;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Row label of customers only the later run has.
 pub const NEW: &str = "(new)";
@@ -153,35 +152,32 @@ fn ordered(labels: impl IntoIterator<Item = (String, u64)>, group: Option<&str>)
 
 /// Compares an earlier snapshot `a` with a later one `b`.
 pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
-    let ids_a = customer_ids(&a.assignments)?;
-    let ids_b = customer_ids(&b.assignments)?;
-    let index_a: HashMap<&str, usize> = ids_a
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let ids_a = Coded::strings(&a.assignments, "customer_id")?;
+    let ids_b = Coded::strings(&b.assignments, "customer_id")?;
+    let (na, nb) = (ids_a.len(), ids_b.len());
+    let index_a: HashMap<&str, usize> = (0..na).map(|i| (ids_a.value(i), i)).collect();
     // For each row of b, its row in a.
-    let in_a: Vec<Option<usize>> = ids_b
-        .iter()
-        .map(|s| index_a.get(s.as_str()).copied())
+    let in_a: Vec<Option<usize>> = (0..nb)
+        .map(|j| index_a.get(ids_b.value(j)).copied())
         .collect();
+    drop(index_a);
     let kept = in_a.iter().flatten().count() as u64;
-    let mut seen_a = vec![false; ids_a.len()];
+    let mut seen_a = vec![false; na];
     for &i in in_a.iter().flatten() {
         seen_a[i] = true;
     }
     let customers = Population {
-        before: ids_a.len() as u64,
-        after: ids_b.len() as u64,
+        before: na as u64,
+        after: nb as u64,
         kept,
-        new: ids_b.len() as u64 - kept,
-        gone: ids_a.len() as u64 - kept,
+        new: nb as u64 - kept,
+        gone: na as u64 - kept,
     };
     let mut families = Vec::new();
     let mut segments = Vec::new();
     for family in a.families.iter().filter(|f| b.families.contains(f)) {
-        let la = labels(&a.assignments, family)?;
-        let lb = labels(&b.assignments, family)?;
+        let la = Coded::column(&a.assignments, family)?;
+        let lb = Coded::column(&b.assignments, family)?;
         let group = b
             .definitions
             .iter()
@@ -191,7 +187,7 @@ pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
         segments.extend(changes_of(&m));
         families.push(m);
     }
-    segments.extend(rule_segment_changes(a, b, &in_a, &seen_a));
+    segments.extend(rule_segment_changes(a, b, &in_a, &seen_a)?);
     let clusters = match families.iter().find(|m| m.family == "cluster") {
         Some(m) => match_clusters(&a.run, &b.run, m),
         None => None,
@@ -207,46 +203,83 @@ pub fn diff(a: &Loaded, b: &Loaded) -> Result<Diff> {
     })
 }
 
+/// A column of labels as small integer codes: `names[codes[row]]` is the row's label.
+struct Coded {
+    names: Vec<String>,
+    codes: Vec<u32>,
+}
+
+impl Coded {
+    /// A column cast to strings.
+    fn strings(batch: &arrow_array::RecordBatch, column: &str) -> Result<arrow_array::StringArray> {
+        use arrow_array::cast::AsArray;
+        let a = batch.column_by_name(column).ok_or_else(|| {
+            crate::StoreError::NotFound(format!("the snapshot has no column `{column}`"))
+        })?;
+        let s = arrow_cast::cast(a, &arrow_schema::DataType::Utf8)?;
+        Ok(s.as_string::<i32>().clone())
+    }
+
+    /// A family's column; nulls get the label [`NONE`].
+    fn column(batch: &arrow_array::RecordBatch, column: &str) -> Result<Self> {
+        let s = Self::strings(batch, column)?;
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut names = Vec::new();
+        let codes = (0..s.len())
+            .map(|i| {
+                let v = if s.is_valid(i) { s.value(i) } else { NONE };
+                *index.entry(v).or_insert_with(|| {
+                    names.push(v.to_string());
+                    names.len() as u32 - 1
+                })
+            })
+            .collect();
+        Ok(Self { names, codes })
+    }
+
+    fn counts(&self) -> Vec<u64> {
+        let mut c = vec![0u64; self.names.len()];
+        for &k in &self.codes {
+            c[k as usize] += 1;
+        }
+        c
+    }
+}
+
 fn migration(
     family: &str,
-    la: &[Option<String>],
-    lb: &[Option<String>],
+    la: &Coded,
+    lb: &Coded,
     in_a: &[Option<usize>],
     seen_a: &[bool],
     group: Option<&str>,
 ) -> Migration {
-    let label = |v: &Option<String>| v.clone().unwrap_or_else(|| NONE.to_string());
-    let count = |ls: &[Option<String>]| {
-        let mut c: BTreeMap<String, u64> = BTreeMap::new();
-        for v in ls {
-            *c.entry(label(v)).or_default() += 1;
-        }
-        c
+    let sized =
+        |c: &Coded| -> Vec<(String, u64)> { c.names.iter().cloned().zip(c.counts()).collect() };
+    let mut from = ordered(sized(la), group);
+    let mut to = ordered(sized(lb), group);
+    // Code → row (column) of the matrix.
+    let place = |c: &Coded, order: &[String]| -> Vec<usize> {
+        c.names
+            .iter()
+            .map(|n| {
+                order
+                    .iter()
+                    .position(|o| o == n)
+                    .expect("every label is ordered")
+            })
+            .collect()
     };
-    let mut from = ordered(count(la), group);
-    let mut to = ordered(count(lb), group);
-    let row: HashMap<String, usize> = from
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(i, l)| (l, i))
-        .collect();
-    let col: HashMap<String, usize> = to
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(i, l)| (l, i))
-        .collect();
+    let (row, col) = (place(la, &from), place(lb, &to));
     let (new_row, gone_col) = (from.len(), to.len());
     let mut counts = vec![vec![0u64; to.len() + 1]; from.len() + 1];
-    for (j, v) in lb.iter().enumerate() {
-        let c = col[&label(v)];
-        let r = in_a[j].map_or(new_row, |i| row[&label(&la[i])]);
-        counts[r][c] += 1;
+    for (j, &code) in lb.codes.iter().enumerate() {
+        let r = in_a[j].map_or(new_row, |i| row[la.codes[i] as usize]);
+        counts[r][col[code as usize]] += 1;
     }
-    for (i, v) in la.iter().enumerate() {
+    for (i, &code) in la.codes.iter().enumerate() {
         if !seen_a[i] {
-            counts[row[&label(v)]][gone_col] += 1;
+            counts[row[code as usize]][gone_col] += 1;
         }
     }
     from.push(NEW.to_string());
@@ -301,76 +334,130 @@ fn changes_of(m: &Migration) -> Vec<SegmentChange> {
         .collect()
 }
 
+/// Each row's rule segments as codes into `names` (sorted), `offsets[r]..offsets[r + 1]`.
+struct Lists {
+    offsets: Vec<usize>,
+    codes: Vec<usize>,
+}
+
+impl Lists {
+    fn of(batch: &arrow_array::RecordBatch, index: &HashMap<&str, usize>) -> Self {
+        use arrow_array::cast::AsArray;
+        let mut offsets = vec![0];
+        let mut codes = Vec::new();
+        if let Some(list) = batch
+            .column_by_name(SEGMENTS)
+            .and_then(|a| a.as_list_opt::<i32>())
+        {
+            let values = list.values().as_string::<i32>();
+            let o = list.value_offsets();
+            for r in 0..list.len() {
+                if list.is_valid(r) {
+                    let start = codes.len();
+                    codes.extend(
+                        (o[r] as usize..o[r + 1] as usize)
+                            .filter(|&k| values.is_valid(k))
+                            .filter_map(|k| index.get(values.value(k)).copied()),
+                    );
+                    codes[start..].sort_unstable();
+                }
+                offsets.push(codes.len());
+            }
+        } else {
+            offsets.resize(batch.num_rows() + 1, 0);
+        }
+        Self { offsets, codes }
+    }
+
+    fn row(&self, r: usize) -> &[usize] {
+        &self.codes[self.offsets[r]..self.offsets[r + 1]]
+    }
+}
+
 /// Entered and left of each rule segment (segments overlap, so no matrix).
 fn rule_segment_changes(
     a: &Loaded,
     b: &Loaded,
     in_a: &[Option<usize>],
     seen_a: &[bool],
-) -> Vec<SegmentChange> {
+) -> Result<Vec<SegmentChange>> {
     if a.assignments.column_by_name(SEGMENTS).is_none()
         && b.assignments.column_by_name(SEGMENTS).is_none()
     {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let sa = segment_lists(&a.assignments);
-    let sb = segment_lists(&b.assignments);
+    // Every segment either run defines or holds members of.
     let mut names: Vec<String> = Vec::new();
     for d in a.definitions.iter().chain(&b.definitions) {
-        if d.kind == "segment" && !names.contains(&d.name) {
+        if d.kind == "segment" {
             names.push(d.name.clone());
         }
     }
-    for l in sa.iter().chain(&sb) {
-        for s in l {
-            if !names.contains(s) {
-                names.push(s.clone());
-            }
-        }
+    for (_, sizes) in [&a.sizes, &b.sizes]
+        .iter()
+        .filter_map(|s| s.get_key_value(SEGMENTS))
+    {
+        names.extend(sizes.keys().cloned());
     }
     names.sort();
+    names.dedup();
     let index: HashMap<&str, usize> = names
         .iter()
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
         .collect();
+    let (sa, sb) = (
+        Lists::of(&a.assignments, &index),
+        Lists::of(&b.assignments, &index),
+    );
     let n = names.len();
     let (mut before, mut after, mut entered, mut left) =
         (vec![0u64; n], vec![0u64; n], vec![0u64; n], vec![0u64; n]);
-    for l in &sa {
-        for s in l {
-            before[index[s.as_str()]] += 1;
-        }
+    for &s in &sa.codes {
+        before[s] += 1;
     }
-    for (j, l) in sb.iter().enumerate() {
-        let was: HashSet<&str> = in_a[j]
-            .map(|i| sa[i].iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        for s in l {
-            after[index[s.as_str()]] += 1;
-            if !was.contains(s.as_str()) {
-                entered[index[s.as_str()]] += 1;
+    for &s in &sb.codes {
+        after[s] += 1;
+    }
+    for (j, was) in in_a.iter().enumerate() {
+        let now = sb.row(j);
+        let was = was.map_or(&[][..], |i| sa.row(i));
+        // Both sorted: one merge finds who entered and who left.
+        let (mut p, mut q) = (0, 0);
+        while p < was.len() || q < now.len() {
+            match (was.get(p), now.get(q)) {
+                (Some(x), Some(y)) if x == y => {
+                    p += 1;
+                    q += 1;
+                }
+                (Some(x), Some(y)) if x < y => {
+                    left[*x] += 1;
+                    p += 1;
+                }
+                (Some(x), None) => {
+                    left[*x] += 1;
+                    p += 1;
+                }
+                (_, Some(y)) => {
+                    entered[*y] += 1;
+                    q += 1;
+                }
+                (None, None) => unreachable!(),
             }
         }
-        let now: HashSet<&str> = l.iter().map(String::as_str).collect();
-        for s in &was {
-            if !now.contains(s) {
-                left[index[s]] += 1;
+    }
+    for (i, seen) in seen_a.iter().enumerate() {
+        if !seen {
+            for &s in sa.row(i) {
+                left[s] += 1;
             }
         }
     }
-    for (i, l) in sa.iter().enumerate() {
-        if !seen_a[i] {
-            for s in l {
-                left[index[s.as_str()]] += 1;
-            }
-        }
-    }
-    names
+    Ok(names
         .iter()
         .enumerate()
         .map(|(k, s)| change(SEGMENTS, s, before[k], after[k], entered[k], left[k]))
-        .collect()
+        .collect())
 }
 
 fn definition_changes(a: &[Definition], b: &[Definition]) -> Vec<DefinitionChange> {
