@@ -52,7 +52,7 @@ use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchReader};
 use arrow_schema::DataType;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use tessera_core::suppress::Suppression;
@@ -352,25 +352,49 @@ fn family_sizes(
     families: &[String],
     definitions: &[Definition],
 ) -> Result<Sizes> {
-    let mut sizes: Sizes = BTreeMap::new();
-    if batch.column_by_name(SEGMENTS).is_some() {
+    let mut sizes = Sizes::new();
+    if let Some(list) = batch
+        .column_by_name(SEGMENTS)
+        .and_then(|a| a.as_list_opt::<i32>())
+    {
         let seg = sizes.entry(SEGMENTS.to_string()).or_default();
         for d in definitions.iter().filter(|d| d.kind == "segment") {
             seg.insert(d.name.clone(), 0);
         }
-        for list in segment_lists(batch) {
-            for s in list {
-                *seg.entry(s).or_default() += 1;
+        // Every value of every (valid) list, counted by name without copying it per row.
+        let values = arrow_cast::cast(list.values(), &DataType::Utf8)?;
+        let values = values.as_string::<i32>();
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        let offsets = list.value_offsets();
+        for r in (0..list.len()).filter(|&r| list.is_valid(r)) {
+            for k in offsets[r] as usize..offsets[r + 1] as usize {
+                if values.is_valid(k) {
+                    *counts.entry(values.value(k)).or_default() += 1;
+                }
             }
+        }
+        for (name, n) in counts {
+            *seg.entry(name.to_string()).or_default() += n;
         }
     }
     for f in families {
-        let counts = sizes.entry(f.clone()).or_default();
-        for v in labels(batch, f)? {
-            *counts
-                .entry(v.unwrap_or_else(|| NONE.to_string()))
-                .or_default() += 1;
+        let a = batch
+            .column_by_name(f)
+            .ok_or_else(|| StoreError::NotFound(format!("the snapshot has no column `{f}`")))?;
+        let a = arrow_cast::cast(a, &DataType::Utf8)?;
+        let a = a.as_string::<i32>();
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for r in 0..a.len() {
+            let v = if a.is_valid(r) { a.value(r) } else { NONE };
+            *counts.entry(v).or_default() += 1;
         }
+        sizes.insert(
+            f.clone(),
+            counts
+                .into_iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect(),
+        );
     }
     Ok(sizes)
 }
@@ -760,24 +784,37 @@ impl Store {
         Ok(defs)
     }
 
+    /// Reads two snapshots back, their files at the same time.
+    pub fn load_pair(&self, a: i64, b: i64) -> Result<(Loaded, Loaded)> {
+        let (ma, mb) = (self.catalog_part(a)?, self.catalog_part(b)?);
+        let dir = self.dir.as_path();
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| files_part(dir, a));
+            let fb = files_part(dir, b);
+            (ta.join().expect("reading a snapshot panicked"), fb)
+        });
+        let ((run_a, batch_a), (run_b, batch_b)) = (ra?, rb?);
+        Ok((ma.with(run_a, batch_a), mb.with(run_b, batch_b)))
+    }
+
     /// Reads a snapshot back.
     pub fn load(&self, id: i64) -> Result<Loaded> {
+        let part = self.catalog_part(id)?;
+        let (run, assignments) = files_part(&self.dir, id)?;
+        Ok(part.with(run, assignments))
+    }
+
+    fn catalog_part(&self, id: i64) -> Result<CatalogPart> {
         let info = self.run(id)?;
         let families: String =
             self.db
                 .query_row("SELECT families FROM runs WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-        let dir = self.dir.join("runs").join(run_dir_name(id));
-        let run_path = dir.join("run.json");
-        let run_text =
-            std::fs::read_to_string(&run_path).map_err(|e| StoreError::io(&run_path, e))?;
-        Ok(Loaded {
+        Ok(CatalogPart {
             definitions: self.definitions(id)?,
             sizes: self.sizes(id)?,
             families: serde_json::from_str(&families)?,
-            run: serde_json::from_str(&run_text)?,
-            assignments: read_parquet(&dir.join(ASSIGNMENTS))?,
             info,
         })
     }
@@ -998,6 +1035,38 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A snapshot's catalog rows, before its files are read.
+struct CatalogPart {
+    info: RunInfo,
+    definitions: Vec<Definition>,
+    sizes: Sizes,
+    families: Vec<String>,
+}
+
+impl CatalogPart {
+    fn with(self, run: serde_json::Value, assignments: RecordBatch) -> Loaded {
+        Loaded {
+            info: self.info,
+            definitions: self.definitions,
+            sizes: self.sizes,
+            families: self.families,
+            run,
+            assignments,
+        }
+    }
+}
+
+/// A snapshot's summary and assignments.
+fn files_part(store: &Path, id: i64) -> Result<(serde_json::Value, RecordBatch)> {
+    let dir = store.join("runs").join(run_dir_name(id));
+    let run_path = dir.join("run.json");
+    let run_text = std::fs::read_to_string(&run_path).map_err(|e| StoreError::io(&run_path, e))?;
+    Ok((
+        serde_json::from_str(&run_text)?,
+        read_parquet(&dir.join(ASSIGNMENTS))?,
+    ))
 }
 
 fn insert_sizes(tx: &rusqlite::Transaction<'_>, id: i64, sizes: &Sizes) -> Result<()> {

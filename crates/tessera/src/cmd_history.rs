@@ -171,8 +171,7 @@ pub fn diff(args: &DiffArgs, _cli: &Cli) -> Result<(), Failure> {
             }
         },
     };
-    let a = store.load(from).map_err(store_failure)?;
-    let b = store.load(to).map_err(store_failure)?;
+    let (a, b) = store.load_pair(from, to).map_err(store_failure)?;
     let d = tessera_store::diff::diff(&a, &b).map_err(store_failure)?;
     if args.store.json {
         return print_json(&d);
