@@ -439,7 +439,7 @@ pub fn leaf_columns(
     use rayon::prelude::*;
     let index = customer_index(customers)?;
     let n = customers.len();
-    let mut state = LeafState::new(set, n);
+    let mut state = LeafState::empty(set, n);
     for table in [TableKind::Orders, TableKind::Events] {
         if !state.needs(table) {
             continue;

@@ -23,6 +23,8 @@ pub struct LeafState<'s> {
     leaves: &'s [Leaf],
     /// One accumulator per leaf; `None` for leaves over a table this state does not read.
     accs: Vec<Option<Accum>>,
+    /// The customers every accumulator holds a value for.
+    customers: usize,
     days: LocalDays,
 }
 
@@ -58,6 +60,13 @@ impl<'s> LeafState<'s> {
         Self::with(set, customers, |_| true)
     }
 
+    /// A state holding nothing yet, for `customers` customers: [`merge`](Self::merge) moves the
+    /// first part of each pass in instead of adding it to zeros, and [`finish`](Self::finish)
+    /// gives the leaves no part touched their empty values.
+    pub fn empty(set: &'s SegmentSet, customers: usize) -> Self {
+        Self::with(set, customers, |_| false)
+    }
+
     /// Empty state of the leaves over `table` only (one part of a pass, to [`merge`](Self::merge)).
     pub fn for_table(set: &'s SegmentSet, customers: usize, table: TableKind) -> Self {
         Self::with(set, customers, |l| l.table == table)
@@ -72,6 +81,7 @@ impl<'s> LeafState<'s> {
         LeafState {
             leaves: &set.leaves,
             accs,
+            customers,
             days: LocalDays::new(set.catalog.time_zone),
         }
     }
@@ -259,7 +269,7 @@ impl<'s> LeafState<'s> {
 
     /// The leaves' values, one array per leaf, one row per customer.
     pub fn finish(self) -> Vec<ArrayRef> {
-        let customers = self.accs.iter().flatten().next().map_or(0, Accum::len);
+        let customers = self.customers;
         self.accs
             .into_iter()
             .zip(self.leaves)
@@ -268,49 +278,89 @@ impl<'s> LeafState<'s> {
     }
 }
 
+/// `n` copies of `value`, in memory the kernel is asked to back with huge pages (on Linux).
+/// Accumulators hold a value per customer and are written at random; on 4 KiB pages, the first
+/// write to each page (a fault, and for pages first read as zeros a TLB flush on every core) cost
+/// more than the additions themselves: half of the leaf pass over 20M orders for 1M customers.
+fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise_huge(&mut v);
+    v.resize(n, value);
+    v
+}
+
+/// `n` zeros, likewise: the allocation comes zeroed from the system, untouched until the advice
+/// is given, so no page is written twice.
+fn zeroed<T: Clone + Default>(n: usize) -> Vec<T> {
+    let mut v = vec![T::default(); n];
+    advise_huge(&mut v);
+    v
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge<T>(v: &mut Vec<T>) {
+    const PAGE: usize = 4096;
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < 4 << 20 {
+        return;
+    }
+    let start = v.as_mut_ptr() as usize;
+    let (from, to) = (start.next_multiple_of(PAGE), (start + bytes) / PAGE * PAGE);
+    if to > from {
+        // SAFETY: advice about whole pages inside this vector's own allocation; it changes
+        // neither the mapping's contents nor its protection, and failure is harmless.
+        unsafe {
+            libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge<T>(_: &mut Vec<T>) {}
+
 impl Accum {
     fn new(leaf: &Leaf, n: usize) -> Accum {
         let max = matches!(leaf.func, AggFunc::Max | AggFunc::Last);
         let column_ty = leaf.column.map(|(_, t)| t);
         match leaf.func {
-            AggFunc::Count => Accum::Count(vec![0; n]),
+            AggFunc::Count => Accum::Count(zeroed(n)),
             AggFunc::Sum | AggFunc::Avg => {
                 let float = column_ty == Some(Type::Float);
                 let avg = leaf.func == AggFunc::Avg;
                 Accum::Sum {
-                    ints: if float { Vec::new() } else { vec![0; n] },
-                    floats: if float { vec![0.0; n] } else { Vec::new() },
-                    values: if avg { vec![0; n] } else { Vec::new() },
+                    ints: if float { Vec::new() } else { zeroed(n) },
+                    floats: if float { zeroed(n) } else { Vec::new() },
+                    values: if avg { zeroed(n) } else { Vec::new() },
                     float,
                     avg,
                 }
             }
             AggFunc::First | AggFunc::Last => Accum::BestInt {
-                best: vec![None; n],
+                best: filled(n, None),
                 max,
                 out: DataType::Timestamp(TimeUnit::Microsecond, None),
             },
             AggFunc::Min | AggFunc::Max => match column_ty {
                 Some(Type::Float) => Accum::BestFloat {
-                    best: vec![None; n],
+                    best: filled(n, None),
                     max,
                 },
                 Some(Type::String) => Accum::BestStr {
-                    best: vec![None; n],
+                    best: filled(n, None),
                     max,
                 },
                 Some(Type::Date) => Accum::BestInt {
-                    best: vec![None; n],
+                    best: filled(n, None),
                     max,
                     out: DataType::Date32,
                 },
                 Some(Type::Timestamp) => Accum::BestInt {
-                    best: vec![None; n],
+                    best: filled(n, None),
                     max,
                     out: DataType::Timestamp(TimeUnit::Microsecond, None),
                 },
                 _ => Accum::BestInt {
-                    best: vec![None; n],
+                    best: filled(n, None),
                     max,
                     out: DataType::Int64,
                 },
@@ -395,16 +445,6 @@ impl Accum {
             }
         }
         Ok(())
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Accum::Count(n) => n.len(),
-            Accum::Sum { ints, floats, .. } => ints.len().max(floats.len()),
-            Accum::BestInt { best, .. } => best.len(),
-            Accum::BestFloat { best, .. } => best.len(),
-            Accum::BestStr { best, .. } => best.len(),
-        }
     }
 
     fn merge(&mut self, other: Accum) {
