@@ -254,10 +254,24 @@ fn migration(
     seen_a: &[bool],
     group: Option<&str>,
 ) -> Migration {
-    let sized =
-        |c: &Coded| -> Vec<(String, u64)> { c.names.iter().cloned().zip(c.counts()).collect() };
-    let mut from = ordered(sized(la), group);
-    let mut to = ordered(sized(lb), group);
+    // One order for both axes (by the two runs' sizes together), so the diagonal lines up.
+    let mut both: BTreeMap<String, u64> = BTreeMap::new();
+    for c in [la, lb] {
+        for (name, n) in c.names.iter().zip(c.counts()) {
+            *both.entry(name.clone()).or_default() += n;
+        }
+    }
+    let order = ordered(both, group);
+    let mut from: Vec<String> = order
+        .iter()
+        .filter(|l| la.names.contains(l))
+        .cloned()
+        .collect();
+    let mut to: Vec<String> = order
+        .iter()
+        .filter(|l| lb.names.contains(l))
+        .cloned()
+        .collect();
     // Code → row (column) of the matrix.
     let place = |c: &Coded, order: &[String]| -> Vec<usize> {
         c.names

@@ -248,6 +248,21 @@ fn run_dir_name(id: i64) -> String {
     format!("{id:06}")
 }
 
+/// Whether a name under `runs/` is a snapshot folder's (six or more digits).
+fn is_run_dir(name: &str) -> bool {
+    name.len() >= 6 && name.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a name under `tmp/` is a writer's (`PID-NANOS`).
+fn is_tmp_dir(name: &str) -> bool {
+    name.split_once('-').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
 /// Flushes a file or folder to disk (folders: the entries created or renamed in it).
 fn sync_path(path: &Path) -> Result<()> {
     File::open(path)
@@ -403,7 +418,19 @@ impl Store {
     /// Opens the store in `dir`, creating it when missing, and clears what an interrupted writer
     /// left behind.
     pub fn open(dir: &Path) -> Result<Self> {
-        for d in [dir.to_path_buf(), dir.join("runs"), dir.join("tmp")] {
+        let runs = dir.join("runs");
+        if !dir.join(CATALOG).exists()
+            && std::fs::read_dir(&runs).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| is_run_dir(&e.file_name().to_string_lossy())))
+            })
+        {
+            // A new catalog would not know these snapshots, and recovery would remove them.
+            return Err(StoreError::Invalid(format!(
+                "{} holds snapshots but no {CATALOG}: restore the catalog, or move the folder away to start a new store",
+                dir.display()
+            )));
+        }
+        for d in [dir.to_path_buf(), runs, dir.join("tmp")] {
             std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
         }
         let db = Connection::open(dir.join(CATALOG))?;
@@ -513,7 +540,7 @@ impl Store {
             Some(SCHEMA_VERSION) => {}
             Some(v) => {
                 return Err(StoreError::Invalid(format!(
-                    "{}: store schema {v} is newer than this Tessera's ({SCHEMA_VERSION})",
+                    "{}: store schema {v} is not this Tessera's ({SCHEMA_VERSION})",
                     self.dir.display()
                 )));
             }
@@ -527,14 +554,20 @@ impl Store {
     fn recover(&self) -> Result<()> {
         let tmp = self.dir.join("tmp");
         for e in std::fs::read_dir(&tmp).map_err(|e| StoreError::io(&tmp, e))? {
-            let p = e.map_err(|e| StoreError::io(&tmp, e))?.path();
-            remove_any(&p)?;
+            let e = e.map_err(|e| StoreError::io(&tmp, e))?;
+            // Only what a writer names there (`PID-NANOS`); anything else is not the store's.
+            if is_tmp_dir(&e.file_name().to_string_lossy()) {
+                remove_any(&e.path())?;
+            }
         }
         let listed: HashSet<String> = self.run_ids()?.into_iter().map(run_dir_name).collect();
         let runs = self.dir.join("runs");
         for e in std::fs::read_dir(&runs).map_err(|e| StoreError::io(&runs, e))? {
             let e = e.map_err(|e| StoreError::io(&runs, e))?;
             let name = e.file_name().to_string_lossy().into_owned();
+            if !is_run_dir(&name) {
+                continue;
+            }
             if !listed.contains(&name) {
                 remove_any(&e.path())?;
             } else {
@@ -586,7 +619,22 @@ impl Store {
         on_step: &mut dyn FnMut(Step),
     ) -> Result<RunInfo> {
         let _lock = self.lock()?;
-        let batch = r.assignments;
+        // Customers forgotten while the run was computed (its inputs were read before) are
+        // left out here, under the lock that `forget` takes too.
+        let list = self.suppression()?;
+        let kept;
+        let batch = if list.is_empty() {
+            r.assignments
+        } else {
+            let ids = customer_ids(r.assignments)?;
+            let keep: BooleanArray = ids.iter().map(|c| Some(!list.contains(c))).collect();
+            if keep.false_count() == 0 {
+                r.assignments
+            } else {
+                kept = arrow_select::filter::filter_record_batch(r.assignments, &keep)?;
+                &kept
+            }
+        };
         if batch
             .schema()
             .fields()
@@ -843,6 +891,20 @@ impl Store {
                         snap.families.join(", ")
                     )));
                 }
+                let known = snap.sizes.get(family).map(|m| m.contains_key(label));
+                if known == Some(false) {
+                    let names = snap.sizes[family].keys().map(String::as_str);
+                    let hint = tessera_core::config::did_you_mean(label, names.clone());
+                    return Err(StoreError::NotFound(format!(
+                        "run {} has no `{family}` label `{label}`{}",
+                        snap.info.id,
+                        if hint.is_empty() {
+                            format!("; its labels are {}", names.collect::<Vec<_>>().join(", "))
+                        } else {
+                            hint
+                        }
+                    )));
+                }
                 let values = labels(&snap.assignments, family)?;
                 let keep = values
                     .iter()
@@ -963,12 +1025,23 @@ impl Store {
                 .collect();
             let gone = keep.false_count() as u64;
             let tx = self.db.unchecked_transaction()?;
-            if gone > 0 {
-                let kept = arrow_select::filter::filter_record_batch(&batch, &keep)?;
-                let part = dir.join(format!("{ASSIGNMENTS}.part"));
-                write_parquet(&kept, &part)?;
-                std::fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
-                sync_path(&dir)?;
+            let recorded: i64 =
+                tx.query_row("SELECT customers FROM runs WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            // Recount too when the file was rewritten but the process died before the counts
+            // were committed: the file then has fewer rows than the catalog says.
+            if gone > 0 || recorded != batch.num_rows() as i64 {
+                let kept = if gone > 0 {
+                    let kept = arrow_select::filter::filter_record_batch(&batch, &keep)?;
+                    let part = dir.join(format!("{ASSIGNMENTS}.part"));
+                    write_parquet(&kept, &part)?;
+                    std::fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
+                    sync_path(&dir)?;
+                    kept
+                } else {
+                    batch
+                };
                 let families: String =
                     tx.query_row("SELECT families FROM runs WHERE id = ?1", [id], |r| {
                         r.get(0)
@@ -981,8 +1054,10 @@ impl Store {
                     "UPDATE runs SET customers = ?2 WHERE id = ?1",
                     params![id, kept.num_rows() as i64],
                 )?;
-                rewritten += 1;
-                removed += gone;
+                if gone > 0 {
+                    rewritten += 1;
+                    removed += gone;
+                }
             }
             tx.execute("DELETE FROM scrub_pending WHERE run_id = ?1", [id])?;
             tx.commit()?;

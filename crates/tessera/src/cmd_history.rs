@@ -304,9 +304,9 @@ pub fn members(args: &MembersArgs, cli: &Cli) -> Result<(), Failure> {
     let run = match (args.run, &args.at) {
         (Some(id), _) => store.run(id),
         (None, Some(at)) => {
-            tessera_core::value::parse_date(at, None)
+            let day = tessera_core::value::parse_date(at, None)
                 .map_err(|_| Failure::Input(anyhow!("--at {at}: expected YYYY-MM-DD")))?;
-            store.run_at(at)
+            store.run_at(&tessera_core::value::days_to_date(day).to_string())
         }
         (None, None) => store.runs().and_then(|r| {
             r.into_iter()
@@ -352,7 +352,7 @@ pub fn members(args: &MembersArgs, cli: &Cli) -> Result<(), Failure> {
 
 pub fn forget(args: &ForgetArgs, cli: &Cli) -> Result<(), Failure> {
     let (config, _) = crate::output::load_config(&args.store.config)?;
-    let mut ids: Vec<String> = args.customer.clone();
+    let mut ids: Vec<String> = args.customer.iter().map(|c| c.trim().to_string()).collect();
     if let Some(f) = &args.file {
         let text = std::fs::read_to_string(f)
             .map_err(|e| Failure::Input(anyhow!("{}: {e}", f.display())))?;

@@ -112,7 +112,8 @@ impl Snapshot {
             }
         }
         for f in FAMILIES {
-            if fields.iter().any(|x| x.name() == f) {
+            // A group may bear a model output's name; its column came first and is kept.
+            if fields.iter().any(|x| x.name() == f) && !families.iter().any(|g| g == f) {
                 families.push(f.to_string());
             }
         }

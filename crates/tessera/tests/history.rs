@@ -402,14 +402,33 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
 fn forget_leaves_no_trace_in_the_store_the_next_run_or_an_export() {
     let dir = tempfile::tempdir().unwrap();
     let shop = two_runs(dir.path());
-    // A vip with email consent, so the demo's exports would hold them.
+    // A vip with email consent: before the erasure, the vip email export holds them.
     let vip = members_of(&shop.join("out2/assignments.parquet"), "vip");
-    let export =
-        std::fs::read_to_string(shop.join("out2/exports/winback_email.csv")).unwrap_or_default();
+    let export_vip = |file: &str| -> String {
+        run_ok(
+            &shop,
+            &[
+                "--quiet",
+                "export",
+                "--segment",
+                "vip",
+                "--channel",
+                "email",
+                "--run",
+                "out2",
+                "--out",
+                file,
+            ],
+        );
+        std::fs::read_to_string(shop.join(file)).unwrap()
+    };
+    let before_export = export_vip("vip-before.csv");
     let id = vip
         .iter()
-        .find(|id| !export.contains(id.as_str()))
-        .unwrap()
+        .find(|id| {
+            before_export.contains(&format!("{id}\n")) || before_export.contains(&format!("{id},"))
+        })
+        .expect("a vip with email consent")
         .clone();
     let store = shop.join(".tessera");
     // Both snapshots hold the customer, visibly to a byte scan, before the erasure.
@@ -417,6 +436,20 @@ fn forget_leaves_no_trace_in_the_store_the_next_run_or_an_export() {
     assert_eq!(before.len(), 2, "{before:#?}");
     let f = json(&shop, &["forget", "--customer", &id, "--json"]);
     assert_eq!(f["added"], 1);
+    // Both runs' output folders are named as still holding the person.
+    let stale: Vec<&str> = f["stale_outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(stale.len(), 2, "{stale:?}");
+    assert!(
+        stale
+            .iter()
+            .all(|o| o.ends_with("/out") || o.ends_with("/out2")),
+        "{stale:?}"
+    );
     assert_eq!(f["snapshots_rewritten"], 2);
     assert_eq!(f["rows_removed"], 2);
     assert_eq!(
@@ -483,23 +516,12 @@ fn forget_leaves_no_trace_in_the_store_the_next_run_or_an_export() {
     assert!(run["sources"]["orders"]["suppressed"].as_u64().unwrap() > 0);
     assert!(run["reconciled"].as_bool().unwrap());
     // An export from an output folder written before the erasure leaves them out too.
-    run_ok(
-        &shop,
-        &[
-            "--quiet",
-            "export",
-            "--segment",
-            "vip",
-            "--channel",
-            "email",
-            "--run",
-            "out2",
-            "--out",
-            "vip.csv",
-        ],
+    let after_export = export_vip("vip-after.csv");
+    assert!(!after_export.contains(id.as_str()));
+    assert_eq!(
+        after_export.lines().count() + 1,
+        before_export.lines().count()
     );
-    let vip_export = std::fs::read_to_string(shop.join("vip.csv")).unwrap();
-    assert!(!vip_export.contains(id.as_str()));
     let doc = json(
         &shop,
         &[
