@@ -437,7 +437,8 @@ pub fn leaf_columns(
     cx: Context,
 ) -> Result<Vec<ArrayRef>, Failure> {
     use rayon::prelude::*;
-    let index = customer_index(customers)?;
+    // Built only for a pass whose customers are not known from the feature table already.
+    let mut index = None;
     let n = customers.len();
     let mut state = LeafState::empty(set, n);
     for table in [TableKind::Orders, TableKind::Events] {
@@ -446,6 +447,10 @@ pub fn leaf_columns(
         }
         let (parts, rows) = parts(out, table)?;
         let known = orders.filter(|o| table == TableKind::Orders && o.customer.len() == rows);
+        if known.is_none() && index.is_none() {
+            index = Some(customer_index(customers)?);
+        }
+        let index = &index;
         let columns = Some(state.columns(table, known.is_some()));
         let states = parts
             .into_par_iter()
@@ -457,7 +462,7 @@ pub fn leaf_columns(
                 };
                 let who = match known {
                     Some(rows) => Customers::Known { rows, start },
-                    None => Customers::Lookup(&index),
+                    None => Customers::Lookup(index.as_ref().expect("built for this pass")),
                 };
                 for_each_batch(set, out, table, &who, &read, |cols, props, idx, days| {
                     match days {
