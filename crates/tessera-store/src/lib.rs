@@ -164,6 +164,8 @@ pub enum Step {
     Moved,
     /// The catalog transaction committed: the snapshot exists.
     Committed,
+    /// An erasure replaced a snapshot's file; its counts are not yet committed.
+    Rewritten,
 }
 
 /// A snapshot read back: its catalog entry, definitions, family sizes, summary and assignments.
@@ -221,8 +223,8 @@ pub struct Forgotten {
     pub snapshots_rewritten: usize,
     /// Snapshot rows removed.
     pub rows_removed: u64,
-    /// Output folders of recorded runs, outside the store, that still exist and were written
-    /// before the erasure: they may still hold the customers.
+    /// Output folders recorded runs wrote (outside the store, kept runs or not) that still exist:
+    /// written before the erasure, they may still hold the customers.
     pub stale_outputs: Vec<String>,
 }
 
@@ -511,6 +513,7 @@ impl Store {
                  PRIMARY KEY (run_id, family, label)
              );
              CREATE TABLE IF NOT EXISTS suppressed (hash BLOB PRIMARY KEY, added_at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, last_run INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS scrub_pending (
                  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE
              );
@@ -578,7 +581,7 @@ impl Store {
                 }
             }
         }
-        self.scrub_pending()?;
+        self.scrub_pending(&mut |_| {})?;
         Ok(())
     }
 
@@ -686,6 +689,13 @@ impl Store {
                 )?;
             }
             insert_sizes(&tx, id, &sizes)?;
+            // Output folders are remembered beyond retention, for `forget` to name them.
+            if let Some(o) = &out {
+                tx.execute(
+                    "INSERT OR REPLACE INTO outputs (path, last_run) VALUES (?1, ?2)",
+                    params![o, id],
+                )?;
+            }
             on_step(Step::Cataloged);
             let dest = self.dir.join("runs").join(run_dir_name(id));
             if dest.exists() {
@@ -962,6 +972,15 @@ impl Store {
     /// from every snapshot, and logs the erasure without their ids. Safe to run again: an
     /// interrupted erasure is finished by the next `forget` or the next open of the store.
     pub fn forget(&mut self, ids: &[String]) -> Result<Forgotten> {
+        self.forget_observed(ids, &mut |_| {})
+    }
+
+    /// [`forget`](Self::forget), with `on_step` hearing each snapshot rewritten.
+    pub fn forget_observed(
+        &mut self,
+        ids: &[String],
+        on_step: &mut dyn FnMut(Step),
+    ) -> Result<Forgotten> {
         let _lock = self.lock()?;
         let salt = self.salt()?;
         let at = now();
@@ -990,7 +1009,7 @@ impl Store {
             tx.commit()?;
             added
         };
-        let (snapshots_rewritten, rows_removed) = self.scrub_pending()?;
+        let (snapshots_rewritten, rows_removed) = self.scrub_pending(on_step)?;
         let stale_outputs = self.stale_outputs()?;
         Ok(Forgotten {
             added,
@@ -1002,7 +1021,7 @@ impl Store {
 
     /// Rewrites each snapshot awaiting erasure without its suppressed rows. Returns the
     /// snapshots rewritten and the rows removed.
-    fn scrub_pending(&self) -> Result<(usize, u64)> {
+    fn scrub_pending(&self, on_step: &mut dyn FnMut(Step)) -> Result<(usize, u64)> {
         let pending: Vec<i64> = {
             let mut st = self
                 .db
@@ -1038,6 +1057,7 @@ impl Store {
                     write_parquet(&kept, &part)?;
                     std::fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
                     sync_path(&dir)?;
+                    on_step(Step::Rewritten);
                     kept
                 } else {
                     batch
@@ -1073,17 +1093,13 @@ impl Store {
         Ok((rewritten, removed))
     }
 
-    /// Output folders of recorded runs that still exist.
+    /// Output folders any recorded run wrote (retention does not forget them) that still exist.
     fn stale_outputs(&self) -> Result<Vec<String>> {
-        let mut outs: Vec<String> = self
-            .runs()?
-            .into_iter()
-            .filter_map(|r| r.out)
-            .filter(|o| Path::new(o).exists())
-            .collect();
-        outs.sort();
-        outs.dedup();
-        Ok(outs)
+        let mut st = self.db.prepare("SELECT path FROM outputs ORDER BY path")?;
+        let outs = st
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(outs.into_iter().filter(|o| Path::new(o).exists()).collect())
     }
 
     /// The audit log, oldest first.

@@ -676,3 +676,115 @@ fn recovery_touches_only_the_store_s_own_names_and_a_lost_catalog_is_refused() {
     );
     assert!(dir.path().join("runs/000001/assignments.parquet").exists());
 }
+
+#[test]
+fn forget_names_output_folders_of_runs_retention_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outs = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    for k in 0..3 {
+        let out = outs.path().join(format!("out{k}"));
+        std::fs::create_dir(&out).unwrap();
+        let s = random_snap(&mut Rng(30 + k), 40, 20);
+        let b = batch(&s);
+        let defs = definitions("r");
+        let run = serde_json::json!({});
+        let f = families();
+        let r = Record {
+            as_of: Some(format!("2025-01-0{}", k + 1)),
+            config_hash: "h",
+            config_text: "",
+            run: &run,
+            definitions: &defs,
+            families: &f,
+            assignments: &b,
+            out: Some(&out),
+        };
+        // Keep one run only: out0 and out1 belong to runs removed by retention.
+        store.record(&r, 1, &mut |_| {}).unwrap();
+    }
+    assert_eq!(store.runs().unwrap().len(), 1);
+    std::fs::remove_dir(outs.path().join("out1")).unwrap();
+    let f = store.forget(&["C00001".to_string()]).unwrap();
+    let names: Vec<String> = f
+        .stale_outputs
+        .iter()
+        .map(|o| {
+            Path::new(o)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    // out1 no longer exists, so it holds no one.
+    assert_eq!(names, ["out0", "out2"]);
+}
+
+/// The child half of the erasure crash test: forgets a customer and dies once the first
+/// snapshot's file is replaced, before its counts are committed.
+#[test]
+fn forget_crash_child() {
+    let Ok(dir) = std::env::var("TESSERA_STORE_FORGET_CRASH_DIR") else {
+        return;
+    };
+    let mut store = Store::open(Path::new(&dir)).unwrap();
+    store
+        .forget_observed(&["CGONE".to_string()], &mut |at| {
+            if at == Step::Rewritten {
+                std::process::abort();
+            }
+        })
+        .unwrap();
+}
+
+#[test]
+fn an_erasure_killed_midway_is_finished_by_the_next_open() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut snaps = Vec::new();
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        for day in 1..=2 {
+            let mut s = random_snap(&mut Rng(60 + day), 200, 100);
+            s.ids[7] = "CGONE".into();
+            s.tier[7] = Some("gold".into());
+            record(&mut store, &s, &format!("2025-0{day}-01"), "r", 10);
+            snaps.push(s);
+        }
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "forget_crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TESSERA_STORE_FORGET_CRASH_DIR", dir.path())
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "the child should have aborted mid-erasure"
+    );
+    // The next open finishes the erasure: both snapshots lose the customer, and the counts of
+    // the one whose file was replaced before the crash are recounted.
+    let store = Store::open(dir.path()).unwrap();
+    for r in store.runs().unwrap() {
+        let l = store.load(r.id).unwrap();
+        assert_eq!(l.info.customers, 99, "run {}", r.id);
+        assert_eq!(l.assignments.num_rows(), 99);
+        let s = &snaps[(r.id - 1) as usize];
+        let gold = s
+            .tier
+            .iter()
+            .filter(|t| t.as_deref() == Some("gold"))
+            .count() as u64;
+        assert_eq!(l.sizes["tier"]["gold"], gold - 1, "run {}", r.id);
+    }
+    drop(store);
+    assert_eq!(files_containing(dir.path(), b"CGONE"), Vec::<String>::new());
+}
