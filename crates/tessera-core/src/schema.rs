@@ -67,10 +67,13 @@ pub enum FieldType {
     Money,
     /// A JSON object, stored as its compact text.
     Json,
+    /// A list of strings: tags, interests, devices. Read from a JSON array, a Parquet list, or
+    /// text split at the field's separator.
+    List,
 }
 
 impl FieldType {
-    pub const USER_TYPES: [&'static str; 7] = [
+    pub const USER_TYPES: [&'static str; 8] = [
         "string",
         "int",
         "float",
@@ -78,6 +81,7 @@ impl FieldType {
         "date",
         "timestamp",
         "money",
+        "list",
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +94,7 @@ impl FieldType {
             Self::Timestamp => "timestamp",
             Self::Money => "money",
             Self::Json => "json",
+            Self::List => "list",
         }
     }
 

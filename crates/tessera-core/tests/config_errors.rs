@@ -150,7 +150,7 @@ fn the_documented_example_is_valid() {
     let c = Config::from_toml(example, "tessera.toml".as_ref()).unwrap();
     assert_eq!(c.sources.len(), 4);
     let customers = c.source(SourceKind::Customers).unwrap();
-    assert_eq!(customers.fields.len(), 2 + 6);
+    assert_eq!(customers.fields.len(), 2 + 7);
     // Attributes keep the order the file gives them.
     let names: Vec<&str> = customers.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
@@ -163,9 +163,15 @@ fn the_documented_example_is_valid() {
             "email_opt_in",
             "credit_limit",
             "birthday",
-            "last_login"
+            "last_login",
+            "interests"
         ]
     );
+    // A list attribute with its separator and allowed items.
+    let interests = customers.field("interests").unwrap();
+    assert_eq!(interests.ty, tessera_core::FieldType::List);
+    assert_eq!(interests.separator.as_deref(), Some(";"));
+    assert_eq!(interests.values.as_ref().unwrap().len(), 3);
 }
 
 #[test]

@@ -215,7 +215,8 @@ enum CellError {
     Unsupported(String),
 }
 
-/// A column as CSV will hold it: text neutralised against formulas; nested types refused.
+/// A column as CSV will hold it: text neutralised against formulas, lists of strings joined;
+/// other nested types refused.
 fn csv_cells(a: ArrayRef) -> Result<ArrayRef, CellError> {
     match a.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
@@ -224,6 +225,22 @@ fn csv_cells(a: ArrayRef) -> Result<ArrayRef, CellError> {
                 .as_string::<i32>()
                 .iter()
                 .map(|v| v.map(neutralise))
+                .collect();
+            Ok(Arc::new(s))
+        }
+        // A list of strings as one cell, its items joined the way a `list` field is read by
+        // default, so an exported file reads back into the same list.
+        DataType::List(item) if item.data_type() == &DataType::Utf8 => {
+            let lists = a.as_list::<i32>();
+            let s: StringArray = (0..lists.len())
+                .map(|i| {
+                    lists.is_valid(i).then(|| {
+                        let items = lists.value(i);
+                        let text: Vec<&str> = items.as_string::<i32>().iter().flatten().collect();
+                        neutralise(&text.join(tessera_core::config::DEFAULT_LIST_SEPARATOR))
+                            .into_owned()
+                    })
+                })
                 .collect();
             Ok(Arc::new(s))
         }

@@ -76,7 +76,7 @@ impl FeatureParams {
 
 /// Builds the feature table from the clean tables in `clean_dir`.
 pub fn build(clean_dir: &Path, p: &FeatureParams) -> Result<RecordBatch, FeatureError> {
-    build_keeping_rows(clean_dir, p, false).map(|b| b.table)
+    build_keeping_rows(clean_dir, p, false, None).map(|b| b.table)
 }
 
 /// Every row of the clean orders file, in file order, as the feature table read it: the
@@ -111,10 +111,15 @@ pub struct Built {
 
 /// [`build`], also returning the [`OrderRows`] when `keep_rows` is set (and the orders exist),
 /// and the holdout split when asked for.
+///
+/// `order_customers`, when given, is the row in `customers.parquet` of each row's customer in
+/// `orders.parquet`, as ingest found them (`IngestOutcome::order_customers`): the orders' customer
+/// ids are then neither read nor looked up. It is ignored unless it has a row per order.
 pub fn build_keeping_rows(
     clean_dir: &Path,
     p: &FeatureParams,
     keep_rows: bool,
+    order_customers: Option<&[u32]>,
 ) -> Result<Built, FeatureError> {
     let customers = read_batches(
         &clean_dir.join("customers.parquet"),
@@ -143,6 +148,8 @@ pub fn build_keeping_rows(
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
         let count = crate::read::row_count(&orders_path)?;
+        let known =
+            order_customers.filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
         facts.reserve_exact(count);
         if keep_rows {
             rows = Some(OrderRows {
@@ -151,27 +158,37 @@ pub fn build_keeping_rows(
             });
         }
         let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
-        let wanted = ["customer_id", "ordered_at", "amount", "category", "channel"];
+        // Without the customers ingest resolved, the ids are read (last) and looked up.
+        let wanted: &[&str] = match known {
+            Some(_) => &["ordered_at", "amount", "category", "channel"],
+            None => &["ordered_at", "amount", "category", "channel", "customer_id"],
+        };
         // Categories and channels are few, so their chunks are dictionary-encoded; customer ids
         // are many, and a chunk of them usually is not.
         let dictionary = ["category", "channel"];
-        for b in read_batches_with(&orders_path, &wanted, &dictionary)? {
+        let mut at = 0usize;
+        for b in read_batches_with(&orders_path, wanted, &dictionary)? {
             let b = b?;
             let missing = || FeatureError::Read {
                 path: orders_path.clone(),
-                message: "string columns did not read as dictionaries".into(),
+                message: "a column is missing, or string columns did not read as dictionaries"
+                    .into(),
             };
+            // A projection keeps the file's column order: columns are taken by name.
+            let column = |name: &str| b.column_by_name(name).ok_or_else(missing);
             let (t, a) = (
-                b.column(1).as_primitive::<TimestampMicrosecondType>(),
-                b.column(2).as_primitive::<Int64Type>(),
+                column("ordered_at")?.as_primitive::<TimestampMicrosecondType>(),
+                column("amount")?.as_primitive::<Int64Type>(),
             );
-            let c = b.column(0).as_string::<i32>();
+            let ids = b
+                .column_by_name("customer_id")
+                .map(|c| c.as_string::<i32>());
             let cat = by_category
-                .prepare(b.column(3), |v| categories.number(v))
+                .prepare(column("category")?, |v| categories.number(v))
                 .ok_or_else(missing)?
                 .clone();
             let chan = by_channel
-                .prepare(b.column(4), |v| channels.number(v))
+                .prepare(column("channel")?, |v| channels.number(v))
                 .ok_or_else(missing)?
                 .clone();
             let name = |map: &DictionaryMap<u16>, keys: &Int32Array, i: usize| {
@@ -181,11 +198,13 @@ pub fn build_keeping_rows(
                     map.get(keys.value(i))
                 }
             };
+            let known = known.map(|k| &k[at..at + b.num_rows()]);
+            at += b.num_rows();
             for i in 0..b.num_rows() {
-                let customer = if c.is_null(i) {
-                    None
-                } else {
-                    position.get(c.value(i)).copied()
+                let customer = match (known, ids) {
+                    (Some(k), _) => Some(k[i]),
+                    (None, Some(c)) if c.is_valid(i) => position.get(c.value(i)).copied(),
+                    _ => None,
                 };
                 let day = (!t.is_null(i)).then(|| days.day(t.value(i)));
                 if let Some(rows) = &mut rows {

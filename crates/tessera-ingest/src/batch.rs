@@ -2,8 +2,8 @@
 
 use crate::convert::{RowScratch, Typed};
 use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -21,7 +21,13 @@ pub fn arrow_type(ty: FieldType) -> DataType {
         FieldType::Bool => DataType::Boolean,
         FieldType::Date => DataType::Date32,
         FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        FieldType::List => DataType::List(Arc::new(list_item())),
     }
+}
+
+/// The item of a `list` field's Arrow type: a string, never null (null items are left out).
+fn list_item() -> Field {
+    Field::new("item", DataType::Utf8, false)
 }
 
 /// The clean table's schema: canonical fields, then attributes, then flags.
@@ -54,6 +60,7 @@ enum Col {
     Bool(BooleanBuilder),
     Date(Date32Builder),
     Ts(TimestampMicrosecondBuilder),
+    List(ListBuilder<StringBuilder>),
 }
 
 impl Col {
@@ -64,6 +71,9 @@ impl Col {
             DataType::Float64 => Col::F64(Float64Builder::with_capacity(cap)),
             DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(cap)),
             DataType::Date32 => Col::Date(Date32Builder::with_capacity(cap)),
+            DataType::List(_) => Col::List(
+                ListBuilder::with_capacity(StringBuilder::new(), cap).with_field(list_item()),
+            ),
             _ => Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC")),
         }
     }
@@ -76,12 +86,19 @@ impl Col {
             (Col::Bool(b), Typed::Bool(x)) => b.append_value(x),
             (Col::Date(b), Typed::I32(x)) => b.append_value(x),
             (Col::Ts(b), Typed::I64(x)) => b.append_value(x),
+            (Col::List(b), Typed::List(..)) => {
+                for item in row.list(v) {
+                    b.values().append_value(item);
+                }
+                b.append(true);
+            }
             (Col::Str(b), _) => b.append_null(),
             (Col::I64(b), _) => b.append_null(),
             (Col::F64(b), _) => b.append_null(),
             (Col::Bool(b), _) => b.append_null(),
             (Col::Date(b), _) => b.append_null(),
             (Col::Ts(b), _) => b.append_null(),
+            (Col::List(b), _) => b.append(false),
         }
     }
 
@@ -93,6 +110,7 @@ impl Col {
             Col::Bool(b) => Arc::new(b.finish()),
             Col::Date(b) => Arc::new(b.finish()),
             Col::Ts(b) => Arc::new(b.finish()),
+            Col::List(b) => Arc::new(b.finish()),
         }
     }
 
@@ -104,6 +122,7 @@ impl Col {
             Col::Bool(b) => b.len(),
             Col::Date(b) => b.len(),
             Col::Ts(b) => b.len(),
+            Col::List(b) => b.len(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! One input value, as the file gave it, before it is checked against its field.
 
+use arrow_array::Array;
+
 /// A value read from a CSV field, a JSON member or a Parquet cell.
 #[derive(Debug, Clone, Copy)]
 pub enum Cell<'a> {
@@ -24,6 +26,12 @@ pub enum Cell<'a> {
     Json(&'a serde_json::Value),
     /// The text of a JSON object or array, already checked to be valid JSON.
     JsonText(&'a str),
+    /// Items `start..end` of a Parquet list of strings (`items` holds every list's items).
+    List {
+        items: &'a arrow_array::StringArray,
+        start: usize,
+        end: usize,
+    },
     /// A value of a type Tessera cannot read, described for the message.
     Unsupported(&'static str),
 }
@@ -42,6 +50,18 @@ impl Cell<'_> {
             Cell::Decimal { unscaled, scale } => format!("decimal {unscaled}e-{scale}"),
             Cell::Json(v) => v.to_string(),
             Cell::JsonText(t) => t.to_string(),
+            Cell::List { items, start, end } => {
+                let shown: Vec<String> = (*start..*end)
+                    .map(|i| {
+                        if items.is_null(i) {
+                            "null".to_string()
+                        } else {
+                            format!("{:?}", items.value(i))
+                        }
+                    })
+                    .collect();
+                format!("[{}]", shown.join(", "))
+            }
             Cell::Unsupported(t) => format!("a value of type {t}"),
         }
     }

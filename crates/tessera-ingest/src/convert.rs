@@ -15,6 +15,8 @@ pub enum Typed {
     F64(f64),
     Bool(bool),
     I32(i32),
+    /// A list of strings: items `start..end` of [`RowScratch::items`].
+    List(u32, u32),
 }
 
 /// The checked values of one row, reused from row to row.
@@ -22,12 +24,24 @@ pub enum Typed {
 pub struct RowScratch {
     pub values: Vec<Typed>,
     pub text: String,
+    /// The items of the row's lists, each a [`Typed::Str`] range of `text`.
+    pub items: Vec<Typed>,
 }
 
 impl RowScratch {
     pub fn clear(&mut self) {
         self.values.clear();
         self.text.clear();
+        self.items.clear();
+    }
+
+    /// The items of a list value, as text.
+    pub fn list(&self, t: Typed) -> impl Iterator<Item = &str> {
+        let range = match t {
+            Typed::List(a, b) => a as usize..b as usize,
+            _ => 0..0,
+        };
+        self.items[range].iter().filter_map(|v| self.str(*v))
     }
 
     pub fn str(&self, t: Typed) -> Option<&str> {
@@ -67,6 +81,7 @@ pub struct FieldConv {
     required: bool,
     format: Option<TimeFormat>,
     values: Option<Vec<String>>,
+    separator: String,
     min: Option<Bound>,
     max: Option<Bound>,
     default: Option<String>,
@@ -83,6 +98,10 @@ impl FieldConv {
             required: field.required,
             format: field.format.as_deref().and_then(TimeFormat::new),
             values: field.values.clone(),
+            separator: field
+                .separator
+                .clone()
+                .unwrap_or_else(|| tessera_core::config::DEFAULT_LIST_SEPARATOR.to_string()),
             min: field.min,
             max: field.max,
             default: field.default.clone(),
@@ -132,6 +151,7 @@ impl FieldConv {
             FieldType::Date => Typed::I32(self.date(cell)?),
             FieldType::Timestamp => Typed::I64(self.timestamp(cell)?),
             FieldType::Json => self.json(cell, row)?,
+            FieldType::List => self.list(cell, row)?,
         };
         self.check_bounds(v)?;
         Ok(v)
@@ -174,23 +194,99 @@ impl FieldConv {
                 ));
             }
         };
-        if let Some(values) = &self.values {
-            let s = row.str(v).unwrap_or_default();
-            if values.binary_search_by(|x| x.as_str().cmp(s)).is_err() {
-                let shown = values
-                    .iter()
-                    .take(12)
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let more = if values.len() > 12 { ", …" } else { "" };
+        self.in_domain(row.str(v).unwrap_or_default())?;
+        Ok(v)
+    }
+
+    /// Whether `s` is one of the field's `values`, when it lists some.
+    fn in_domain(&self, s: &str) -> Result<(), FieldError> {
+        let Some(values) = &self.values else {
+            return Ok(());
+        };
+        if values.binary_search_by(|x| x.as_str().cmp(s)).is_ok() {
+            return Ok(());
+        }
+        let shown = values
+            .iter()
+            .take(12)
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if values.len() > 12 { ", …" } else { "" };
+        Err(err(
+            Reason::NotInDomain,
+            format!("{}: `{s}` is not one of {shown}{more}", self.name),
+        ))
+    }
+
+    /// A list of strings from a JSON array, a Parquet list or text split at the separator. Items
+    /// are trimmed; empty items (as in `a;;b` or a trailing separator) and null items are left
+    /// out, so `[]`, `""` inside a list and `a;` mean what a person would take them to mean.
+    fn list(&self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
+        let start = row.items.len() as u32;
+        let push = |row: &mut RowScratch, item: &str| -> Result<(), FieldError> {
+            let item = item.trim();
+            if !item.is_empty() {
+                self.in_domain(item)?;
+                let v = row.push_str(item);
+                row.items.push(v);
+            }
+            Ok(())
+        };
+        let json_items = |row: &mut RowScratch, v: &serde_json::Value| -> Result<(), FieldError> {
+            let serde_json::Value::Array(items) = v else {
                 return Err(err(
-                    Reason::NotInDomain,
-                    format!("{}: `{s}` is not one of {shown}{more}", self.name),
+                    Reason::BadList,
+                    format!("{}: expected a list, found {v}", self.name),
+                ));
+            };
+            for item in items {
+                match item {
+                    serde_json::Value::Null => {}
+                    serde_json::Value::String(s) => push(row, s)?,
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                        push(row, &item.to_string())?
+                    }
+                    other => {
+                        return Err(err(
+                            Reason::BadList,
+                            format!(
+                                "{}: list items must be strings, numbers or booleans, found {other}",
+                                self.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
+        match cell {
+            Cell::Str(s) => {
+                for item in s.split(self.separator.as_str()) {
+                    push(row, item)?;
+                }
+            }
+            Cell::Json(v) => json_items(row, v)?,
+            Cell::JsonText(t) => {
+                let v: serde_json::Value = serde_json::from_str(t)
+                    .map_err(|e| err(Reason::BadList, format!("{}: not JSON: {e}", self.name)))?;
+                json_items(row, &v)?;
+            }
+            Cell::List { items, start, end } => {
+                for i in start..end {
+                    if arrow_array::Array::is_valid(items, i) {
+                        push(row, items.value(i))?;
+                    }
+                }
+            }
+            c => {
+                return Err(err(
+                    Reason::BadList,
+                    format!("{}: {} is not a list", self.name, c.describe()),
                 ));
             }
         }
-        Ok(v)
+        Ok(Typed::List(start, row.items.len() as u32))
     }
 
     fn int(&self, cell: Cell<'_>) -> Result<i64, FieldError> {

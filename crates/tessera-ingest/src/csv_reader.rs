@@ -410,6 +410,15 @@ fn handle(
     customers: Option<&Customers>,
 ) -> Result<(), IngestError> {
     let (opts, line) = (ctx.opts, ctx.line);
+    // The index slots this row will probe are fetched while its fields are checked.
+    let (id, customer) = run.key_fields();
+    let text = |k: usize| {
+        let bytes = ctx.fields[k]
+            .and_then(|c| record.get(c))
+            .unwrap_or_default();
+        std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
+    };
+    run.prefetch(text(id), customer.map(text), customers);
     let quote = opts.quote as u8;
     if ctx.raw.contains(&quote)
         && let Some(msg) = check_quoting(ctx.raw, opts.delimiter as u8, quote)

@@ -64,6 +64,14 @@ unsafe impl Allocator for HugePages {
         Ok(NonNull::slice_from_raw_parts(ptr, size))
     }
 
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if !mapped(layout) {
+            return Global.allocate_zeroed(layout);
+        }
+        // A fresh anonymous mapping reads as zeros already.
+        self.allocate(layout)
+    }
+
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         if !mapped(layout) {
             // SAFETY: allocated by `Global` with this layout (see `allocate`).

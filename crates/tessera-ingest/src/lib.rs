@@ -47,7 +47,7 @@ pub use report::SourceReport;
 pub use run::{RunSummary, StageTime, config_hash};
 
 use crate::convert::{RowScratch, Typed};
-use crate::source::{Customers, SourceRun};
+use crate::source::{Customers, MADE_UP, SourceRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,6 +83,9 @@ pub struct IngestOutcome {
     pub sources: BTreeMap<SourceKind, SourceReport>,
     /// Latest order or event time accepted, µs UTC.
     pub latest_event: Option<i64>,
+    /// For each row of `clean/orders.parquet`, in file order, the row of its customer in
+    /// `clean/customers.parquet`; `None` when some order's customer was made up on the way.
+    pub order_customers: Option<Vec<u32>>,
 }
 
 impl IngestOutcome {
@@ -158,6 +161,7 @@ struct SourceDone {
     table: sink::StagedTable,
     drops: Vec<u64>,
     index: index::IdIndex,
+    customer_rows: Option<Vec<u32>>,
 }
 
 fn rejects_part(out: &Path, kind: SourceKind) -> PathBuf {
@@ -211,7 +215,9 @@ fn read_source(
     write_withdrawn(&run, &files, &mut rejects)?;
     rejects.finish()?;
     let index = std::mem::take(&mut run.index);
+    let customer_rows = run.customer_rows.take();
     Ok(SourceDone {
+        customer_rows,
         kind: source.kind,
         report: run.report.clone(),
         latest: run.latest,
@@ -256,7 +262,7 @@ fn ingest_sources(
     let first = read_source(config, customers_source, out, opts, None, progress)?;
     let (customers_table, customers_drops) = (first.table, first.drops);
     let mut customers_report = first.report;
-    let customers = Customers::new(first.index);
+    let customers = Customers::new(first.index, customers_drops.clone());
     let others: Vec<&SourceConfig> = config
         .sources
         .iter()
@@ -284,8 +290,12 @@ fn ingest_sources(
     let mut outcome = IngestOutcome {
         sources: BTreeMap::new(),
         latest_event: None,
+        order_customers: None,
     };
     for d in done {
+        if d.kind == SourceKind::Orders {
+            outcome.order_customers = d.customer_rows.filter(|rows| !rows.contains(&MADE_UP));
+        }
         let mut report = d.report;
         report.rows_written = d.table.finish(&d.drops, Vec::new())?;
         drop(d.index);

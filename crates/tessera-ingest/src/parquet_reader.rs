@@ -73,9 +73,22 @@ fn cell_at(a: &ArrayRef, i: usize) -> Cell<'_> {
             unscaled: a.as_primitive::<Decimal32Type>().value(i).into(),
             scale: *scale,
         },
+        DataType::List(item) if item.data_type() == &DataType::Utf8 => {
+            let list = a.as_list::<i32>();
+            let offsets = list.value_offsets();
+            Cell::List {
+                items: list.values().as_string::<i32>(),
+                start: offsets[i] as usize,
+                end: offsets[i + 1] as usize,
+            }
+        }
         _ => Cell::Unsupported("unsupported Parquet type"),
     }
 }
+
+/// How many rows ahead of the one checked the index slots are brought into cache: enough for
+/// the memory accesses of that many rows to overlap.
+const PREFETCH_AHEAD: usize = 16;
 
 /// A column of a batch, downcast once so that reading a cell does not look at its type again.
 enum Column<'a> {
@@ -139,6 +152,15 @@ impl RecordContext for ParquetRow<'_> {
                     serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into)
                 }
                 Cell::Bool(b) => b.into(),
+                Cell::List { items, start, end } => (start..end)
+                    .map(|i| {
+                        if items.is_null(i) {
+                            serde_json::Value::Null
+                        } else {
+                            items.value(i).into()
+                        }
+                    })
+                    .collect(),
                 other => other.describe().into(),
             };
             obj.insert(field.name().clone(), v);
@@ -219,7 +241,22 @@ pub fn read(
                 .map(|c| Column::new(c.map(|c| batch.column(c))))
                 .collect();
             let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
-            for row in 0..batch.num_rows() {
+            let (id, customer) = run.key_fields();
+            let prefetch = |run: &SourceRun, row: usize| {
+                run.prefetch(
+                    columns[id].cell(row),
+                    customer.map(|c| columns[c].cell(row)),
+                    customers,
+                )
+            };
+            let rows = batch.num_rows();
+            for row in 0..PREFETCH_AHEAD.min(rows) {
+                prefetch(run, row);
+            }
+            for row in 0..rows {
+                if row + PREFETCH_AHEAD < rows {
+                    prefetch(run, row + PREFETCH_AHEAD);
+                }
                 number += 1;
                 cells.clear();
                 cells.extend(columns.iter().map(|c| c.cell(row)));

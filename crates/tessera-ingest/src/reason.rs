@@ -31,8 +31,11 @@ pub enum Reason {
     OutOfRange,
     /// A date or timestamp outside the field's `min`/`max` (default 1900-01-01..2100-12-31).
     DateOutOfRange,
-    /// A string not among the field's `values`.
+    /// A string not among the field's `values` (for a list, any of its items).
     NotInDomain,
+    /// A `list` field's value is neither text nor a list of scalars (an object, a number, a
+    /// nested list).
+    BadList,
     /// Same id as another row with different content.
     ConflictingDuplicate,
     /// An order, event or feedback row whose customer is not in `customers`.
@@ -40,7 +43,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Self::RaggedRow,
         Self::BadQuoting,
         Self::InvalidUtf8,
@@ -57,6 +60,7 @@ impl Reason {
         Self::OutOfRange,
         Self::DateOutOfRange,
         Self::NotInDomain,
+        Self::BadList,
         Self::ConflictingDuplicate,
         Self::UnknownCustomer,
     ];
@@ -79,6 +83,7 @@ impl Reason {
             Self::OutOfRange => "out_of_range",
             Self::DateOutOfRange => "date_out_of_range",
             Self::NotInDomain => "not_in_domain",
+            Self::BadList => "bad_list",
             Self::ConflictingDuplicate => "conflicting_duplicate",
             Self::UnknownCustomer => "unknown_customer",
         }

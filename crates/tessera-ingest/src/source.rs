@@ -32,19 +32,25 @@ pub trait RecordContext {
 /// may run at the same time; only making up a customer takes the lock.
 pub struct Customers {
     pub index: IdIndex,
+    /// Staged customer rows withdrawn after staging (sorted), absent from the clean table.
+    drops: Vec<u64>,
     created: Mutex<HashMap<IdKey, String>>,
 }
 
 impl Customers {
-    pub fn new(index: IdIndex) -> Self {
+    pub fn new(index: IdIndex, drops: Vec<u64>) -> Self {
         Self {
             index,
+            drops,
             created: Mutex::new(HashMap::new()),
         }
     }
 
-    fn knows(&self, key: IdKey) -> bool {
-        self.index.get(&key).is_some_and(Entry::is_live)
+    /// The row of an accepted customer in the clean customers table.
+    fn row(&self, key: IdKey) -> Option<u32> {
+        let e = self.index.get(&key).filter(|e| e.is_live())?;
+        let dropped_before = self.drops.partition_point(|&d| d < e.ordinal) as u64;
+        Some((e.ordinal - dropped_before) as u32)
     }
 
     fn create(&self, key: IdKey, id: &str) {
@@ -64,6 +70,10 @@ impl Customers {
         ids
     }
 }
+
+/// The customer row of an order whose customer was made up (`unknown_customers = "create"`):
+/// such customers are appended to the clean table once every source is read.
+pub const MADE_UP: u32 = u32::MAX;
 
 /// A row withdrawn after it was staged; its raw text is fetched from the file afterwards.
 #[derive(Debug, Clone)]
@@ -96,6 +106,12 @@ pub struct SourceRun<'a> {
     ordinal: u64,
     /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
     signs: Vec<i8>,
+    /// For orders: the clean customers row of each staged order's customer ([`MADE_UP`] for a
+    /// customer made up on the way), handed to the feature table so that it need not look the
+    /// customers up again.
+    pub customer_rows: Option<Vec<u32>>,
+    /// The customer row of the row being checked.
+    customer_row: u32,
     /// Bytes of the row's values, reused for `content_hash`.
     content_key: Vec<u8>,
     strict: bool,
@@ -170,6 +186,8 @@ impl<'a> SourceRun<'a> {
             table: Some(StagedTable::create(out, schema)?),
             ordinal: 0,
             signs: Vec::new(),
+            customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
+            customer_row: MADE_UP,
             content_key: Vec::new(),
             strict,
             suppress,
@@ -188,8 +206,7 @@ impl<'a> SourceRun<'a> {
     /// (which holds the old and the new table at once) while a large file is read.
     pub fn expect_rows(&mut self, rows: u64) {
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
-        self.index
-            .reserve(rows.saturating_sub(self.index.capacity() - self.index.len()));
+        self.index.reserve(rows);
     }
 
     pub fn file_name(&self, file: usize) -> &str {
@@ -308,6 +325,28 @@ impl<'a> SourceRun<'a> {
         *self.report.rejects_by_reason.entry(reason).or_default() += 1;
     }
 
+    /// The fields whose values the index lookups of a row use: the row's id and its customer.
+    pub fn key_fields(&self) -> (usize, Option<usize>) {
+        (self.id, self.customer)
+    }
+
+    /// Brings the index slots that a row with this id and customer will probe into cache.
+    /// Readers call it a few rows ahead of [`Self::row`]; a cell that is not plain text (and
+    /// would be converted first) is skipped, which costs a cache miss later and nothing else.
+    pub fn prefetch(
+        &self,
+        id: Cell<'_>,
+        customer: Option<Cell<'_>>,
+        customers: Option<&Customers>,
+    ) {
+        if let Cell::Str(s) = id {
+            self.index.prefetch(id_key(s));
+        }
+        if let (Some(Cell::Str(s)), Some(c)) = (customer, customers) {
+            c.index.prefetch(id_key(s));
+        }
+    }
+
     /// A row whose fields were read: `cells` holds one cell per field, in config order.
     pub fn row(
         &mut self,
@@ -334,7 +373,8 @@ impl<'a> SourceRun<'a> {
         if let (Some(c), Some(customers)) = (self.customer, customers) {
             let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
             let key = id_key(id);
-            if !customers.knows(key) {
+            self.customer_row = customers.row(key).unwrap_or(MADE_UP);
+            if self.customer_row == MADE_UP {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
                     let message = format!("customer_id `{id}` is not among the accepted customers");
                     return self.reject(
@@ -354,12 +394,8 @@ impl<'a> SourceRun<'a> {
         let content = self.content_hash();
         let entry = Entry::new(content, self.ordinal, self.file, line);
         // One probe of the index for the common case, a new id.
-        let old = match self.index.entry(key) {
-            hashbrown::hash_map::Entry::Vacant(v) => {
-                v.insert(entry);
-                return self.accept();
-            }
-            hashbrown::hash_map::Entry::Occupied(o) => *o.get(),
+        let Err(old) = self.index.insert_new(key, entry) else {
+            return self.accept();
         };
         if old.is_live() && old.content == content {
             self.report.duplicates += 1;
@@ -393,6 +429,14 @@ impl<'a> SourceRun<'a> {
                 Typed::I32(x) => {
                     key.push(5);
                     key.extend_from_slice(&x.to_le_bytes());
+                }
+                Typed::List(a, b) => {
+                    key.push(6);
+                    key.extend_from_slice(&(b - a).to_le_bytes());
+                    for item in self.scratch.list(*v) {
+                        key.extend_from_slice(&(item.len() as u32).to_le_bytes());
+                        key.extend_from_slice(item.as_bytes());
+                    }
                 }
             }
         }
@@ -516,6 +560,9 @@ impl<'a> SourceRun<'a> {
         {
             self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
         }
+        if let Some(rows) = &mut self.customer_rows {
+            rows.push(self.customer_row);
+        }
         self.builder.push(&self.scratch, &flags);
         self.ordinal += 1;
         self.report.accepted += 1;
@@ -540,6 +587,15 @@ impl<'a> SourceRun<'a> {
     pub fn close(&mut self) -> Result<StagedTable, IngestError> {
         self.flush()?;
         self.drops.sort_unstable();
+        if let Some(rows) = &mut self.customer_rows {
+            let mut drops = self.drops.iter().peekable();
+            let mut ordinal = 0u64;
+            rows.retain(|_| {
+                let dropped = drops.next_if(|&&d| d == ordinal).is_some();
+                ordinal += 1;
+                !dropped
+            });
+        }
         let mut drops = self.drops.iter().peekable();
         for (ordinal, sign) in self.signs.iter().enumerate() {
             if drops.next_if(|&&d| d == ordinal as u64).is_some() {

@@ -93,9 +93,11 @@ fn every_reason_is_reported_with_file_line_and_column() {
         at("orders.csv", 15).message
     );
 
-    // bad_json is NDJSON-only: covered in formats.rs. Together they cover every reason.
+    // bad_json is NDJSON-only: covered in formats.rs; bad_list in lists.rs. Together they
+    // cover every reason.
     let mut seen: BTreeSet<&str> = expect.iter().map(|e| e.2).collect();
     seen.insert("bad_json");
+    seen.insert("bad_list");
     let all: BTreeSet<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
     assert_eq!(seen, all, "a reason has no test");
     assert_eq!(outcome.sources.values().map(|s| s.accepted).sum::<u64>(), 3);

@@ -72,7 +72,13 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         let started = Instant::now();
         let models = !req.features_only;
         let keep_rows = models && !config.segments.is_empty();
-        let built = build_features(&config, out, day, keep_rows && models)?;
+        let built = build_features(
+            &config,
+            out,
+            day,
+            keep_rows && models,
+            outcome.order_customers.as_deref(),
+        )?;
         let (mut features, order_rows) = (built.table, built.rows);
         let mut feature_seconds = started.elapsed().as_secs_f64();
         if let Some(c) = config.clv.as_ref().filter(|_| models) {
@@ -227,6 +233,7 @@ fn build_features(
     out: &Path,
     as_of: i32,
     keep_rows: bool,
+    order_customers: Option<&[u32]>,
 ) -> Result<tessera_features::table::Built, Failure> {
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
@@ -240,10 +247,11 @@ fn build_features(
         .map(|c| c.holdout_days)
         .filter(|&d| d > 0);
     let mut built =
-        table::build_keeping_rows(&out.join("clean"), &params, keep_rows).map_err(|e| match e {
-            table::FeatureError::Custom { .. } => Failure::Input(e.into()),
-            e => Failure::Other(e.into()),
-        })?;
+        table::build_keeping_rows(&out.join("clean"), &params, keep_rows, order_customers)
+            .map_err(|e| match e {
+                table::FeatureError::Custom { .. } => Failure::Input(e.into()),
+                e => Failure::Other(e.into()),
+            })?;
     built.table = crate::stages::with_rfm(&built.table, &config.rfm)?;
     Ok(built)
 }

@@ -898,6 +898,7 @@ impl Ctx<'_> {
                         role: None,
                         format: None,
                         values: None,
+                        separator: None,
                         min: None,
                         max: None,
                         default: None,
@@ -1025,12 +1026,29 @@ impl Ctx<'_> {
             (None, FieldType::Timestamp) => formats.timestamp.clone(),
             (None, _) => None,
         };
-        if spec.values.is_some() && ty != FieldType::String {
+        if spec.values.is_some() && !matches!(ty, FieldType::String | FieldType::List) {
             return Err(self.at(
                 span,
                 format!("`values` lists the allowed strings; `{name}` is {ty}"),
             ));
         }
+        let separator = match (&spec.separator, ty) {
+            (Some(s), FieldType::List) if s.get_ref().trim().is_empty() => {
+                return Err(self.at(
+                    s.span(),
+                    format!("`separator` of `{name}` is empty or blank: it would split nothing"),
+                ));
+            }
+            (Some(s), FieldType::List) => Some(s.get_ref().clone()),
+            (Some(s), _) => {
+                return Err(self.at(
+                    s.span(),
+                    format!("`separator` splits the text of a list field; `{name}` is {ty}"),
+                ));
+            }
+            (None, FieldType::List) => Some(DEFAULT_LIST_SEPARATOR.to_string()),
+            (None, _) => None,
+        };
         let mut values = spec.values.clone();
         if let Some(v) = &mut values {
             if v.is_empty() {
@@ -1097,6 +1115,7 @@ impl Ctx<'_> {
             role: None,
             format,
             values,
+            separator,
             min,
             max,
             default: None,
@@ -1127,6 +1146,7 @@ fn parse_user_type(s: &str) -> Option<FieldType> {
         "date" => FieldType::Date,
         "timestamp" => FieldType::Timestamp,
         "money" => FieldType::Money,
+        "list" => FieldType::List,
         _ => return None,
     })
 }

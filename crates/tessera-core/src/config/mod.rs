@@ -33,6 +33,9 @@ pub struct ConfigError {
 pub const DEFAULT_MIN_DATE: &str = "1900-01-01";
 pub const DEFAULT_MAX_DATE: &str = "2100-12-31";
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+/// What splits the text of a `list` field into items unless its `separator` says otherwise (the
+/// way CRM exports write multi-select picklists: `golf;travel;wine`).
+pub const DEFAULT_LIST_SEPARATOR: &str = ";";
 /// Where runs are recorded unless `[store] path` says otherwise, next to the config.
 pub const DEFAULT_STORE_DIR: &str = ".tessera";
 /// Runs the store keeps unless `[store] keep` says otherwise.
@@ -142,6 +145,9 @@ pub struct FieldConfig {
     pub format: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// What splits a list field's text into its items (`list` fields only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<Bound>,
     #[serde(skip_serializing_if = "Option::is_none")]

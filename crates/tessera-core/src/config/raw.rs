@@ -228,6 +228,7 @@ pub(super) struct RawFieldTable {
     pub(super) ty: Option<Spanned<String>>,
     pub(super) format: Option<Spanned<String>>,
     pub(super) values: Option<Vec<String>>,
+    pub(super) separator: Option<Spanned<String>>,
     pub(super) min: Option<Spanned<toml::Value>>,
     pub(super) max: Option<Spanned<toml::Value>>,
     pub(super) required: Option<bool>,
