@@ -50,7 +50,7 @@ use crate::convert::{RowScratch, Typed};
 use crate::source::{Customers, MADE_UP, SourceRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tessera_core::config::{Config, Format, SourceConfig};
 use tessera_core::schema::SourceKind;
 use tessera_core::suppress::Suppression;
@@ -168,12 +168,78 @@ fn rejects_part(out: &Path, kind: SourceKind) -> PathBuf {
     out.join(format!(".rejects.{kind}.part"))
 }
 
+/// Below this many expected rows a source's id index is left to grow as rows come.
+const PREFAULT_ROWS: u64 = 1 << 20;
+
+/// About how many rows the files of `source` hold: the footers' counts for Parquet, the file
+/// size over the mean line length of the first MiB otherwise. Unreadable files count 0; their
+/// reader reports them.
+fn expected_rows(config: &Config, source: &SourceConfig) -> u64 {
+    let Ok(files) = source_files(config, source) else {
+        return 0;
+    };
+    files
+        .iter()
+        .map(|(path, _)| match source.format {
+            Format::Parquet => std::fs::File::open(path)
+                .ok()
+                .and_then(|f| {
+                    parquet::file::reader::SerializedFileReader::new(f)
+                        .ok()
+                        .map(|r| {
+                            use parquet::file::reader::FileReader;
+                            r.metadata().file_metadata().num_rows().max(0) as u64
+                        })
+                })
+                .unwrap_or(0),
+            _ => {
+                use std::io::Read;
+                let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                let mut head = Vec::with_capacity(1 << 20);
+                let read = std::fs::File::open(path)
+                    .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
+                    .unwrap_or(0);
+                let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+                if read == 0 || lines == 0 {
+                    0
+                } else {
+                    len.saturating_mul(lines) / read as u64
+                }
+            }
+        })
+        .sum()
+}
+
+/// An id index for each large source read after customers, built and paged in on a thread of
+/// its own while the customers are read.
+fn prefault_indexes(
+    config: &Config,
+) -> BTreeMap<SourceKind, std::thread::JoinHandle<index::IdIndex>> {
+    config
+        .sources
+        .iter()
+        .filter(|s| s.kind != SourceKind::Customers)
+        .filter_map(|s| {
+            let rows = expected_rows(config, s);
+            (rows >= PREFAULT_ROWS).then(|| {
+                // A little more than expected, so that an estimate a bit low does not double it.
+                let entries = usize::try_from(rows + rows / 16).unwrap_or(usize::MAX);
+                (
+                    s.kind,
+                    std::thread::spawn(move || index::IdIndex::prefaulted(entries)),
+                )
+            })
+        })
+        .collect()
+}
+
 fn read_source(
     config: &Config,
     source: &SourceConfig,
     out: &Path,
     opts: &IngestOptions,
     customers: Option<&Customers>,
+    index: Option<index::IdIndex>,
     progress: &dyn Progress,
 ) -> Result<SourceDone, IngestError> {
     let files = source_files(config, source)?;
@@ -185,6 +251,7 @@ fn read_source(
         config.batch_rows,
         opts.strict,
         opts.suppress.clone(),
+        index.unwrap_or_default(),
     )?;
     let total = files
         .iter()
@@ -259,7 +326,8 @@ fn ingest_sources(
     let customers_source = config
         .source(SourceKind::Customers)
         .ok_or_else(|| IngestError::Internal("no customers source".into()))?;
-    let first = read_source(config, customers_source, out, opts, None, progress)?;
+    let mut prefaulted = prefault_indexes(config);
+    let first = read_source(config, customers_source, out, opts, None, None, progress)?;
     let (customers_table, customers_drops) = (first.table, first.drops);
     let mut customers_report = first.report;
     let customers = Customers::new(first.index, customers_drops.clone());
@@ -268,7 +336,21 @@ fn ingest_sources(
         .iter()
         .filter(|s| s.kind != SourceKind::Customers)
         .collect();
-    let read = |s: &SourceConfig| read_source(config, s, out, opts, Some(&customers), progress);
+    let mut indexes: BTreeMap<SourceKind, index::IdIndex> = BTreeMap::new();
+    for (kind, handle) in std::mem::take(&mut prefaulted) {
+        // A thread that failed to build its index leaves the source to grow its own.
+        if let Ok(index) = handle.join() {
+            indexes.insert(kind, index);
+        }
+    }
+    let indexes = Mutex::new(indexes);
+    let read = |s: &SourceConfig| {
+        let index = indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&s.kind);
+        read_source(config, s, out, opts, Some(&customers), index, progress)
+    };
     let done: Vec<SourceDone> = if opts.strict {
         others.iter().map(|s| read(s)).collect::<Result<_, _>>()?
     } else {

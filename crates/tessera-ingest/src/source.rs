@@ -140,6 +140,7 @@ impl<'a> SourceRun<'a> {
         batch_rows: usize,
         strict: bool,
         suppress: Option<Arc<Suppression>>,
+        index: IdIndex,
     ) -> Result<Self, IngestError> {
         let schema = clean_schema(config);
         let convs: Vec<FieldConv> = config
@@ -172,7 +173,7 @@ impl<'a> SourceRun<'a> {
             withdrawn: Vec::new(),
             drops: Vec::new(),
             latest: None,
-            index: IdIndex::default(),
+            index,
             file_names: Vec::new(),
             file: 0,
             id: role(Role::Id).expect("every source has an id field"),

@@ -14,6 +14,7 @@ pub fn catalog(time_zone: chrono_tz::Tz) -> Catalog {
             Field::new("joined", Type::Date),
             Field::new("seen_at", Type::Timestamp),
             Field::new("spend_90d", Type::Money),
+            Field::new("interests", Type::List),
         ]),
         orders: Some(RowSchema::new(vec![
             Field::new("order_id", Type::String),

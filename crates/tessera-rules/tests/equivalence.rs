@@ -1,11 +1,18 @@
-//! One semantics, three executions: random rules over random customers, orders and events are
-//! evaluated by the batch path (Arrow kernels), the row path (one customer at a time) and the
-//! compiled SQL run by SQLite, an engine that shares no code with either. All three must agree on
-//! every customer, nulls, empty windows and window edges included.
+//! One semantics, four executions: random rules over random customers, orders and events are
+//! evaluated by the batch path (Arrow kernels), the row path (one customer at a time), and the
+//! compiled SQL run by SQLite (SQLite dialect) and by DataFusion (DataFusion dialect), engines
+//! that share no code with either path. All four must agree on every customer, nulls, empty
+//! windows and window edges included. In other time zones, where the SQLite dialect refuses,
+//! the batch path, the row path and DataFusion must agree. A segment reading `properties.KEY`,
+//! which the DataFusion dialect refuses, is left out of the DataFusion comparison only.
 
 mod common;
 
+use arrow_array::cast::AsArray;
 use arrow_array::*;
+use datafusion::arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use proptest::prelude::*;
 use rusqlite::functions::FunctionFlags;
 use std::sync::Arc;
@@ -13,7 +20,7 @@ use tessera_rules::ast::TableKind;
 use tessera_rules::batch::{self, LeafState};
 use tessera_rules::row::{Context, eval, leaf_value};
 use tessera_rules::sql::{self, Dialect};
-use tessera_rules::{Row, SegmentDef, SegmentSet, Truth, Value};
+use tessera_rules::{Row, RowSchema, SegmentDef, SegmentSet, Truth, Type, Value};
 
 /// 2025-01-01, days since 1970-01-01.
 const AS_OF: i32 = 20089;
@@ -28,6 +35,8 @@ struct Customer {
     vip: Option<bool>,
     joined: Option<i32>,
     seen_at: Option<i64>,
+    /// A list of strings; empty lists and null both occur.
+    interests: Option<Vec<&'static str>>,
     orders: Vec<Order>,
     events: Vec<Event>,
 }
@@ -48,6 +57,7 @@ struct Event {
 }
 
 const COUNTRIES: [&str; 5] = ["DE", "AT", "FR", "Denmark", ""];
+const INTERESTS: [&str; 3] = ["golf", "travel", "wine"];
 const CATEGORIES: [&str; 3] = ["shoes", "books", "shoe care"];
 const EVENTS: [&str; 3] = ["page_view", "app_open", "search"];
 const PROPERTIES: [&str; 5] = [
@@ -100,22 +110,31 @@ fn customer() -> impl Strategy<Value = Customer> {
             prop::option::of(prop::sample::select(COUNTRIES.to_vec())),
             prop::option::of(any::<bool>()),
         ),
-        prop::option::of(AS_OF - 500..AS_OF + 3),
-        prop::option::of(time()),
+        (
+            prop::option::of(AS_OF - 500..AS_OF + 3),
+            prop::option::of(time()),
+            prop::option::of(prop::collection::vec(
+                prop::sample::select(INTERESTS.to_vec()),
+                0..3,
+            )),
+        ),
         prop::collection::vec(order, 0..6),
         prop::collection::vec(event, 0..5),
     )
         .prop_map(
-            |((age, score, spend, country, vip), joined, seen_at, orders, events)| Customer {
-                age,
-                score,
-                spend,
-                country,
-                vip,
-                joined,
-                seen_at,
-                orders,
-                events,
+            |((age, score, spend, country, vip), (joined, seen_at, interests), orders, events)| {
+                Customer {
+                    age,
+                    score,
+                    spend,
+                    country,
+                    vip,
+                    joined,
+                    seen_at,
+                    interests,
+                    orders,
+                    events,
+                }
             },
         )
 }
@@ -169,6 +188,8 @@ fn test() -> impl Strategy<Value = String> {
         Just(r#"country matches "^[A-E]""#.to_string()),
         Just("country is not null".to_string()),
         Just("vip".to_string()),
+        prop::sample::select(INTERESTS.to_vec()).prop_map(|i| format!("interests contains \"{i}\"")),
+        Just("interests is null".to_string()),
         Just("vip = false".to_string()),
         (op(), -400i64..5).prop_map(|(o, d)| format!("joined {o} {}", date(d))),
         (op(), 0i64..400).prop_map(|(o, n)| format!("days_since(joined) {o} {n} days")),
@@ -219,7 +240,20 @@ fn customer_columns(cs: &[Customer]) -> Vec<ArrayRef> {
         Arc::new(Int64Array::from_iter(
             cs.iter().map(|c| c.spend.map(|s| s / 3)),
         )),
+        Arc::new(interests_column(cs)),
     ]
+}
+
+/// The customers' interests as a list column, nulls and empty lists included.
+fn interests_column(cs: &[Customer]) -> ListArray {
+    let mut b = builder::ListBuilder::new(builder::StringBuilder::new());
+    for c in cs {
+        for i in c.interests.iter().flatten() {
+            b.values().append_value(i);
+        }
+        b.append(c.interests.is_some());
+    }
+    b.finish()
 }
 
 fn order_columns(cs: &[Customer]) -> (Vec<ArrayRef>, Vec<i32>) {
@@ -337,6 +371,9 @@ fn row_members(set: &SegmentSet, cs: &[Customer], cx: Context) -> Vec<Vec<bool>>
                 opt(c.joined, Value::Date),
                 opt(c.seen_at, Value::Timestamp),
                 opt(c.spend.map(|s| s / 3), Value::Int),
+                opt(c.interests.as_ref(), |l| {
+                    Value::List(l.iter().map(|s| s.to_string()).collect())
+                }),
             ],
             properties: None,
         };
@@ -411,7 +448,7 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
     )
     .unwrap();
     db.execute_batch(
-        "CREATE TABLE customers (customer_id TEXT, age INTEGER, score REAL, spend INTEGER, country TEXT, vip INTEGER, joined TEXT, seen_at TEXT, spend_90d INTEGER);
+        "CREATE TABLE customers (customer_id TEXT, age INTEGER, score REAL, spend INTEGER, country TEXT, vip INTEGER, joined TEXT, seen_at TEXT, spend_90d INTEGER, interests TEXT);
          CREATE TABLE orders (order_id TEXT, customer_id TEXT, ordered_at TEXT, amount INTEGER, category TEXT, qty INTEGER);
          CREATE TABLE events (event_id TEXT, customer_id TEXT, occurred_at TEXT, name TEXT, properties TEXT);",
     )
@@ -419,7 +456,7 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
     for (i, c) in cs.iter().enumerate() {
         let id = format!("c{i:03}");
         db.execute(
-            "INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             rusqlite::params![
                 id,
                 c.age,
@@ -429,7 +466,10 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
                 c.vip,
                 c.joined.map(tessera_rules::print::date),
                 c.seen_at.map(ts_text),
-                c.spend.map(|s| s / 3)
+                c.spend.map(|s| s / 3),
+                c.interests
+                    .as_ref()
+                    .map(|l| serde_json::to_string(l).unwrap())
             ],
         )
         .unwrap();
@@ -473,6 +513,88 @@ fn sqlite_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Vec<bool>> {
         .collect()
 }
 
+/// The Arrow type of a catalog field in the tables the queries read: the clean tables' types,
+/// money in integer minor units, timestamps in microseconds with the UTC zone.
+fn arrow_type(ty: Type) -> DataType {
+    match ty {
+        Type::Int | Type::Money => DataType::Int64,
+        Type::Float => DataType::Float64,
+        Type::String => DataType::Utf8,
+        Type::Bool => DataType::Boolean,
+        Type::Date => DataType::Date32,
+        Type::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Type::List => DataType::new_list(DataType::Utf8, true),
+    }
+}
+
+fn arrow_fields(schema: &RowSchema) -> Vec<ArrowField> {
+    schema
+        .fields
+        .iter()
+        .map(|f| ArrowField::new(&f.name, arrow_type(f.ty), true))
+        .collect()
+}
+
+/// An in-memory table of one batch; the columns must have the fields' types.
+fn mem_table(fields: Vec<ArrowField>, columns: Vec<ArrayRef>) -> Arc<MemTable> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())
+}
+
+/// The members by the DataFusion dialect's queries run by DataFusion; `None` for a segment the
+/// dialect refuses, which must be for reading event properties.
+fn datafusion_members(set: &SegmentSet, cs: &[Customer]) -> Vec<Option<Vec<bool>>> {
+    let catalog = &set.catalog;
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let customers = mem_table(arrow_fields(&catalog.customer), customer_columns(cs));
+    let orders = mem_table(
+        arrow_fields(catalog.orders.as_ref().unwrap()),
+        order_columns(cs).0,
+    );
+    let (mut event_cols, props, _) = event_columns(cs);
+    let mut event_fields = arrow_fields(catalog.events.as_ref().unwrap());
+    event_fields.push(ArrowField::new("properties", DataType::Utf8, true));
+    event_cols.push(Arc::new(props));
+    let events = mem_table(event_fields, event_cols);
+    ctx.register_table("customers", customers).unwrap();
+    ctx.register_table("orders", orders).unwrap();
+    ctx.register_table("events", events).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    (0..set.segments.len())
+        .map(|s| {
+            let query = match sql::compile(set, s, AS_OF, Dialect::DataFusion) {
+                Ok(q) => q,
+                Err(sql::SqlError::Unsupported { what, .. }) if what == "event properties" => {
+                    return None;
+                }
+                Err(e) => panic!("{e} on {}", set.segments[s].def.rule),
+            };
+            let batches = runtime
+                .block_on(async { ctx.sql(&query).await?.collect().await })
+                .unwrap_or_else(|e| panic!("{e}\n{query}"));
+            let mut ids = Vec::new();
+            for b in &batches {
+                let column = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
+                ids.extend(
+                    column
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(str::to_owned),
+                );
+            }
+            Some(
+                (0..cs.len())
+                    .map(|i| ids.contains(&format!("c{i:03}")))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 fn compile(rules: &[String], tz: chrono_tz::Tz) -> SegmentSet {
     let mut defs: Vec<SegmentDef> = rules
         .iter()
@@ -497,7 +619,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
 
     #[test]
-    fn batch_row_and_sqlite_agree(
+    fn batch_row_sqlite_and_datafusion_agree(
         rules in prop::collection::vec(rule(), 2..4),
         customers in prop::collection::vec(customer(), 1..25),
     ) {
@@ -506,24 +628,39 @@ proptest! {
         let row = row_members(&set, &customers, cx);
         let batch = batch_members(&set, &customers, cx);
         let sqlite = sqlite_members(&set, &customers);
+        let datafusion = datafusion_members(&set, &customers);
         for s in 0..set.segments.len() {
             let rule = &set.segments[s].def.rule;
             prop_assert_eq!(&batch[s], &row[s], "batch and row differ on {}", rule);
             prop_assert_eq!(&sqlite[s], &row[s], "SQLite and row differ on {}\n{}", rule,
                 sql::compile(&set, s, AS_OF, Dialect::Sqlite).unwrap());
+            if let Some(datafusion) = &datafusion[s] {
+                prop_assert_eq!(datafusion, &row[s], "DataFusion and row differ on {}\n{}", rule,
+                    sql::compile(&set, s, AS_OF, Dialect::DataFusion).unwrap());
+            }
         }
     }
 
-    /// Calendar days in a zone far from UTC move orders across window edges; both paths agree.
+    /// Calendar days in a zone far from UTC move orders across window edges; the batch path, the
+    /// row path and DataFusion agree.
     #[test]
-    fn batch_and_row_agree_in_other_time_zones(
+    fn batch_row_and_datafusion_agree_in_other_time_zones(
         rules in prop::collection::vec(rule(), 2..4),
         customers in prop::collection::vec(customer(), 1..25),
         tz in prop::sample::select(vec![chrono_tz::Europe::Berlin, chrono_tz::Pacific::Kiritimati, chrono_tz::America::Los_Angeles]),
     ) {
         let set = compile(&rules, tz);
         let cx = Context { as_of: AS_OF, time_zone: tz };
-        prop_assert_eq!(batch_members(&set, &customers, cx), row_members(&set, &customers, cx));
+        let row = row_members(&set, &customers, cx);
+        prop_assert_eq!(&batch_members(&set, &customers, cx), &row);
+        let datafusion = datafusion_members(&set, &customers);
+        for s in 0..set.segments.len() {
+            if let Some(datafusion) = &datafusion[s] {
+                prop_assert_eq!(datafusion, &row[s], "DataFusion and row differ on {}\n{}",
+                    &set.segments[s].def.rule,
+                    sql::compile(&set, s, AS_OF, Dialect::DataFusion).unwrap());
+            }
+        }
     }
 }
 
@@ -544,6 +681,7 @@ fn generated_rules_select_some_customers() {
             vip: None,
             joined: None,
             seen_at: None,
+            interests: None,
             orders: vec![Order {
                 at: (i64::from(AS_OF) - 90) * DAY_US,
                 amount: 100,
@@ -560,6 +698,7 @@ fn generated_rules_select_some_customers() {
             vip: None,
             joined: None,
             seen_at: None,
+            interests: None,
             orders: vec![Order {
                 at: (i64::from(AS_OF) - 91) * DAY_US + DAY_US - 1,
                 amount: 100,
@@ -577,4 +716,42 @@ fn generated_rules_select_some_customers() {
     assert_eq!(row_members(&set, &cs, cx), expected);
     assert_eq!(batch_members(&set, &cs, cx), expected);
     assert_eq!(sqlite_members(&set, &cs), expected);
+    let datafusion: Vec<Vec<bool>> = datafusion_members(&set, &cs)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(datafusion, expected);
+}
+
+/// Most generated segments compile for DataFusion, so its comparison is not mostly skipped (a
+/// check on the test, not the code).
+#[test]
+fn generated_segments_mostly_compile_for_datafusion() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+    );
+    let rules = prop::collection::vec(rule(), 2..4);
+    let (mut compiled, mut total) = (0, 0);
+    for _ in 0..200 {
+        let set = compile(
+            &rules.new_tree(&mut runner).unwrap().current(),
+            chrono_tz::UTC,
+        );
+        for s in 0..set.segments.len() {
+            total += 1;
+            match sql::compile(&set, s, AS_OF, Dialect::DataFusion) {
+                Ok(_) => compiled += 1,
+                Err(sql::SqlError::Unsupported { what, .. }) => {
+                    assert_eq!(what, "event properties")
+                }
+            }
+        }
+    }
+    assert!(
+        compiled * 4 >= total * 3,
+        "{compiled} of {total} segments compile for DataFusion"
+    );
 }
