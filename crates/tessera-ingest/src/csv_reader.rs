@@ -5,7 +5,7 @@ use crate::cell::Cell;
 use crate::error::IngestError;
 use crate::reason::Reason;
 use crate::rejects::{RejectWriter, lossless_text};
-use crate::source::{Customers, RecordContext, SourceRun};
+use crate::source::{Customers, RecordContext, RowKeys, SourceRun};
 use crate::{Progress, columns};
 use std::cell::RefCell;
 use std::fs::File;
@@ -410,15 +410,21 @@ fn handle(
     customers: Option<&Customers>,
 ) -> Result<(), IngestError> {
     let (opts, line) = (ctx.opts, ctx.line);
-    // The index slots this row will probe are fetched while its fields are checked.
-    let (id, customer) = run.key_fields();
-    let text = |k: usize| {
-        let bytes = ctx.fields[k]
-            .and_then(|c| record.get(c))
-            .unwrap_or_default();
-        std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
+    // The index slots this row will probe are fetched while its fields are checked. Only UTF-8
+    // text is keyed here: a Latin-1 field's text is made below.
+    let keys = if opts.encoding == Encoding::Utf8 {
+        let (id, customer) = run.key_fields();
+        let text = |k: usize| {
+            let bytes = ctx.fields[k]
+                .and_then(|c| record.get(c))
+                .unwrap_or_default();
+            std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
+        };
+        run.keys(text(id), customer.map(text))
+    } else {
+        RowKeys::default()
     };
-    run.prefetch(text(id), customer.map(text), customers);
+    run.prefetch(keys, customers);
     let quote = opts.quote as u8;
     if ctx.raw.contains(&quote)
         && let Some(msg) = check_quoting(ctx.raw, opts.delimiter as u8, quote)
@@ -464,7 +470,7 @@ fn handle(
             }
         }
     }
-    run.row(line, &cells, ctx, rejects, customers)
+    run.row_keyed(line, &cells, ctx, rejects, customers, keys)
 }
 
 /// Raw text of the records starting at `lines` (sorted), for rows withdrawn after staging.

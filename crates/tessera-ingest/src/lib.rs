@@ -326,7 +326,7 @@ fn ingest_sources(
     let customers_source = config
         .source(SourceKind::Customers)
         .ok_or_else(|| IngestError::Internal("no customers source".into()))?;
-    let mut prefaulted = prefault_indexes(config);
+    let prefaulted = prefault_indexes(config);
     let first = read_source(config, customers_source, out, opts, None, None, progress)?;
     let (customers_table, customers_drops) = (first.table, first.drops);
     let mut customers_report = first.report;
@@ -337,7 +337,7 @@ fn ingest_sources(
         .filter(|s| s.kind != SourceKind::Customers)
         .collect();
     let mut indexes: BTreeMap<SourceKind, index::IdIndex> = BTreeMap::new();
-    for (kind, handle) in std::mem::take(&mut prefaulted) {
+    for (kind, handle) in prefaulted {
         // A thread that failed to build its index leaves the source to grow its own.
         if let Ok(index) = handle.join() {
             indexes.insert(kind, index);

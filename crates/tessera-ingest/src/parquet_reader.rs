@@ -230,6 +230,7 @@ pub fn read(
             }
         });
         let mut number = 0u64;
+        let mut keys = Vec::new();
         for batch in rx {
             let batch = batch.map_err(|e| IngestError::Input {
                 file: name.into(),
@@ -241,21 +242,21 @@ pub fn read(
                 .map(|c| Column::new(c.map(|c| batch.column(c))))
                 .collect();
             let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
+            // Each row's index keys, hashed once: prefetched ahead, then used by the row.
             let (id, customer) = run.key_fields();
-            let prefetch = |run: &SourceRun, row: usize| {
-                run.prefetch(
+            keys.clear();
+            keys.extend((0..batch.num_rows()).map(|row| {
+                run.keys(
                     columns[id].cell(row),
                     customer.map(|c| columns[c].cell(row)),
-                    customers,
                 )
-            };
-            let rows = batch.num_rows();
-            for row in 0..PREFETCH_AHEAD.min(rows) {
-                prefetch(run, row);
+            }));
+            for k in keys.iter().take(PREFETCH_AHEAD) {
+                run.prefetch(*k, customers);
             }
-            for row in 0..rows {
-                if row + PREFETCH_AHEAD < rows {
-                    prefetch(run, row + PREFETCH_AHEAD);
+            for row in 0..batch.num_rows() {
+                if let Some(k) = keys.get(row + PREFETCH_AHEAD) {
+                    run.prefetch(*k, customers);
                 }
                 number += 1;
                 cells.clear();
@@ -266,7 +267,7 @@ pub fn read(
                     row,
                     number,
                 };
-                run.row(number, &cells, &ctx, rejects, customers)?;
+                run.row_keyed(number, &cells, &ctx, rejects, customers, keys[row])?;
             }
             progress.advance(run.config.kind, bytes * batch.num_rows() as u64 / total);
         }

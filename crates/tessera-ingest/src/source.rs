@@ -71,6 +71,13 @@ impl Customers {
     }
 }
 
+/// The index keys of a row, hashed once by the reader that prefetches them ([`SourceRun::keys`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowKeys {
+    id: Option<IdKey>,
+    customer: Option<IdKey>,
+}
+
 /// The customer row of an order whose customer was made up (`unknown_customers = "create"`):
 /// such customers are appended to the clean table once every source is read.
 pub const MADE_UP: u32 = u32::MAX;
@@ -331,20 +338,28 @@ impl<'a> SourceRun<'a> {
         (self.id, self.customer)
     }
 
-    /// Brings the index slots that a row with this id and customer will probe into cache.
-    /// Readers call it a few rows ahead of [`Self::row`]; a cell that is not plain text (and
-    /// would be converted first) is skipped, which costs a cache miss later and nothing else.
-    pub fn prefetch(
-        &self,
-        id: Cell<'_>,
-        customer: Option<Cell<'_>>,
-        customers: Option<&Customers>,
-    ) {
-        if let Cell::Str(s) = id {
-            self.index.prefetch(id_key(s));
+    /// The index keys of a row whose id and customer cells are these, for [`Self::prefetch`]
+    /// and [`Self::row_keyed`]. Only plain text is keyed: a text id is stored as it is read, so
+    /// its key is the stored value's; any other cell is converted first and keyed then.
+    pub fn keys(&self, id: Cell<'_>, customer: Option<Cell<'_>>) -> RowKeys {
+        let key = |c: Option<Cell<'_>>| match c {
+            Some(Cell::Str(s)) => Some(id_key(s)),
+            _ => None,
+        };
+        RowKeys {
+            id: key(Some(id)),
+            customer: key(customer),
         }
-        if let (Some(Cell::Str(s)), Some(c)) = (customer, customers) {
-            c.index.prefetch(id_key(s));
+    }
+
+    /// Brings the index slots a row with these keys will probe into cache. Readers call it a
+    /// few rows ahead of [`Self::row_keyed`], so the memory accesses of consecutive rows overlap.
+    pub fn prefetch(&self, keys: RowKeys, customers: Option<&Customers>) {
+        if let Some(k) = keys.id {
+            self.index.prefetch(k);
+        }
+        if let (Some(k), Some(c)) = (keys.customer, customers) {
+            c.index.prefetch(k);
         }
     }
 
@@ -356,6 +371,20 @@ impl<'a> SourceRun<'a> {
         ctx: &dyn RecordContext,
         rejects: &mut RejectWriter,
         customers: Option<&Customers>,
+    ) -> Result<(), IngestError> {
+        self.row_keyed(line, cells, ctx, rejects, customers, RowKeys::default())
+    }
+
+    /// [`Self::row`] with the keys [`Self::keys`] gave for its cells, so they are not hashed
+    /// again.
+    pub fn row_keyed(
+        &mut self,
+        line: u64,
+        cells: &[Cell<'_>],
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+        customers: Option<&Customers>,
+        keys: RowKeys,
     ) -> Result<(), IngestError> {
         self.report.read += 1;
         // Before any other check: a suppressed customer's row must not reach `rejects.csv`.
@@ -373,7 +402,7 @@ impl<'a> SourceRun<'a> {
         }
         if let (Some(c), Some(customers)) = (self.customer, customers) {
             let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
-            let key = id_key(id);
+            let key = keys.customer.unwrap_or_else(|| id_key(id));
             self.customer_row = customers.row(key).unwrap_or(MADE_UP);
             if self.customer_row == MADE_UP {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
@@ -391,7 +420,9 @@ impl<'a> SourceRun<'a> {
             }
         }
         let id_value = self.scratch.values[self.id];
-        let key = id_key(self.scratch.str(id_value).unwrap_or_default());
+        let key = keys
+            .id
+            .unwrap_or_else(|| id_key(self.scratch.str(id_value).unwrap_or_default()));
         let content = self.content_hash();
         let entry = Entry::new(content, self.ordinal, self.file, line);
         // One probe of the index for the common case, a new id.
@@ -588,25 +619,29 @@ impl<'a> SourceRun<'a> {
     pub fn close(&mut self) -> Result<StagedTable, IngestError> {
         self.flush()?;
         self.drops.sort_unstable();
-        if let Some(rows) = &mut self.customer_rows {
-            let mut drops = self.drops.iter().peekable();
-            let mut ordinal = 0u64;
-            rows.retain(|_| {
-                let dropped = drops.next_if(|&&d| d == ordinal).is_some();
-                ordinal += 1;
-                !dropped
-            });
-        }
+        // One pass over the staged rows: refunds and zero amounts counted among the rows kept,
+        // and the customer rows of those kept moved up over the withdrawn ones.
         let mut drops = self.drops.iter().peekable();
-        for (ordinal, sign) in self.signs.iter().enumerate() {
+        let mut kept = 0;
+        for ordinal in 0..self.ordinal as usize {
             if drops.next_if(|&&d| d == ordinal as u64).is_some() {
                 continue;
             }
+            if let Some(rows) = &mut self.customer_rows {
+                rows[kept] = rows[ordinal];
+            }
+            kept += 1;
+            let Some(sign) = self.signs.get(ordinal) else {
+                continue;
+            };
             match sign {
                 -1 => self.report.refunds += 1,
                 0 => self.report.zero_amounts += 1,
                 _ => {}
             }
+        }
+        if let Some(rows) = &mut self.customer_rows {
+            rows.truncate(kept);
         }
         Ok(self.table.take().expect("closed once"))
     }

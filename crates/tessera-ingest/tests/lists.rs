@@ -202,29 +202,22 @@ C2,travel;golf,phone\n";
 fn separators_apply_to_lists_only() {
     let p = Project::new(&[("customers.csv", b"id\n")]);
     let file = p.path().join("tessera.toml");
-    let bad = |toml: &str| {
-        tessera_core::Config::from_toml(toml, &file)
+    for (attribute, message) in [
+        (
+            r#"city = { column = "city", type = "string", separator = "|" }"#,
+            "`separator` splits the text of a list field",
+        ),
+        (
+            r#"tags = { column = "tags", type = "list", separator = " " }"#,
+            "empty or blank",
+        ),
+    ] {
+        let toml = format!(
+            "\n[sources.customers]\npath = \"customers.csv\"\ncolumns = {{ customer_id = \"id\" }}\nattributes.{attribute}\n"
+        );
+        let e = tessera_core::Config::from_toml(&toml, &file)
             .unwrap_err()
-            .to_string()
-    };
-    let e = bad(r#"
-[sources.customers]
-path = "customers.csv"
-columns = { customer_id = "id" }
-attributes.city = { column = "city", type = "string", separator = "|" }
-"#);
-    assert!(
-        e.contains("tessera.toml:5:") && e.contains("`separator` splits the text of a list field"),
-        "{e}"
-    );
-    let e = bad(r#"
-[sources.customers]
-path = "customers.csv"
-columns = { customer_id = "id" }
-attributes.tags = { column = "tags", type = "list", separator = " " }
-"#);
-    assert!(
-        e.contains("tessera.toml:5:") && e.contains("empty or blank"),
-        "{e}"
-    );
+            .to_string();
+        assert!(e.contains("tessera.toml:5:") && e.contains(message), "{e}");
+    }
 }
