@@ -6,7 +6,7 @@ use crate::cell::Cell;
 use crate::columns;
 use crate::error::IngestError;
 use crate::rejects::RejectWriter;
-use crate::source::{Customers, RecordContext, SourceRun};
+use crate::source::{Checked, Checker, Customers, Decision, RecordContext, RowKeys, SourceRun};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -219,60 +219,156 @@ pub fn read(
             line: 0,
             message: e.to_string(),
         })?;
-    // Batches are decoded on a thread of their own while the rows of the previous one are checked.
+    // Batches are decoded on a thread of their own, checked on one thread per core, and
+    // settled in file order on this one (duplicates, conflicts, `rejects.csv`).
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel(workers);
         scope.spawn(move || {
-            for batch in reader {
-                if tx.send(batch).is_err() {
+            for (seq, batch) in reader.enumerate() {
+                if tx.send((seq, batch)).is_err() {
                     break;
                 }
             }
         });
-        let mut number = 0u64;
-        let mut keys = Vec::new();
-        for batch in rx {
-            let batch = batch.map_err(|e| IngestError::Input {
-                file: name.into(),
-                line: number + 1,
-                message: e.to_string(),
-            })?;
-            let columns: Vec<Column> = fields
-                .iter()
-                .map(|c| Column::new(c.map(|c| batch.column(c))))
-                .collect();
-            let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
-            // Each row's index keys, hashed once: prefetched ahead, then used by the row.
-            let (id, customer) = run.key_fields();
-            keys.clear();
-            keys.extend((0..batch.num_rows()).map(|row| {
-                run.keys(
-                    columns[id].cell(row),
-                    customer.map(|c| columns[c].cell(row)),
-                )
-            }));
-            for k in keys.iter().take(PREFETCH_AHEAD) {
-                run.prefetch(*k, customers);
-            }
-            for row in 0..batch.num_rows() {
-                if let Some(k) = keys.get(row + PREFETCH_AHEAD) {
-                    run.prefetch(*k, customers);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(workers);
+        for _ in 0..workers {
+            let (rx, done_tx, fields) = (rx.clone(), done_tx.clone(), &fields);
+            let mut checker = run.checker().fork();
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, batch))) = next else {
+                        break;
+                    };
+                    let checked = batch.map(|b| {
+                        let c = check_batch(&mut checker, &b, fields, customers);
+                        (b, c)
+                    });
+                    if done_tx.send((seq, checked)).is_err() {
+                        break;
+                    }
                 }
-                number += 1;
-                cells.clear();
-                cells.extend(columns.iter().map(|c| c.cell(row)));
-                let ctx = ParquetRow {
-                    batch: &batch,
-                    cols: &fields,
-                    row,
-                    number,
-                };
-                run.row_keyed(number, &cells, &ctx, rejects, customers, keys[row])?;
+            });
+        }
+        drop(done_tx);
+        let mut number = 0u64;
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (seq, checked) in done_rx {
+            waiting.insert(seq, checked);
+            while let Some(checked) = waiting.remove(&next) {
+                next += 1;
+                let (batch, checked) = checked.map_err(|e| IngestError::Input {
+                    file: name.into(),
+                    line: number + 1,
+                    message: e.to_string(),
+                })?;
+                let rows = batch.num_rows() as u64;
+                settle_batch(run, &batch, checked, &fields, number, rejects)?;
+                number += rows;
+                progress.advance(run.config.kind, bytes * rows / total);
             }
-            progress.advance(run.config.kind, bytes * batch.num_rows() as u64 / total);
         }
         Ok(())
     })
+}
+
+/// What the checks of a batch's rows found, and the valid rows' values as they will be stored.
+struct CheckedBatch {
+    rows: Vec<Checked>,
+    valid: Option<RecordBatch>,
+}
+
+/// The checks of every row of `batch` that need nothing from the rows before it.
+fn check_batch(
+    checker: &mut Checker,
+    batch: &RecordBatch,
+    fields: &[Option<usize>],
+    customers: Option<&Customers>,
+) -> CheckedBatch {
+    let columns: Vec<Column> = fields
+        .iter()
+        .map(|c| Column::new(c.map(|c| batch.column(c))))
+        .collect();
+    // Each row's index keys, hashed once: prefetched ahead, then used by the row.
+    let (id, customer) = checker.key_fields();
+    let keys: Vec<RowKeys> = (0..batch.num_rows())
+        .map(|row| {
+            checker.keys(
+                columns[id].cell(row),
+                customer.map(|c| columns[c].cell(row)),
+            )
+        })
+        .collect();
+    for k in keys.iter().take(PREFETCH_AHEAD) {
+        checker.prefetch_customer(*k, customers);
+    }
+    let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for (row, k) in keys.iter().enumerate() {
+        if let Some(k) = keys.get(row + PREFETCH_AHEAD) {
+            checker.prefetch_customer(*k, customers);
+        }
+        cells.clear();
+        cells.extend(columns.iter().map(|c| c.cell(row)));
+        let checked = checker.check(&cells, customers, *k);
+        if let Checked::Valid(v) = &checked {
+            checker.stage(v);
+        }
+        rows.push(checked);
+    }
+    CheckedBatch {
+        rows,
+        valid: checker.take_staged(),
+    }
+}
+
+/// Settles the checked rows of `batch`, whose first row is number `before + 1`, in row order,
+/// and stages those kept.
+fn settle_batch(
+    run: &mut SourceRun,
+    batch: &RecordBatch,
+    checked: CheckedBatch,
+    fields: &[Option<usize>],
+    before: u64,
+    rejects: &mut RejectWriter,
+) -> Result<(), IngestError> {
+    let (id_field, _) = run.key_fields();
+    let ids = checked
+        .valid
+        .as_ref()
+        .and_then(|v| v.column(id_field).as_string_opt::<i32>().cloned());
+    let mut keep = Vec::with_capacity(checked.valid.as_ref().map_or(0, RecordBatch::num_rows));
+    for c in checked.rows.iter().take(PREFETCH_AHEAD) {
+        run.prefetch_checked(c);
+    }
+    for (row, c) in checked.rows.iter().enumerate() {
+        if let Some(c) = checked.rows.get(row + PREFETCH_AHEAD) {
+            run.prefetch_checked(c);
+        }
+        let number = before + row as u64 + 1;
+        let ctx = ParquetRow {
+            batch,
+            cols: fields,
+            row,
+            number,
+        };
+        let id = match (&ids, c) {
+            (Some(ids), Checked::Valid(_)) => ids.value(keep.len()),
+            _ => "",
+        };
+        match run.decide(number, c, id, &ctx, rejects)? {
+            Decision::Keep => keep.push(true),
+            Decision::Drop => keep.push(false),
+            Decision::Gone => {}
+        }
+    }
+    match checked.valid {
+        Some(valid) => run.stage_batch(valid, &keep),
+        None => Ok(()),
+    }
 }
 
 /// The rows at the given 1-based row numbers (sorted), rendered as JSON objects.

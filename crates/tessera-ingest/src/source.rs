@@ -10,6 +10,7 @@ use crate::reason::Reason;
 use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
 use crate::sink::StagedTable;
+use arrow_array::RecordBatch;
 use hashbrown::HashMap;
 use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
@@ -101,14 +102,9 @@ pub struct SourceRun<'a> {
     pub index: IdIndex,
     file_names: Vec<String>,
     file: usize,
-    convs: Vec<FieldConv>,
     columns: Vec<String>,
-    id: usize,
-    customer: Option<usize>,
-    amount: Option<usize>,
-    time: Option<usize>,
-    scratch: RowScratch,
-    builder: BatchBuilder,
+    /// The row checks, for readers that hand rows over one at a time.
+    checker: Checker<'a>,
     table: Option<StagedTable>,
     ordinal: u64,
     /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
@@ -117,13 +113,67 @@ pub struct SourceRun<'a> {
     /// customer made up on the way), handed to the feature table so that it need not look the
     /// customers up again.
     pub customer_rows: Option<Vec<u32>>,
-    /// The customer row of the row being checked.
-    customer_row: u32,
+    strict: bool,
+}
+
+/// The checks of a row that need nothing from the rows before it: each cell converted and
+/// checked against its field, the customer looked up, the content hashed. Readers that check
+/// batches of rows on several threads give each thread a [`Checker::fork`]; what the checks
+/// found then goes through [`SourceRun::decide`] in row order.
+pub struct Checker<'a> {
+    config: &'a SourceConfig,
+    convs: Vec<FieldConv>,
+    id: usize,
+    customer: Option<usize>,
+    amount: Option<usize>,
+    time: Option<usize>,
+    scratch: RowScratch,
+    /// The rows found valid, as they will be stored.
+    builder: BatchBuilder,
+    batch_rows: usize,
     /// Bytes of the row's values, reused for `content_hash`.
     content_key: Vec<u8>,
-    strict: bool,
     /// The suppression list, only when it names someone: `None` costs nothing per row.
     suppress: Option<Suppressed>,
+}
+
+/// What the checks of one row found.
+#[derive(Debug, Clone)]
+pub enum Checked {
+    /// The row belongs to a suppressed customer: dropped unwritten.
+    Suppressed,
+    /// A field's value was refused (or the customer is unknown).
+    Rejected {
+        reason: Reason,
+        field: usize,
+        message: String,
+    },
+    /// Every value passed: whether the row is kept depends on the rows before it with its id.
+    Valid(Valid),
+}
+
+/// A row whose values all passed, as [`SourceRun::decide`] needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Valid {
+    pub key: IdKey,
+    content: u64,
+    /// The clean customers row of the row's customer, or [`MADE_UP`].
+    customer_row: u32,
+    /// Sign of the amount, for sources with one.
+    sign: Option<i8>,
+    /// The event time (µs UTC), for sources with one.
+    time: Option<i64>,
+}
+
+/// What [`SourceRun::decide`] made of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// A valid row, kept: it goes into the staged table.
+    Keep,
+    /// A valid row, not kept: an exact copy of a row before it, or a row that conflicts with one.
+    Drop,
+    /// The row was not valid (rejected or suppressed); it has no staged values.
+    Gone,
 }
 
 /// What a source needs to drop the rows of suppressed customers.
@@ -140,16 +190,23 @@ struct Suppressed {
     seen: HashMap<IdKey, bool, BuildHasherDefault<KeyHasher>>,
 }
 
-impl<'a> SourceRun<'a> {
-    pub fn new(
+impl Suppressed {
+    fn fork(&self) -> Self {
+        Self {
+            list: self.list.clone(),
+            owner: self.owner,
+            scratch: RowScratch::default(),
+            seen: HashMap::default(),
+        }
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn new(
         config: &'a SourceConfig,
-        out: PathBuf,
         batch_rows: usize,
-        strict: bool,
         suppress: Option<Arc<Suppression>>,
-        index: IdIndex,
-    ) -> Result<Self, IngestError> {
-        let schema = clean_schema(config);
+    ) -> Self {
         let convs: Vec<FieldConv> = config
             .fields
             .iter()
@@ -170,82 +227,67 @@ impl<'a> SourceRun<'a> {
                 scratch: RowScratch::default(),
                 seen: HashMap::default(),
             });
-        let unknown = config
-            .kind
-            .references_customer()
-            .then_some(config.unknown_customers);
-        Ok(Self {
+        Self {
             config,
-            report: SourceReport::new(config.on_conflict, unknown),
-            withdrawn: Vec::new(),
-            drops: Vec::new(),
-            latest: None,
-            index,
-            file_names: Vec::new(),
-            file: 0,
             id: role(Role::Id).expect("every source has an id field"),
             customer: role(Role::CustomerRef),
             amount: role(Role::Amount),
             time: role(Role::EventTime),
-            columns: config.fields.iter().map(|f| f.column.to_string()).collect(),
             convs,
             scratch: RowScratch::default(),
-            builder: BatchBuilder::new(schema.clone(), batch_rows),
-            table: Some(StagedTable::create(out, schema)?),
-            ordinal: 0,
-            signs: Vec::new(),
-            customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
-            customer_row: MADE_UP,
+            builder: BatchBuilder::new(clean_schema(config), batch_rows),
+            batch_rows,
             content_key: Vec::new(),
-            strict,
             suppress,
-        })
+        }
     }
 
-    /// Starts reading a file; `name` is how messages and `rejects.csv` show it.
-    pub fn start_file(&mut self, name: String, columns: Vec<String>) {
-        self.file = self.file_names.len();
-        self.file_names.push(name.clone());
-        self.report.files.push(name);
-        self.columns = columns;
+    /// A checker of its own for another thread, with nothing staged.
+    pub fn fork(&self) -> Self {
+        Self {
+            config: self.config,
+            convs: self.convs.clone(),
+            id: self.id,
+            customer: self.customer,
+            amount: self.amount,
+            time: self.time,
+            scratch: RowScratch::default(),
+            builder: BatchBuilder::new(clean_schema(self.config), self.batch_rows),
+            batch_rows: self.batch_rows,
+            content_key: Vec::new(),
+            suppress: self.suppress.as_ref().map(Suppressed::fork),
+        }
     }
 
-    /// Makes room in the id index for about `rows` more rows, so that it does not grow by doubling
-    /// (which holds the old and the new table at once) while a large file is read.
-    pub fn expect_rows(&mut self, rows: u64) {
-        let rows = usize::try_from(rows).unwrap_or(usize::MAX);
-        self.index.reserve(rows);
+    /// The fields whose values the index lookups of a row use: the row's id and its customer.
+    pub fn key_fields(&self) -> (usize, Option<usize>) {
+        (self.id, self.customer)
     }
 
-    pub fn file_name(&self, file: usize) -> &str {
-        &self.file_names[file]
+    /// The index keys of a row whose id and customer cells are these, for prefetching and for
+    /// [`Self::check`]. Only plain text is keyed: a text id is stored as it is read, so its key
+    /// is the stored value's; any other cell is converted first and keyed then.
+    pub fn keys(&self, id: Cell<'_>, customer: Option<Cell<'_>>) -> RowKeys {
+        let key = |c: Option<Cell<'_>>| match c {
+            Some(Cell::Str(s)) => Some(id_key(s)),
+            _ => None,
+        };
+        RowKeys {
+            id: key(Some(id)),
+            customer: key(customer),
+        }
+    }
+
+    /// Brings the customers index slot a row with these keys will probe into cache.
+    pub fn prefetch_customer(&self, keys: RowKeys, customers: Option<&Customers>) {
+        if let (Some(k), Some(c)) = (keys.customer, customers) {
+            c.index.prefetch(k);
+        }
     }
 
     /// The field whose value says whose row it is, when a suppression list is in force.
     fn owner_field(&self) -> Option<usize> {
         self.suppress.as_ref().map(|s| s.owner)
-    }
-
-    /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8).
-    ///
-    /// Its fields cannot be told apart for sure, so with a suppression list in force it is counted
-    /// as suppressed, not written to `rejects.csv`, when any piece of its raw text names a
-    /// suppressed customer (see [`Self::mentions_suppressed`]).
-    pub fn broken(
-        &mut self,
-        line: u64,
-        reason: Reason,
-        field: Option<usize>,
-        message: String,
-        ctx: &dyn RecordContext,
-        rejects: &mut RejectWriter,
-    ) -> Result<(), IngestError> {
-        self.report.read += 1;
-        if self.suppress.is_some() && self.mentions_suppressed(&ctx.raw()) {
-            self.report.suppressed += 1;
-            return Ok(());
-        }
-        self.reject(line, reason, field, message, ctx, rejects)
     }
 
     /// Whether a piece of `raw` is the id of a suppressed customer. The pieces are the text
@@ -293,147 +335,70 @@ impl<'a> SourceRun<'a> {
         *s.seen.entry(key).or_insert_with(|| list.contains(id))
     }
 
-    fn reject(
+    /// Checks a row whose fields were read: `cells` holds one cell per field, in config order,
+    /// and `keys` what [`Self::keys`] gave for them. The values of a valid row stay in hand
+    /// until the next call, for [`Self::stage`].
+    pub fn check(
         &mut self,
-        line: u64,
-        reason: Reason,
-        field: Option<usize>,
-        message: String,
-        ctx: &dyn RecordContext,
-        rejects: &mut RejectWriter,
-    ) -> Result<(), IngestError> {
-        let file = self.file_names[self.file].clone();
-        if self.strict {
-            let (line, column) = ctx.position(field);
-            return Err(IngestError::Strict {
-                file,
-                line,
-                column,
-                reason: reason.code().into(),
-                message,
-            });
-        }
-        self.count_reject(reason);
-        let column = field.map(|f| self.columns[f].clone()).unwrap_or_default();
-        rejects.write(
-            self.config.kind.name(),
-            &file,
-            &Reject {
-                line,
-                column,
-                reason,
-                message,
-                raw: ctx.raw(),
-            },
-        )
-    }
-
-    fn count_reject(&mut self, reason: Reason) {
-        self.report.rejected += 1;
-        *self.report.rejects_by_reason.entry(reason).or_default() += 1;
-    }
-
-    /// The fields whose values the index lookups of a row use: the row's id and its customer.
-    pub fn key_fields(&self) -> (usize, Option<usize>) {
-        (self.id, self.customer)
-    }
-
-    /// The index keys of a row whose id and customer cells are these, for [`Self::prefetch`]
-    /// and [`Self::row_keyed`]. Only plain text is keyed: a text id is stored as it is read, so
-    /// its key is the stored value's; any other cell is converted first and keyed then.
-    pub fn keys(&self, id: Cell<'_>, customer: Option<Cell<'_>>) -> RowKeys {
-        let key = |c: Option<Cell<'_>>| match c {
-            Some(Cell::Str(s)) => Some(id_key(s)),
-            _ => None,
-        };
-        RowKeys {
-            id: key(Some(id)),
-            customer: key(customer),
-        }
-    }
-
-    /// Brings the index slots a row with these keys will probe into cache. Readers call it a
-    /// few rows ahead of [`Self::row_keyed`], so the memory accesses of consecutive rows overlap.
-    pub fn prefetch(&self, keys: RowKeys, customers: Option<&Customers>) {
-        if let Some(k) = keys.id {
-            self.index.prefetch(k);
-        }
-        if let (Some(k), Some(c)) = (keys.customer, customers) {
-            c.index.prefetch(k);
-        }
-    }
-
-    /// A row whose fields were read: `cells` holds one cell per field, in config order.
-    pub fn row(
-        &mut self,
-        line: u64,
         cells: &[Cell<'_>],
-        ctx: &dyn RecordContext,
-        rejects: &mut RejectWriter,
-        customers: Option<&Customers>,
-    ) -> Result<(), IngestError> {
-        self.row_keyed(line, cells, ctx, rejects, customers, RowKeys::default())
-    }
-
-    /// [`Self::row`] with the keys [`Self::keys`] gave for its cells, so they are not hashed
-    /// again.
-    pub fn row_keyed(
-        &mut self,
-        line: u64,
-        cells: &[Cell<'_>],
-        ctx: &dyn RecordContext,
-        rejects: &mut RejectWriter,
         customers: Option<&Customers>,
         keys: RowKeys,
-    ) -> Result<(), IngestError> {
-        self.report.read += 1;
+    ) -> Checked {
         // Before any other check: a suppressed customer's row must not reach `rejects.csv`.
         if let Some(owner) = self.owner_field()
             && self.is_suppressed(cells[owner], customers)
         {
-            self.report.suppressed += 1;
-            return Ok(());
+            return Checked::Suppressed;
         }
         self.scratch.clear();
         for (k, cell) in cells.iter().enumerate() {
             if let Err(e) = self.convs[k].convert(*cell, &mut self.scratch) {
-                return self.reject(line, e.reason, Some(k), e.message, ctx, rejects);
+                return Checked::Rejected {
+                    reason: e.reason,
+                    field: k,
+                    message: e.message,
+                };
             }
         }
+        let mut customer_row = MADE_UP;
         if let (Some(c), Some(customers)) = (self.customer, customers) {
             let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
             let key = keys.customer.unwrap_or_else(|| id_key(id));
-            self.customer_row = customers.row(key).unwrap_or(MADE_UP);
-            if self.customer_row == MADE_UP {
+            customer_row = customers.row(key).unwrap_or(MADE_UP);
+            if customer_row == MADE_UP {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
-                    let message = format!("customer_id `{id}` is not among the accepted customers");
-                    return self.reject(
-                        line,
-                        Reason::UnknownCustomer,
-                        Some(c),
-                        message,
-                        ctx,
-                        rejects,
-                    );
+                    return Checked::Rejected {
+                        reason: Reason::UnknownCustomer,
+                        field: c,
+                        message: format!("customer_id `{id}` is not among the accepted customers"),
+                    };
                 }
                 customers.create(key, id);
             }
         }
-        let id_value = self.scratch.values[self.id];
         let key = keys
             .id
-            .unwrap_or_else(|| id_key(self.scratch.str(id_value).unwrap_or_default()));
-        let content = self.content_hash();
-        let entry = Entry::new(content, self.ordinal, self.file, line);
-        // One probe of the index for the common case, a new id.
-        let Err(old) = self.index.insert_new(key, entry) else {
-            return self.accept();
-        };
-        if old.is_live() && old.content == content {
-            self.report.duplicates += 1;
-            return Ok(());
-        }
-        self.conflict(key, old, entry, line, ctx, rejects)
+            .unwrap_or_else(|| id_key(self.id_text().unwrap_or_default()));
+        let sign = self.amount.map(|a| match self.scratch.values[a] {
+            Typed::I64(amount) => amount.signum() as i8,
+            _ => 1,
+        });
+        let time = self.time.and_then(|t| match self.scratch.values[t] {
+            Typed::I64(ts) => Some(ts),
+            _ => None,
+        });
+        Checked::Valid(Valid {
+            key,
+            content: self.content_hash(),
+            customer_row,
+            sign,
+            time,
+        })
+    }
+
+    /// The id of the row in hand.
+    fn id_text(&self) -> Option<&str> {
+        self.scratch.str(self.scratch.values[self.id])
     }
 
     /// Hash of the row's checked values, telling exact copies from conflicting rows.
@@ -475,47 +440,292 @@ impl<'a> SourceRun<'a> {
         xxh3_64(key)
     }
 
+    /// Adds the valid row in hand (the one `valid` was found for) to the staged values.
+    pub fn stage(&mut self, valid: &Valid) {
+        let flags = [valid.sign.is_some_and(|s| s < 0)];
+        let flags = if valid.sign.is_some() {
+            &flags[..]
+        } else {
+            &[]
+        };
+        self.builder.push(&self.scratch, flags);
+    }
+
+    /// The rows staged since the last call, as a batch of the clean table's schema.
+    pub fn take_staged(&mut self) -> Option<RecordBatch> {
+        (!self.builder.is_empty()).then(|| self.builder.finish())
+    }
+}
+
+impl<'a> SourceRun<'a> {
+    pub fn new(
+        config: &'a SourceConfig,
+        out: PathBuf,
+        batch_rows: usize,
+        strict: bool,
+        suppress: Option<Arc<Suppression>>,
+        index: IdIndex,
+    ) -> Result<Self, IngestError> {
+        let unknown = config
+            .kind
+            .references_customer()
+            .then_some(config.unknown_customers);
+        Ok(Self {
+            config,
+            report: SourceReport::new(config.on_conflict, unknown),
+            withdrawn: Vec::new(),
+            drops: Vec::new(),
+            latest: None,
+            index,
+            file_names: Vec::new(),
+            file: 0,
+            columns: config.fields.iter().map(|f| f.column.to_string()).collect(),
+            checker: Checker::new(config, batch_rows, suppress),
+            table: Some(StagedTable::create(out, clean_schema(config))?),
+            ordinal: 0,
+            signs: Vec::new(),
+            customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
+            strict,
+        })
+    }
+
+    /// The source's row checks, to fork for threads of their own.
+    pub fn checker(&self) -> &Checker<'a> {
+        &self.checker
+    }
+
+    /// Starts reading a file; `name` is how messages and `rejects.csv` show it.
+    pub fn start_file(&mut self, name: String, columns: Vec<String>) {
+        self.file = self.file_names.len();
+        self.file_names.push(name.clone());
+        self.report.files.push(name);
+        self.columns = columns;
+    }
+
+    /// Makes room in the id index for about `rows` more rows, so that it does not grow by doubling
+    /// (which holds the old and the new table at once) while a large file is read.
+    pub fn expect_rows(&mut self, rows: u64) {
+        let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+        self.index.reserve(rows);
+    }
+
+    pub fn file_name(&self, file: usize) -> &str {
+        &self.file_names[file]
+    }
+
+    /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8).
+    ///
+    /// Its fields cannot be told apart for sure, so with a suppression list in force it is counted
+    /// as suppressed, not written to `rejects.csv`, when any piece of its raw text names a
+    /// suppressed customer (see [`Checker::mentions_suppressed`]).
+    pub fn broken(
+        &mut self,
+        line: u64,
+        reason: Reason,
+        field: Option<usize>,
+        message: String,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        self.report.read += 1;
+        if self.checker.suppress.is_some() && self.checker.mentions_suppressed(&ctx.raw()) {
+            self.report.suppressed += 1;
+            return Ok(());
+        }
+        self.reject(line, reason, field, message, ctx, rejects)
+    }
+
+    fn reject(
+        &mut self,
+        line: u64,
+        reason: Reason,
+        field: Option<usize>,
+        message: String,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        let file = self.file_names[self.file].clone();
+        if self.strict {
+            let (line, column) = ctx.position(field);
+            return Err(IngestError::Strict {
+                file,
+                line,
+                column,
+                reason: reason.code().into(),
+                message,
+            });
+        }
+        self.count_reject(reason);
+        let column = field.map(|f| self.columns[f].clone()).unwrap_or_default();
+        rejects.write(
+            self.config.kind.name(),
+            &file,
+            &Reject {
+                line,
+                column,
+                reason,
+                message,
+                raw: ctx.raw(),
+            },
+        )
+    }
+
+    fn count_reject(&mut self, reason: Reason) {
+        self.report.rejected += 1;
+        *self.report.rejects_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// See [`Checker::key_fields`].
+    pub fn key_fields(&self) -> (usize, Option<usize>) {
+        self.checker.key_fields()
+    }
+
+    /// See [`Checker::keys`].
+    pub fn keys(&self, id: Cell<'_>, customer: Option<Cell<'_>>) -> RowKeys {
+        self.checker.keys(id, customer)
+    }
+
+    /// Brings the index slots a row with these keys will probe into cache. Readers call it a
+    /// few rows ahead of [`Self::row_keyed`], so the memory accesses of consecutive rows overlap.
+    pub fn prefetch(&self, keys: RowKeys, customers: Option<&Customers>) {
+        if let Some(k) = keys.id {
+            self.index.prefetch(k);
+        }
+        self.checker.prefetch_customer(keys, customers);
+    }
+
+    /// Brings the id index slot of a checked row into cache, a few rows ahead of
+    /// [`Self::decide`].
+    pub fn prefetch_checked(&self, checked: &Checked) {
+        if let Checked::Valid(v) = checked {
+            self.index.prefetch(v.key);
+        }
+    }
+
+    /// A row whose fields were read: `cells` holds one cell per field, in config order.
+    pub fn row(
+        &mut self,
+        line: u64,
+        cells: &[Cell<'_>],
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+        customers: Option<&Customers>,
+    ) -> Result<(), IngestError> {
+        self.row_keyed(line, cells, ctx, rejects, customers, RowKeys::default())
+    }
+
+    /// [`Self::row`] with the keys [`Self::keys`] gave for its cells, so they are not hashed
+    /// again.
+    pub fn row_keyed(
+        &mut self,
+        line: u64,
+        cells: &[Cell<'_>],
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+        customers: Option<&Customers>,
+        keys: RowKeys,
+    ) -> Result<(), IngestError> {
+        let checked = self.checker.check(cells, customers, keys);
+        // The values in hand are lent out for the id's text while the row is decided.
+        let scratch = std::mem::take(&mut self.checker.scratch);
+        let id_value = scratch.values.get(self.checker.id).copied();
+        let id = id_value.and_then(|v| scratch.str(v)).unwrap_or_default();
+        let decision = self.decide(line, &checked, id, ctx, rejects);
+        self.checker.scratch = scratch;
+        if decision? == Decision::Keep {
+            let Checked::Valid(v) = &checked else {
+                unreachable!("only valid rows are kept")
+            };
+            self.checker.stage(v);
+            if self.checker.builder.is_full() {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles a checked row in row order: counts it, writes a rejected row to `rejects.csv`,
+    /// and tells a valid row with a new id (kept) from an exact copy of a row before it (dropped)
+    /// and from a row whose id is taken with other values (resolved by `on_conflict`). `id` is
+    /// the row's id as text, for the messages of conflicts.
+    pub fn decide(
+        &mut self,
+        line: u64,
+        checked: &Checked,
+        id: &str,
+        ctx: &dyn RecordContext,
+        rejects: &mut RejectWriter,
+    ) -> Result<Decision, IngestError> {
+        self.report.read += 1;
+        let valid = match checked {
+            Checked::Suppressed => {
+                self.report.suppressed += 1;
+                return Ok(Decision::Gone);
+            }
+            Checked::Rejected {
+                reason,
+                field,
+                message,
+            } => {
+                self.reject(line, *reason, Some(*field), message.clone(), ctx, rejects)?;
+                return Ok(Decision::Gone);
+            }
+            Checked::Valid(v) => v,
+        };
+        let entry = Entry::new(valid.content, self.ordinal, self.file, line);
+        // One probe of the index for the common case, a new id.
+        let Err(old) = self.index.insert_new(valid.key, entry) else {
+            self.accept(valid);
+            return Ok(Decision::Keep);
+        };
+        if old.is_live() && old.content == valid.content {
+            self.report.duplicates += 1;
+            return Ok(Decision::Drop);
+        }
+        self.conflict(valid, id, old, entry, line, ctx, rejects)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn conflict(
         &mut self,
-        key: IdKey,
+        valid: &Valid,
+        id: &str,
         old: Entry,
         new: Entry,
         line: u64,
         ctx: &dyn RecordContext,
         rejects: &mut RejectWriter,
-    ) -> Result<(), IngestError> {
-        let id_name = self.config.fields[self.id].name.clone();
-        let id = self
-            .scratch
-            .str(self.scratch.values[self.id])
-            .unwrap_or_default()
-            .to_string();
+    ) -> Result<Decision, IngestError> {
+        let id_name = self.config.fields[self.checker.id].name.clone();
+        let id_field = Some(self.checker.id);
         let here = format!("{}:{}", self.file_names[self.file], line);
         let there = format!("{}:{}", self.file_names[old.file()], old.line());
         if !old.is_live() {
             let message = format!(
                 "{id_name} `{id}` is already rejected for conflicting rows (first at {there})"
             );
-            return self.reject(
+            self.reject(
                 line,
                 Reason::ConflictingDuplicate,
-                Some(self.id),
+                id_field,
                 message,
                 ctx,
                 rejects,
-            );
+            )?;
+            return Ok(Decision::Drop);
         }
         let policy = self.config.on_conflict;
         if self.strict {
             let message = format!("{id_name} `{id}` is also at {there} with different content");
-            return self.reject(
+            self.reject(
                 line,
                 Reason::ConflictingDuplicate,
-                Some(self.id),
+                id_field,
                 message,
                 ctx,
                 rejects,
-            );
+            )?;
+            return Ok(Decision::Drop);
         }
         let (reject_new, withdraw_old) = match policy {
             ConflictPolicy::First => (true, false),
@@ -544,31 +754,33 @@ impl<'a> SourceRun<'a> {
             };
             if policy == ConflictPolicy::Reject {
                 self.index.insert(
-                    key,
+                    valid.key,
                     Entry {
                         ordinal: Entry::CONFLICTED,
                         ..old
                     },
                 );
             }
-            return self.reject(
+            self.reject(
                 line,
                 Reason::ConflictingDuplicate,
-                Some(self.id),
+                id_field,
                 message,
                 ctx,
                 rejects,
-            );
+            )?;
+            return Ok(Decision::Drop);
         }
-        self.index.insert(key, new);
-        self.accept()
+        self.index.insert(valid.key, new);
+        self.accept(valid);
+        Ok(Decision::Keep)
     }
 
     fn withdraw(&mut self, old: Entry, message: String) {
         self.drops.push(old.ordinal);
         self.report.accepted -= 1;
         self.count_reject(Reason::ConflictingDuplicate);
-        let column = self.config.fields[self.id].column.to_string();
+        let column = self.config.fields[self.checker.id].column.to_string();
         self.withdrawn.push(Withdrawn {
             file: old.file(),
             line: old.line(),
@@ -577,38 +789,45 @@ impl<'a> SourceRun<'a> {
         });
     }
 
-    fn accept(&mut self) -> Result<(), IngestError> {
-        let mut flags = [false; 1];
-        if let Some(a) = self.amount {
-            let sign = match self.scratch.values[a] {
-                Typed::I64(amount) => amount.signum() as i8,
-                _ => 1,
-            };
-            flags[0] = sign < 0;
+    /// Counts a kept row; its values are staged by the caller.
+    fn accept(&mut self, valid: &Valid) {
+        if let Some(sign) = valid.sign {
             self.signs.push(sign);
         }
-        if let Some(t) = self.time
-            && let Typed::I64(ts) = self.scratch.values[t]
-        {
+        if let Some(ts) = valid.time {
             self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
         }
         if let Some(rows) = &mut self.customer_rows {
-            rows.push(self.customer_row);
+            rows.push(valid.customer_row);
         }
-        self.builder.push(&self.scratch, &flags);
         self.ordinal += 1;
         self.report.accepted += 1;
-        if self.builder.is_full() {
-            self.flush()?;
+    }
+
+    /// Stages the kept rows of `checked`, a batch of valid rows in row order; `keep` holds the
+    /// [`Self::decide`] of each (kept or dropped).
+    pub fn stage_batch(&mut self, checked: RecordBatch, keep: &[bool]) -> Result<(), IngestError> {
+        self.flush()?;
+        let batch = if keep.iter().all(|&k| k) {
+            checked
+        } else {
+            let mask = arrow_array::BooleanArray::from(keep.to_vec());
+            arrow_select::filter::filter_record_batch(&checked, &mask)
+                .map_err(|e| IngestError::Internal(format!("filtering staged rows: {e}")))?
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
         }
-        Ok(())
+        self.table
+            .as_mut()
+            .expect("table open until finish")
+            .write(batch)
     }
 
     fn flush(&mut self) -> Result<(), IngestError> {
-        if self.builder.is_empty() {
+        let Some(batch) = self.checker.take_staged() else {
             return Ok(());
-        }
-        let batch = self.builder.finish();
+        };
         self.table
             .as_mut()
             .expect("table open until finish")
