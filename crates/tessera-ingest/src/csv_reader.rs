@@ -3,9 +3,12 @@
 
 use crate::cell::Cell;
 use crate::error::IngestError;
+use crate::pipeline;
 use crate::reason::Reason;
 use crate::rejects::{RejectWriter, lossless_text};
-use crate::source::{Customers, RecordContext, RowKeys, SourceRun};
+use crate::source::{
+    Checked, CheckedBatch, Checker, Customers, PREFETCH_AHEAD, RecordContext, RowKeys, SourceRun,
+};
 use crate::{Progress, columns};
 use std::cell::RefCell;
 use std::fs::File;
@@ -288,6 +291,114 @@ fn check_quoting(raw: &[u8], delim: u8, quote: u8) -> Option<String> {
     })
 }
 
+/// Records read on the parsing thread and handed to a checker together, each with its line,
+/// its raw bytes and its fields' bytes.
+#[derive(Default)]
+struct Chunk {
+    raw: Vec<u8>,
+    text: Vec<u8>,
+    /// Per record: its line, and where its raw bytes end in `raw` and its fields in `bounds`.
+    records: Vec<(u64, usize, usize)>,
+    /// Where each field's bytes end in `text`.
+    bounds: Vec<usize>,
+    /// Byte offset in the file just past the last record.
+    end: u64,
+}
+
+/// One record of a [`Chunk`].
+struct ChunkRecord<'a> {
+    line: u64,
+    raw: &'a [u8],
+    text: &'a [u8],
+    /// The ends of the record's fields in `text`, after the end `start`.
+    bounds: &'a [usize],
+    start: usize,
+}
+
+impl ChunkRecord<'_> {
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    fn get(&self, k: usize) -> Option<&[u8]> {
+        let end = *self.bounds.get(k)?;
+        let start = k.checked_sub(1).map_or(self.start, |j| self.bounds[j]);
+        Some(&self.text[start..end])
+    }
+}
+
+impl Chunk {
+    fn push(&mut self, line: u64, record: &csv::ByteRecord, raw: &[u8]) {
+        self.raw.extend_from_slice(raw);
+        for field in record {
+            self.text.extend_from_slice(field);
+            self.bounds.push(self.text.len());
+        }
+        self.records.push((line, self.raw.len(), self.bounds.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    fn record(&self, i: usize) -> ChunkRecord<'_> {
+        let (raw_start, field_start) = i
+            .checked_sub(1)
+            .map_or((0, 0), |j| (self.records[j].1, self.records[j].2));
+        let (line, raw_end, field_end) = self.records[i];
+        ChunkRecord {
+            line,
+            raw: &self.raw[raw_start..raw_end],
+            text: &self.text,
+            bounds: &self.bounds[field_start..field_end],
+            start: field_start.checked_sub(1).map_or(0, |j| self.bounds[j]),
+        }
+    }
+}
+
+/// Parses the file's records into chunks of `rows`, handing each to `send`; a file that cannot be
+/// read (or parsed) ends with the error, after the records before it.
+fn parse(
+    path: &Path,
+    name: &str,
+    opts: &CsvOptions,
+    rows: usize,
+    send: &mut dyn FnMut(Result<Chunk, IngestError>) -> bool,
+) {
+    let mut recs = match Records::open(path, name, opts) {
+        Ok(recs) => recs,
+        Err(e) => {
+            send(Err(e));
+            return;
+        }
+    };
+    let mut chunk = Chunk::default();
+    let mut header = opts.header;
+    loop {
+        match recs.next() {
+            Ok(Some(_)) if header => header = false,
+            Ok(Some(line)) => {
+                chunk.push(line, recs.record(), &recs.raw());
+                chunk.end = recs.end();
+                if chunk.len() >= rows && !send(Ok(std::mem::take(&mut chunk))) {
+                    return;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                if chunk.len() > 0 && !send(Ok(std::mem::take(&mut chunk))) {
+                    return;
+                }
+                send(Err(e));
+                return;
+            }
+        }
+    }
+    if chunk.len() > 0 {
+        send(Ok(chunk));
+    }
+}
+
 pub fn read(
     path: &Path,
     name: &str,
@@ -295,24 +406,11 @@ pub fn read(
     rejects: &mut RejectWriter,
     customers: Option<&Customers>,
     progress: &dyn Progress,
+    batch_rows: usize,
 ) -> Result<(), IngestError> {
     let opts = run.config.csv.clone();
     let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut recs = Records::open(path, name, &opts)?;
-    let first = recs.next()?;
-    if first.is_none() && opts.header {
-        let message = "the file is empty: no header".to_string();
-        return Err(IngestError::Input {
-            file: name.to_string(),
-            line: 1,
-            message,
-        });
-    }
-    let header = if first.is_some() {
-        header_names(recs.record(), opts.header)
-    } else {
-        Vec::new()
-    };
+    let header = header(path, name, &opts)?;
     let fields = columns::resolve(name, &header, opts.header, &run.config.fields)?;
     let names = fields
         .iter()
@@ -320,51 +418,59 @@ pub fn read(
         .map(|(c, f)| c.map_or(f.column.to_string(), |c| header[c].clone()))
         .collect();
     run.start_file(name.to_string(), names);
-    let mut dec = Decoder {
-        fields,
-        width: header.len(),
-        latin1: Vec::new(),
-    };
-    // Without a header the first record is data.
-    let mut pending = first.filter(|_| !opts.header);
+    let width = header.len();
+    // Records are parsed on a thread of their own, checked in chunks on one thread per core,
+    // and settled in file order on this one (duplicates, conflicts, `rejects.csv`).
+    let checker = run.checker().fork();
+    let (fields, opts) = (&fields, &opts);
     let (mut last_progress, mut records) = (0u64, 0u64);
-    loop {
-        let line = match pending.take() {
-            Some(line) => line,
-            None => match recs.next()? {
-                Some(line) => line,
-                None => break,
-            },
-        };
-        let end = recs.end();
-        {
-            let raw = recs.raw();
-            let ctx = CsvRecord {
-                raw: &raw,
-                line,
-                opts: &opts,
-                fields: &dec.fields,
+    pipeline::in_order(
+        pipeline::workers(),
+        |send| parse(path, name, opts, batch_rows, send),
+        || {
+            let mut checker = checker.fork();
+            let mut latin1 = Vec::new();
+            move |chunk: Result<Chunk, IngestError>| {
+                chunk.map(|chunk| {
+                    let checked = check_chunk(
+                        &mut checker,
+                        &chunk,
+                        opts,
+                        fields,
+                        width,
+                        &mut latin1,
+                        customers,
+                    );
+                    (chunk, checked)
+                })
+            }
+        },
+        |checked| {
+            let (chunk, checked) = checked?;
+            let ctx = |i: usize| {
+                let r = chunk.record(i);
+                let ctx = CsvRecord {
+                    raw: r.raw,
+                    line: r.line,
+                    opts,
+                    fields,
+                };
+                (r.line, ctx)
             };
-            handle(
-                run,
-                recs.record(),
-                &ctx,
-                &mut dec.latin1,
-                dec.width,
-                rejects,
-                customers,
-            )?;
-        }
-        records += 1;
-        if records == SAMPLE_LINES {
-            run.expect_rows(file_len.saturating_mul(SAMPLE_LINES * 21 / 20) / end.max(1));
-        }
-        if end - last_progress > (1 << 22) {
-            progress.advance(run.config.kind, end - last_progress);
-            last_progress = end;
-        }
-    }
-    progress.advance(run.config.kind, recs.end().saturating_sub(last_progress));
+            run.settle(checked, ctx, rejects)?;
+            let before = records;
+            records += chunk.len() as u64;
+            if before < SAMPLE_LINES && records >= SAMPLE_LINES {
+                run.expect_rows(file_len.saturating_mul(records * 21 / 20) / chunk.end.max(1));
+            }
+            if chunk.end - last_progress > (1 << 22) {
+                progress.advance(run.config.kind, chunk.end - last_progress);
+                last_progress = chunk.end;
+            }
+            Ok(())
+        },
+    )?;
+    progress.advance(run.config.kind, file_len.saturating_sub(last_progress));
     Ok(())
 }
 
@@ -393,55 +499,116 @@ pub fn header(path: &Path, name: &str, opts: &CsvOptions) -> Result<Vec<String>,
     Ok(header_names(recs.record(), opts.header))
 }
 
-struct Decoder {
-    fields: Vec<Option<usize>>,
+/// Checks each record of a chunk as a whole, then its fields as cells.
+fn check_chunk(
+    checker: &mut Checker,
+    chunk: &Chunk,
+    opts: &CsvOptions,
+    fields: &[Option<usize>],
     width: usize,
-    latin1: Vec<String>,
+    latin1: &mut Vec<String>,
+    customers: Option<&Customers>,
+) -> CheckedBatch {
+    // The customers index slot each row will probe is fetched a few rows ahead. Only UTF-8 text
+    // is keyed here: a Latin-1 field's text is made below.
+    let (id, customer) = checker.key_fields();
+    let keys: Vec<RowKeys> = (0..chunk.len())
+        .map(|i| {
+            if opts.encoding != Encoding::Utf8 {
+                return RowKeys::default();
+            }
+            let r = chunk.record(i);
+            let text = |k: usize| {
+                let bytes = fields[k].and_then(|c| r.get(c)).unwrap_or_default();
+                std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
+            };
+            checker.keys(text(id), customer.map(text))
+        })
+        .collect();
+    for k in keys.iter().take(PREFETCH_AHEAD) {
+        checker.prefetch_customer(*k, customers);
+    }
+    let mut cells: Vec<Cell<'static>> = Vec::with_capacity(fields.len());
+    let mut rows = Vec::with_capacity(chunk.len());
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(k) = keys.get(i + PREFETCH_AHEAD) {
+            checker.prefetch_customer(*k, customers);
+        }
+        let r = chunk.record(i);
+        let ctx = CsvRecord {
+            raw: r.raw,
+            line: r.line,
+            opts,
+            fields,
+        };
+        let checked = check_record(checker, &r, &ctx, &mut cells, latin1, width, customers, *k);
+        if let Checked::Valid(v) = &checked {
+            checker.stage(v);
+        }
+        rows.push(checked);
+    }
+    CheckedBatch {
+        rows,
+        valid: checker.take_staged(),
+    }
 }
 
-/// Checks one record as a whole, then hands its fields to the source as cells.
-fn handle(
-    run: &mut SourceRun,
-    record: &csv::ByteRecord,
+/// An empty vector of cells of any lifetime, in the allocation of `cells`.
+fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cell::Null).collect()
+}
+
+/// Checks one record as a whole, then hands its fields to the checker as cells (`cells` is a
+/// buffer reused from record to record).
+#[allow(clippy::too_many_arguments)]
+fn check_record(
+    checker: &mut Checker,
+    record: &ChunkRecord,
     ctx: &CsvRecord,
+    cells: &mut Vec<Cell<'static>>,
     latin1: &mut Vec<String>,
     width: usize,
-    rejects: &mut RejectWriter,
     customers: Option<&Customers>,
-) -> Result<(), IngestError> {
-    let (opts, line) = (ctx.opts, ctx.line);
-    // The index slots this row will probe are fetched while its fields are checked. Only UTF-8
-    // text is keyed here: a Latin-1 field's text is made below.
-    let keys = if opts.encoding == Encoding::Utf8 {
-        let (id, customer) = run.key_fields();
-        let text = |k: usize| {
-            let bytes = ctx.fields[k]
-                .and_then(|c| record.get(c))
-                .unwrap_or_default();
-            std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
-        };
-        run.keys(text(id), customer.map(text))
-    } else {
-        RowKeys::default()
-    };
-    run.prefetch(keys, customers);
+    keys: RowKeys,
+) -> Checked {
+    let mut buf = recycle(std::mem::take(cells));
+    let checked = check_fields(
+        checker, record, ctx, &mut buf, latin1, width, customers, keys,
+    );
+    *cells = recycle(buf);
+    checked
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_fields<'a>(
+    checker: &mut Checker,
+    record: &'a ChunkRecord<'a>,
+    ctx: &CsvRecord,
+    cells: &mut Vec<Cell<'a>>,
+    latin1: &'a mut Vec<String>,
+    width: usize,
+    customers: Option<&Customers>,
+    keys: RowKeys,
+) -> Checked {
+    let opts = ctx.opts;
     let quote = opts.quote as u8;
     if ctx.raw.contains(&quote)
         && let Some(msg) = check_quoting(ctx.raw, opts.delimiter as u8, quote)
     {
-        return run.broken(line, Reason::BadQuoting, None, msg, ctx, rejects);
+        return checker.broken(Reason::BadQuoting, None, msg, ctx);
     }
     if record.len() != width {
         let msg = format!("expected {width} fields, found {}", record.len());
-        return run.broken(line, Reason::RaggedRow, None, msg, ctx, rejects);
+        return checker.broken(Reason::RaggedRow, None, msg, ctx);
     }
-    let mut cells = Vec::with_capacity(ctx.fields.len());
+    cells.clear();
     if opts.encoding == Encoding::Latin1 {
         latin1.resize(ctx.fields.len(), String::new());
         for (k, col) in ctx.fields.iter().enumerate() {
             latin1[k].clear();
-            if let Some(c) = col {
-                latin1[k].extend(record[*c].iter().map(|&b| b as char));
+            if let Some(bytes) = col.and_then(|c| record.get(c)) {
+                latin1[k].extend(bytes.iter().map(|&b| b as char));
             }
         }
         cells.extend(ctx.fields.iter().zip(latin1.iter()).map(|(c, s)| {
@@ -451,26 +618,26 @@ fn handle(
                 Cell::Null
             }
         }));
-        return run.row(line, &cells, ctx, rejects, customers);
+        return checker.check(cells, customers, RowKeys::default());
     }
     for (k, col) in ctx.fields.iter().enumerate() {
-        let Some(c) = col else {
+        let Some(bytes) = col.and_then(|c| record.get(c)) else {
             cells.push(Cell::Null);
             continue;
         };
-        match simdutf8::compat::from_utf8(&record[*c]) {
+        match simdutf8::compat::from_utf8(bytes) {
             Ok(s) => cells.push(Cell::Str(s)),
             Err(e) => {
-                let name = &run.config.fields[k].name;
+                let name = &checker.config().fields[k].name;
                 let msg = format!(
                     "{name}: bytes are not valid UTF-8 (at byte {} of the field)",
                     e.valid_up_to() + 1
                 );
-                return run.broken(line, Reason::InvalidUtf8, Some(k), msg, ctx, rejects);
+                return checker.broken(Reason::InvalidUtf8, Some(k), msg, ctx);
             }
         }
     }
-    run.row_keyed(line, &cells, ctx, rejects, customers, keys)
+    checker.check(cells, customers, keys)
 }
 
 /// Raw text of the records starting at `lines` (sorted), for rows withdrawn after staging.

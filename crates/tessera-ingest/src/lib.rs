@@ -31,6 +31,7 @@ mod index;
 mod inspect;
 mod ndjson;
 mod parquet_reader;
+mod pipeline;
 mod reason;
 mod rejects;
 mod report;
@@ -260,9 +261,15 @@ fn read_source(
     progress.start(source.kind, total);
     for (path, name) in &files {
         match source.format {
-            Format::Csv => {
-                csv_reader::read(path, name, &mut run, &mut rejects, customers, progress)?
-            }
+            Format::Csv => csv_reader::read(
+                path,
+                name,
+                &mut run,
+                &mut rejects,
+                customers,
+                progress,
+                config.batch_rows,
+            )?,
             Format::Ndjson => {
                 ndjson::read(path, name, &mut run, &mut rejects, customers, progress)?
             }

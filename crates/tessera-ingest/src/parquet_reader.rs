@@ -5,12 +5,15 @@ use crate::Progress;
 use crate::cell::Cell;
 use crate::columns;
 use crate::error::IngestError;
+use crate::pipeline;
 use crate::rejects::RejectWriter;
-use crate::source::{Checked, Checker, Customers, Decision, RecordContext, RowKeys, SourceRun};
+use crate::source::{
+    Checked, CheckedBatch, Checker, Customers, PREFETCH_AHEAD, RecordContext, RowKeys, SourceRun,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{ArrowError, DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
 use std::path::Path;
@@ -85,10 +88,6 @@ fn cell_at(a: &ArrayRef, i: usize) -> Cell<'_> {
         _ => Cell::Unsupported("unsupported Parquet type"),
     }
 }
-
-/// How many rows ahead of the one checked the index slots are brought into cache: enough for
-/// the memory accesses of that many rows to overlap.
-const PREFETCH_AHEAD: usize = 16;
 
 /// A column of a batch, downcast once so that reading a cell does not look at its type again.
 enum Column<'a> {
@@ -221,64 +220,50 @@ pub fn read(
         })?;
     // Batches are decoded on a thread of their own, checked on one thread per core, and
     // settled in file order on this one (duplicates, conflicts, `rejects.csv`).
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(workers);
-        scope.spawn(move || {
-            for (seq, batch) in reader.enumerate() {
-                if tx.send((seq, batch)).is_err() {
+    let checker = run.checker().fork();
+    let fields = &fields;
+    let mut number = 0u64;
+    pipeline::in_order(
+        pipeline::workers(),
+        |send| {
+            for batch in reader {
+                if !send(batch) {
                     break;
                 }
             }
-        });
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(workers);
-        for _ in 0..workers {
-            let (rx, done_tx, fields) = (rx.clone(), done_tx.clone(), &fields);
-            let mut checker = run.checker().fork();
-            scope.spawn(move || {
-                loop {
-                    let next = rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, batch))) = next else {
-                        break;
-                    };
-                    let checked = batch.map(|b| {
-                        let c = check_batch(&mut checker, &b, fields, customers);
-                        (b, c)
-                    });
-                    if done_tx.send((seq, checked)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(done_tx);
-        let mut number = 0u64;
-        let mut waiting = std::collections::BTreeMap::new();
-        let mut next = 0;
-        for (seq, checked) in done_rx {
-            waiting.insert(seq, checked);
-            while let Some(checked) = waiting.remove(&next) {
-                next += 1;
-                let (batch, checked) = checked.map_err(|e| IngestError::Input {
-                    file: name.into(),
-                    line: number + 1,
-                    message: e.to_string(),
-                })?;
-                let rows = batch.num_rows() as u64;
-                settle_batch(run, &batch, checked, &fields, number, rejects)?;
-                number += rows;
-                progress.advance(run.config.kind, bytes * rows / total);
+        },
+        || {
+            let mut checker = checker.fork();
+            move |batch: Result<RecordBatch, ArrowError>| {
+                batch.map(|b| {
+                    let c = check_batch(&mut checker, &b, fields, customers);
+                    (b, c)
+                })
             }
-        }
-        Ok(())
-    })
-}
-
-/// What the checks of a batch's rows found, and the valid rows' values as they will be stored.
-struct CheckedBatch {
-    rows: Vec<Checked>,
-    valid: Option<RecordBatch>,
+        },
+        |checked| {
+            let (batch, checked) = checked.map_err(|e| IngestError::Input {
+                file: name.into(),
+                line: number + 1,
+                message: e.to_string(),
+            })?;
+            let rows = batch.num_rows() as u64;
+            let ctx = |row: usize| {
+                let number = number + row as u64 + 1;
+                let ctx = ParquetRow {
+                    batch: &batch,
+                    cols: fields,
+                    row,
+                    number,
+                };
+                (number, ctx)
+            };
+            run.settle(checked, ctx, rejects)?;
+            number += rows;
+            progress.advance(run.config.kind, bytes * rows / total);
+            Ok(())
+        },
+    )
 }
 
 /// The checks of every row of `batch` that need nothing from the rows before it.
@@ -322,52 +307,6 @@ fn check_batch(
     CheckedBatch {
         rows,
         valid: checker.take_staged(),
-    }
-}
-
-/// Settles the checked rows of `batch`, whose first row is number `before + 1`, in row order,
-/// and stages those kept.
-fn settle_batch(
-    run: &mut SourceRun,
-    batch: &RecordBatch,
-    checked: CheckedBatch,
-    fields: &[Option<usize>],
-    before: u64,
-    rejects: &mut RejectWriter,
-) -> Result<(), IngestError> {
-    let (id_field, _) = run.key_fields();
-    let ids = checked
-        .valid
-        .as_ref()
-        .and_then(|v| v.column(id_field).as_string_opt::<i32>().cloned());
-    let mut keep = Vec::with_capacity(checked.valid.as_ref().map_or(0, RecordBatch::num_rows));
-    for c in checked.rows.iter().take(PREFETCH_AHEAD) {
-        run.prefetch_checked(c);
-    }
-    for (row, c) in checked.rows.iter().enumerate() {
-        if let Some(c) = checked.rows.get(row + PREFETCH_AHEAD) {
-            run.prefetch_checked(c);
-        }
-        let number = before + row as u64 + 1;
-        let ctx = ParquetRow {
-            batch,
-            cols: fields,
-            row,
-            number,
-        };
-        let id = match (&ids, c) {
-            (Some(ids), Checked::Valid(_)) => ids.value(keep.len()),
-            _ => "",
-        };
-        match run.decide(number, c, id, &ctx, rejects)? {
-            Decision::Keep => keep.push(true),
-            Decision::Drop => keep.push(false),
-            Decision::Gone => {}
-        }
-    }
-    match checked.valid {
-        Some(valid) => run.stage_batch(valid, &keep),
-        None => Ok(()),
     }
 }
 

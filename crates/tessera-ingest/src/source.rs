@@ -11,6 +11,7 @@ use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
 use crate::sink::StagedTable;
 use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
 use hashbrown::HashMap;
 use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
@@ -72,7 +73,7 @@ impl Customers {
     }
 }
 
-/// The index keys of a row, hashed once by the reader that prefetches them ([`SourceRun::keys`]).
+/// The index keys of a row, hashed once by the reader that prefetches them ([`Checker::keys`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RowKeys {
     id: Option<IdKey>,
@@ -142,10 +143,11 @@ pub struct Checker<'a> {
 pub enum Checked {
     /// The row belongs to a suppressed customer: dropped unwritten.
     Suppressed,
-    /// A field's value was refused (or the customer is unknown).
+    /// A field's value was refused (or the customer is unknown), or the row is broken as a
+    /// whole (no field then).
     Rejected {
         reason: Reason,
-        field: usize,
+        field: Option<usize>,
         message: String,
     },
     /// Every value passed: whether the row is kept depends on the rows before it with its id.
@@ -164,6 +166,16 @@ pub struct Valid {
     /// The event time (µs UTC), for sources with one.
     time: Option<i64>,
 }
+
+/// What the checks of a batch of rows found, and the valid rows' values as they will be stored.
+pub struct CheckedBatch {
+    pub rows: Vec<Checked>,
+    pub valid: Option<RecordBatch>,
+}
+
+/// How many rows ahead of the one settled its index slot is brought into cache: enough for the
+/// memory accesses of that many rows to overlap.
+pub const PREFETCH_AHEAD: usize = 16;
 
 /// What [`SourceRun::decide`] made of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +276,10 @@ impl<'a> Checker<'a> {
         (self.id, self.customer)
     }
 
+    pub fn config(&self) -> &'a SourceConfig {
+        self.config
+    }
+
     /// The index keys of a row whose id and customer cells are these, for prefetching and for
     /// [`Self::check`]. Only plain text is keyed: a text id is stored as it is read, so its key
     /// is the stored value's; any other cell is converted first and keyed then.
@@ -306,6 +322,25 @@ impl<'a> Checker<'a> {
         raw.split(quote)
             .chain(raw.split(|c| c == quote || seps.contains(&c)))
             .any(|piece| !piece.is_empty() && s.list.contains(piece))
+    }
+
+    /// A row broken as a whole, as [`SourceRun::broken`] takes it, for readers that check rows
+    /// on several threads: suppressed when its raw text names a suppressed customer.
+    pub fn broken(
+        &self,
+        reason: Reason,
+        field: Option<usize>,
+        message: String,
+        ctx: &dyn RecordContext,
+    ) -> Checked {
+        if self.suppress.is_some() && self.mentions_suppressed(&ctx.raw()) {
+            return Checked::Suppressed;
+        }
+        Checked::Rejected {
+            reason,
+            field,
+            message,
+        }
     }
 
     /// Whether the row whose owner field holds `cell` belongs to a suppressed customer.
@@ -355,7 +390,7 @@ impl<'a> Checker<'a> {
             if let Err(e) = self.convs[k].convert(*cell, &mut self.scratch) {
                 return Checked::Rejected {
                     reason: e.reason,
-                    field: k,
+                    field: Some(k),
                     message: e.message,
                 };
             }
@@ -369,7 +404,7 @@ impl<'a> Checker<'a> {
                 if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
                     return Checked::Rejected {
                         reason: Reason::UnknownCustomer,
-                        field: c,
+                        field: Some(c),
                         message: format!("customer_id `{id}` is not among the accepted customers"),
                     };
                 }
@@ -575,25 +610,6 @@ impl<'a> SourceRun<'a> {
         *self.report.rejects_by_reason.entry(reason).or_default() += 1;
     }
 
-    /// See [`Checker::key_fields`].
-    pub fn key_fields(&self) -> (usize, Option<usize>) {
-        self.checker.key_fields()
-    }
-
-    /// See [`Checker::keys`].
-    pub fn keys(&self, id: Cell<'_>, customer: Option<Cell<'_>>) -> RowKeys {
-        self.checker.keys(id, customer)
-    }
-
-    /// Brings the index slots a row with these keys will probe into cache. Readers call it a
-    /// few rows ahead of [`Self::row_keyed`], so the memory accesses of consecutive rows overlap.
-    pub fn prefetch(&self, keys: RowKeys, customers: Option<&Customers>) {
-        if let Some(k) = keys.id {
-            self.index.prefetch(k);
-        }
-        self.checker.prefetch_customer(keys, customers);
-    }
-
     /// Brings the id index slot of a checked row into cache, a few rows ahead of
     /// [`Self::decide`].
     pub fn prefetch_checked(&self, checked: &Checked) {
@@ -611,21 +627,7 @@ impl<'a> SourceRun<'a> {
         rejects: &mut RejectWriter,
         customers: Option<&Customers>,
     ) -> Result<(), IngestError> {
-        self.row_keyed(line, cells, ctx, rejects, customers, RowKeys::default())
-    }
-
-    /// [`Self::row`] with the keys [`Self::keys`] gave for its cells, so they are not hashed
-    /// again.
-    pub fn row_keyed(
-        &mut self,
-        line: u64,
-        cells: &[Cell<'_>],
-        ctx: &dyn RecordContext,
-        rejects: &mut RejectWriter,
-        customers: Option<&Customers>,
-        keys: RowKeys,
-    ) -> Result<(), IngestError> {
-        let checked = self.checker.check(cells, customers, keys);
+        let checked = self.checker.check(cells, customers, RowKeys::default());
         // The values in hand are lent out for the id's text while the row is decided.
         let scratch = std::mem::take(&mut self.checker.scratch);
         let id_value = scratch.values.get(self.checker.id).copied();
@@ -667,7 +669,7 @@ impl<'a> SourceRun<'a> {
                 field,
                 message,
             } => {
-                self.reject(line, *reason, Some(*field), message.clone(), ctx, rejects)?;
+                self.reject(line, *reason, *field, message.clone(), ctx, rejects)?;
                 return Ok(Decision::Gone);
             }
             Checked::Valid(v) => v,
@@ -804,9 +806,47 @@ impl<'a> SourceRun<'a> {
         self.report.accepted += 1;
     }
 
+    /// Settles the rows of a batch checked on another thread, in row order, and stages those
+    /// kept. `row(i)` gives the line (or row number) of the batch's row `i` and what to show of
+    /// it when it is rejected.
+    pub fn settle<C: RecordContext>(
+        &mut self,
+        checked: CheckedBatch,
+        mut row: impl FnMut(usize) -> (u64, C),
+        rejects: &mut RejectWriter,
+    ) -> Result<(), IngestError> {
+        let ids = checked
+            .valid
+            .as_ref()
+            .and_then(|v| v.column(self.checker.id).as_string_opt::<i32>().cloned());
+        let mut keep = Vec::with_capacity(checked.valid.as_ref().map_or(0, RecordBatch::num_rows));
+        for c in checked.rows.iter().take(PREFETCH_AHEAD) {
+            self.prefetch_checked(c);
+        }
+        for (i, c) in checked.rows.iter().enumerate() {
+            if let Some(c) = checked.rows.get(i + PREFETCH_AHEAD) {
+                self.prefetch_checked(c);
+            }
+            let (line, ctx) = row(i);
+            let id = match (&ids, c) {
+                (Some(ids), Checked::Valid(_)) => ids.value(keep.len()),
+                _ => "",
+            };
+            match self.decide(line, c, id, &ctx, rejects)? {
+                Decision::Keep => keep.push(true),
+                Decision::Drop => keep.push(false),
+                Decision::Gone => {}
+            }
+        }
+        match checked.valid {
+            Some(valid) => self.stage_batch(valid, &keep),
+            None => Ok(()),
+        }
+    }
+
     /// Stages the kept rows of `checked`, a batch of valid rows in row order; `keep` holds the
     /// [`Self::decide`] of each (kept or dropped).
-    pub fn stage_batch(&mut self, checked: RecordBatch, keep: &[bool]) -> Result<(), IngestError> {
+    fn stage_batch(&mut self, checked: RecordBatch, keep: &[bool]) -> Result<(), IngestError> {
         self.flush()?;
         let batch = if keep.iter().all(|&k| k) {
             checked

@@ -1,8 +1,8 @@
-//! Parquet rows are checked in batches on several threads and settled in row order afterwards;
-//! CSV rows are checked and settled one at a time. The same rows given both ways, in batches of
-//! a few rows so that many batches are in flight at once, must come out the same: the same clean
-//! orders in the same order, the same counts, the same rejects with the same messages, under
-//! every conflict policy and with `strict`.
+//! CSV and Parquet rows are checked in batches on several threads and settled in row order
+//! afterwards; NDJSON rows are checked and settled one at a time. The same rows given all three
+//! ways, in batches of a few rows so that many batches are in flight at once, must come out the
+//! same: the same clean orders in the same order, the same counts, the same rejects with the same
+//! messages, under every conflict policy and with `strict`.
 
 mod common;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
@@ -74,6 +74,21 @@ fn csv_text(rows: &[[String; 7]]) -> String {
     s
 }
 
+/// The same rows as NDJSON, every value a string.
+fn ndjson_text(rows: &[[String; 7]]) -> String {
+    let mut s = String::new();
+    for r in rows {
+        let obj: serde_json::Map<String, serde_json::Value> = COLUMNS
+            .iter()
+            .zip(r)
+            .map(|(c, v)| (c.to_string(), v.as_str().into()))
+            .collect();
+        s.push_str(&serde_json::Value::Object(obj).to_string());
+        s.push('\n');
+    }
+    s
+}
+
 /// The same rows as a Parquet file of text columns, in row groups of 11 rows.
 fn parquet_bytes(rows: &[[String; 7]]) -> Vec<u8> {
     let schema = Arc::new(Schema::new(
@@ -99,16 +114,20 @@ fn parquet_bytes(rows: &[[String; 7]]) -> Vec<u8> {
     buf
 }
 
-/// A message with each `orders.csv:LINE` / `orders.parquet:ROW` written as `orders:ROW` (a CSV
-/// file's first data row is on line 2, a Parquet file's is row 1).
+/// A message with each `orders.csv:LINE` / `orders.parquet:ROW` / `orders.ndjson:LINE` written
+/// as `orders:ROW` (a CSV file's first data row is on line 2, the others' on line or row 1).
 fn normalised(message: &str) -> String {
     let mut out = String::new();
     let mut rest = message;
     loop {
-        let at = [("orders.csv:", 1u64), ("orders.parquet:", 0)]
-            .iter()
-            .filter_map(|(p, shift)| rest.find(p).map(|i| (i, *p, *shift)))
-            .min_by_key(|(i, ..)| *i);
+        let at = [
+            ("orders.csv:", 1u64),
+            ("orders.parquet:", 0),
+            ("orders.ndjson:", 0),
+        ]
+        .iter()
+        .filter_map(|(p, shift)| rest.find(p).map(|i| (i, *p, *shift)))
+        .min_by_key(|(i, ..)| *i);
         let Some((i, prefix, shift)) = at else {
             out.push_str(rest);
             return out;
@@ -134,18 +153,20 @@ struct Result {
     rejects: Vec<(u64, String, String, String)>,
 }
 
-fn run(rows: &[[String; 7]], parquet: bool, policy: &str) -> Result {
-    let data = if parquet {
-        parquet_bytes(rows)
-    } else {
-        csv_text(rows).into_bytes()
+/// The rows as a file of the given format: its name and bytes, and its first data row's line.
+fn file(rows: &[[String; 7]], format: &str) -> (String, Vec<u8>, u64) {
+    let data = match format {
+        "parquet" => parquet_bytes(rows),
+        "ndjson" => ndjson_text(rows).into_bytes(),
+        _ => csv_text(rows).into_bytes(),
     };
-    let name = if parquet {
-        "orders.parquet"
-    } else {
-        "orders.csv"
-    };
-    let p = Project::new(&[("customers.csv", CUSTOMERS_CSV.as_bytes()), (name, &data)]);
+    let first_line = if format == "csv" { 2 } else { 1 };
+    (format!("orders.{format}"), data, first_line)
+}
+
+fn run(rows: &[[String; 7]], format: &str, policy: &str) -> Result {
+    let (name, data, first_line) = file(rows, format);
+    let p = Project::new(&[("customers.csv", CUSTOMERS_CSV.as_bytes()), (&name, &data)]);
     let toml = BASE_TOML
         .replace(
             "[project]\n",
@@ -156,7 +177,7 @@ fn run(rows: &[[String; 7]], parquet: bool, policy: &str) -> Result {
     assert_reconciles(&p, &outcome);
     let mut report = outcome.sources[&tessera_core::schema::SourceKind::Orders].clone();
     report.files.clear();
-    let shift = u64::from(!parquet);
+    let shift = first_line - 1;
     Result {
         report: format!("{report:?}"),
         order_customers: outcome.order_customers,
@@ -174,13 +195,18 @@ fn run(rows: &[[String; 7]], parquet: bool, policy: &str) -> Result {
 }
 
 #[test]
-fn parquet_batches_checked_in_parallel_settle_like_csv_rows_one_by_one() {
+fn batches_checked_in_parallel_settle_like_rows_one_by_one() {
     for seed in [1, 2, 3, 0x5eed] {
         let rows = order_rows(seed, 400);
         for policy in ["reject", "first", "last"] {
-            let csv = run(&rows, false, policy);
-            let parquet = run(&rows, true, policy);
-            assert_eq!(parquet, csv, "seed {seed}, on_conflict = {policy}");
+            let ndjson = run(&rows, "ndjson", policy);
+            let csv = run(&rows, "csv", policy);
+            let parquet = run(&rows, "parquet", policy);
+            assert_eq!(csv, ndjson, "csv, seed {seed}, on_conflict = {policy}");
+            assert_eq!(
+                parquet, ndjson,
+                "parquet, seed {seed}, on_conflict = {policy}"
+            );
             // The data exercises what it is meant to.
             let reasons: std::collections::BTreeSet<&str> =
                 csv.rejects.iter().map(|r| r.2.as_str()).collect();
@@ -203,20 +229,11 @@ fn parquet_batches_checked_in_parallel_settle_like_csv_rows_one_by_one() {
 }
 
 #[test]
-fn strict_parquet_stops_at_the_first_bad_row_in_row_order() {
+fn strict_stops_at_the_first_bad_row_in_row_order() {
     let rows = order_rows(7, 300);
-    let first_bad = |parquet: bool| {
-        let data = if parquet {
-            parquet_bytes(&rows)
-        } else {
-            csv_text(&rows).into_bytes()
-        };
-        let name = if parquet {
-            "orders.parquet"
-        } else {
-            "orders.csv"
-        };
-        let p = Project::new(&[("customers.csv", CUSTOMERS_CSV.as_bytes()), (name, &data)]);
+    let first_bad = |format: &str| {
+        let (name, data, first_line) = file(&rows, format);
+        let p = Project::new(&[("customers.csv", CUSTOMERS_CSV.as_bytes()), (&name, &data)]);
         let toml = BASE_TOML
             .replace("[project]\n", "[project]\nbatch_rows = 2\n")
             .replace("path = \"orders.csv\"", &format!("path = \"{name}\""));
@@ -226,9 +243,11 @@ fn strict_parquet_stops_at_the_first_bad_row_in_row_order() {
                 reason,
                 message,
                 ..
-            }) => (line - u64::from(!parquet), reason, normalised(&message)),
+            }) => (line + 1 - first_line, reason, normalised(&message)),
             other => panic!("expected a strict error, got {other:?}"),
         }
     };
-    assert_eq!(first_bad(true), first_bad(false));
+    let expected = first_bad("ndjson");
+    assert_eq!(first_bad("csv"), expected);
+    assert_eq!(first_bad("parquet"), expected);
 }
