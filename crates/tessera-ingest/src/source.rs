@@ -51,8 +51,9 @@ impl Customers {
     /// The row of an accepted customer in the clean customers table.
     fn row(&self, key: IdKey) -> Option<u32> {
         let e = self.index.get(&key).filter(|e| e.is_live())?;
-        let dropped_before = self.drops.partition_point(|&d| d < e.ordinal) as u64;
-        Some((e.ordinal - dropped_before) as u32)
+        let ordinal = u64::from(e.ordinal);
+        let dropped_before = self.drops.partition_point(|&d| d < ordinal) as u64;
+        Some((ordinal - dropped_before) as u32)
     }
 
     fn create(&self, key: IdKey, id: &str) {
@@ -84,6 +85,36 @@ pub struct RowKeys {
 /// such customers are appended to the clean table once every source is read.
 pub const MADE_UP: u32 = u32::MAX;
 
+/// Where the staged rows came from: runs of rows of one file whose lines are their ordinals plus
+/// a constant. A run ends where a row is not staged (rejected, a copy) or a record spans lines,
+/// so there are about as many runs as such rows, and the lines of a large clean file cost
+/// nearly nothing.
+#[derive(Debug, Default)]
+struct Places {
+    /// (first ordinal, file, line minus ordinal) of each run.
+    runs: Vec<(u64, usize, i64)>,
+}
+
+impl Places {
+    fn push(&mut self, ordinal: u64, file: usize, line: u64) {
+        let shift = line as i64 - ordinal as i64;
+        if self
+            .runs
+            .last()
+            .is_none_or(|&(_, f, s)| f != file || s != shift)
+        {
+            self.runs.push((ordinal, file, shift));
+        }
+    }
+
+    /// The (file, line) of the staged row at `ordinal`.
+    fn find(&self, ordinal: u64) -> (usize, u64) {
+        let run = self.runs.partition_point(|&(first, ..)| first <= ordinal);
+        let (_, file, shift) = self.runs[run.saturating_sub(1)];
+        (file, (ordinal as i64 + shift) as u64)
+    }
+}
+
 /// A row withdrawn after it was staged; its raw text is fetched from the file afterwards.
 #[derive(Debug, Clone)]
 pub struct Withdrawn {
@@ -108,6 +139,10 @@ pub struct SourceRun<'a> {
     checker: Checker<'a>,
     table: Option<StagedTable>,
     ordinal: u64,
+    /// Where each staged row came from.
+    places: Places,
+    /// Where the first row of each id withdrawn for conflicting rows came from.
+    conflicted: HashMap<IdKey, (usize, u64), BuildHasherDefault<KeyHasher>>,
     /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
     signs: Vec<i8>,
     /// For orders: the clean customers row of each staged order's customer ([`MADE_UP`] for a
@@ -518,6 +553,8 @@ impl<'a> SourceRun<'a> {
             checker: Checker::new(config, batch_rows, suppress),
             table: Some(StagedTable::create(out, clean_schema(config))?),
             ordinal: 0,
+            places: Places::default(),
+            conflicted: HashMap::default(),
             signs: Vec::new(),
             customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
             strict,
@@ -674,10 +711,21 @@ impl<'a> SourceRun<'a> {
             }
             Checked::Valid(v) => v,
         };
-        let entry = Entry::new(valid.content, self.ordinal, self.file, line);
+        let ordinal = u32::try_from(self.ordinal)
+            .ok()
+            .filter(|&o| u64::from(o) < Entry::MAX_ROWS)
+            .ok_or_else(|| IngestError::Input {
+                file: self.file_names[self.file].clone(),
+                line,
+                message: format!(
+                    "more than {} rows accepted from one source; split it into several runs",
+                    Entry::MAX_ROWS
+                ),
+            })?;
+        let entry = Entry::new(valid.content, ordinal);
         // One probe of the index for the common case, a new id.
         let Err(old) = self.index.insert_new(valid.key, entry) else {
-            self.accept(valid);
+            self.accept(valid, line);
             return Ok(Decision::Keep);
         };
         if old.is_live() && old.content == valid.content {
@@ -685,6 +733,15 @@ impl<'a> SourceRun<'a> {
             return Ok(Decision::Drop);
         }
         self.conflict(valid, id, old, entry, line, ctx, rejects)
+    }
+
+    /// The file and line of the row an entry of the index stands for.
+    fn place(&self, key: IdKey, e: Entry) -> (usize, u64) {
+        if e.is_live() {
+            self.places.find(u64::from(e.ordinal))
+        } else {
+            self.conflicted.get(&key).copied().unwrap_or_default()
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -701,7 +758,8 @@ impl<'a> SourceRun<'a> {
         let id_name = self.config.fields[self.checker.id].name.clone();
         let id_field = Some(self.checker.id);
         let here = format!("{}:{}", self.file_names[self.file], line);
-        let there = format!("{}:{}", self.file_names[old.file()], old.line());
+        let (old_file, old_line) = self.place(valid.key, old);
+        let there = format!("{}:{}", self.file_names[old_file], old_line);
         if !old.is_live() {
             let message = format!(
                 "{id_name} `{id}` is already rejected for conflicting rows (first at {there})"
@@ -743,7 +801,7 @@ impl<'a> SourceRun<'a> {
                     "{id_name} `{id}` is also at {here} with different content; both rejected (on_conflict = reject)"
                 ),
             };
-            self.withdraw(old, message);
+            self.withdraw(old, (old_file, old_line), message);
         }
         if reject_new {
             let message = match policy {
@@ -755,6 +813,7 @@ impl<'a> SourceRun<'a> {
                 ),
             };
             if policy == ConflictPolicy::Reject {
+                self.conflicted.insert(valid.key, (old_file, old_line));
                 self.index.insert(
                     valid.key,
                     Entry {
@@ -774,25 +833,26 @@ impl<'a> SourceRun<'a> {
             return Ok(Decision::Drop);
         }
         self.index.insert(valid.key, new);
-        self.accept(valid);
+        self.accept(valid, line);
         Ok(Decision::Keep)
     }
 
-    fn withdraw(&mut self, old: Entry, message: String) {
-        self.drops.push(old.ordinal);
+    fn withdraw(&mut self, old: Entry, (file, line): (usize, u64), message: String) {
+        self.drops.push(u64::from(old.ordinal));
         self.report.accepted -= 1;
         self.count_reject(Reason::ConflictingDuplicate);
         let column = self.config.fields[self.checker.id].column.to_string();
         self.withdrawn.push(Withdrawn {
-            file: old.file(),
-            line: old.line(),
+            file,
+            line,
             column,
             message,
         });
     }
 
-    /// Counts a kept row; its values are staged by the caller.
-    fn accept(&mut self, valid: &Valid) {
+    /// Counts a kept row, on `line` of the file in hand; its values are staged by the caller.
+    fn accept(&mut self, valid: &Valid, line: u64) {
+        self.places.push(self.ordinal, self.file, line);
         if let Some(sign) = valid.sign {
             self.signs.push(sign);
         }
