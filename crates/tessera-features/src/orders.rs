@@ -1,8 +1,10 @@
 //! Features from a customer's orders as of a day: recency, frequency, monetary value, windows,
 //! refunds and the buy-till-you-die summary.
 //!
-//! Orders arrive in any order as facts (customer, local day, amount). One sort by (customer, day)
-//! groups them; each customer's features are then one pass over their own orders. Only orders
+//! Orders arrive in any order as facts (customer, local day, amount). They are grouped by
+//! customer, by one sort by (customer, day) or, when each customer's number of orders is known
+//! beforehand, by placing each fact in its customer's range as it is read ([`ByCustomer`]);
+//! each customer's features are then one pass over their own orders, by day. Only orders
 //! strictly before `as_of` count. Purchases are orders with a positive amount (the RFM
 //! definition); refunds are negative ones; zero amounts are neither, but are transactions for the
 //! buy-till-you-die summary (see [`crate::btyd`]).
@@ -75,6 +77,67 @@ pub struct OrderFeatures {
     pub preferred_channel: Option<u16>,
 }
 
+impl OrderFact {
+    const PLACEHOLDER: OrderFact = OrderFact {
+        customer: u32::MAX,
+        day: 0,
+        amount: 0,
+        category: NONE,
+        channel: NONE,
+    };
+}
+
+/// Facts grouped by customer without sorting them: customer `c`'s facts are placed in a range of
+/// their own, sized from a count of each customer's orders known before the facts are read (a
+/// customer may end up with fewer facts than orders counted: orders without a day or an amount
+/// make none).
+pub struct ByCustomer {
+    facts: Vec<OrderFact>,
+    /// Where each customer's range starts; `start[customers]` is the end of the last.
+    start: Vec<usize>,
+    /// Where the next fact of each customer goes.
+    next: Vec<usize>,
+}
+
+impl ByCustomer {
+    /// Room for the orders of `customers` customers, one order of customer `c` for each `c` in
+    /// `orders` (values `customers` and above are left out).
+    pub fn new(customers: usize, orders: &[u32]) -> Self {
+        let mut start = vec![0usize; customers + 1];
+        for &c in orders {
+            if let Some(n) = start.get_mut(c as usize + 1) {
+                *n += 1;
+            }
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        Self {
+            facts: vec![OrderFact::PLACEHOLDER; start[customers]],
+            next: start[..customers].to_vec(),
+            start,
+        }
+    }
+
+    /// Every fact placed, and the unused room (placeholders of no customer).
+    pub fn facts_mut(&mut self) -> &mut [OrderFact] {
+        &mut self.facts
+    }
+
+    /// Places a fact in its customer's range. A fact beyond what was counted for its customer
+    /// is a mistake of the caller: it panics.
+    pub fn place(&mut self, fact: OrderFact) {
+        let c = fact.customer as usize;
+        let at = self.next[c];
+        assert!(
+            at < self.start[c + 1],
+            "more facts for customer {c} than counted"
+        );
+        self.facts[at] = fact;
+        self.next[c] = at + 1;
+    }
+}
+
 /// Features for customers `0..customers`. `facts` is sorted in place.
 pub fn order_features(
     customers: usize,
@@ -85,6 +148,42 @@ pub fn order_features(
     facts.par_sort_unstable_by_key(|f| {
         (u64::from(f.customer) << 32) | u64::from(f.day as u32 ^ (1 << 31))
     });
+    let groups = facts
+        .chunk_by_mut(|a, b| a.customer == b.customer)
+        .filter(|g| (g[0].customer as usize) < customers);
+    features_of_groups(customers, groups, p)
+}
+
+/// Features for customers `0..customers` from facts placed by customer; each customer's facts
+/// are sorted by day here.
+pub fn order_features_by_customer(
+    customers: usize,
+    mut grouped: ByCustomer,
+    p: &OrderParams,
+) -> Vec<OrderFeatures> {
+    let mut rest = &mut grouped.facts[..];
+    let mut groups = Vec::with_capacity(customers);
+    for c in 0..customers {
+        let (group, after) = rest.split_at_mut(grouped.start[c + 1] - grouped.start[c]);
+        rest = after;
+        let filled = grouped.next[c] - grouped.start[c];
+        let group = &mut group[..filled];
+        if !group.is_sorted_by_key(|f| f.day) {
+            group.sort_unstable_by_key(|f| f.day);
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+    }
+    features_of_groups(customers, groups.into_iter(), p)
+}
+
+/// Features for customers `0..customers`, from groups of facts of one customer each, by day.
+fn features_of_groups<'f>(
+    customers: usize,
+    groups: impl Iterator<Item = &'f mut [OrderFact]>,
+    p: &OrderParams,
+) -> Vec<OrderFeatures> {
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],
@@ -94,7 +193,7 @@ pub fn order_features(
     let mut out = vec![empty; customers];
     let mut transactions = Vec::new();
     let mut channel_orders = vec![0u32; p.channels];
-    for group in facts.chunk_by(|a, b| a.customer == b.customer) {
+    for group in groups {
         let Some(slot) = out.get_mut(group[0].customer as usize) else {
             continue;
         };

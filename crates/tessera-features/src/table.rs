@@ -7,7 +7,9 @@ pub use crate::write::{write_csv, write_parquet};
 use crate::btyd::{Split, TimeUnit};
 use crate::feedback::{FeedbackFeatures, nps_class};
 use crate::orders::NONE;
-use crate::orders::{OrderFact, OrderFeatures, OrderParams, order_features};
+use crate::orders::{
+    ByCustomer, OrderFact, OrderFeatures, OrderParams, order_features, order_features_by_customer,
+};
 use crate::read::{
     DictionaryMap, Names, read_batches, read_batches_with, read_events, read_feedback, remap,
 };
@@ -144,13 +146,18 @@ pub fn build_keeping_rows(
     }
     let orders_path = clean_dir.join("orders.parquet");
     let mut facts = Vec::new();
+    let mut grouped = None;
     let mut rows = None;
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
         let count = crate::read::row_count(&orders_path)?;
         let known =
             order_customers.filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
-        facts.reserve_exact(count);
+        // With every order's customer known, facts are placed by customer as they are read.
+        match known {
+            Some(k) => grouped = Some(ByCustomer::new(n, k)),
+            None => facts.reserve_exact(count),
+        }
         if keep_rows {
             rows = Some(OrderRows {
                 customer: Vec::with_capacity(count),
@@ -213,20 +220,28 @@ pub fn build_keeping_rows(
                         .push(day.filter(|_| customer.is_some()).unwrap_or(i32::MAX));
                 }
                 if let (Some(customer), Some(day), false) = (customer, day, a.is_null(i)) {
-                    facts.push(OrderFact {
+                    let fact = OrderFact {
                         customer,
                         day,
                         amount: a.value(i),
                         category: name(&by_category, &cat, i),
                         channel: name(&by_channel, &chan, i),
-                    });
+                    };
+                    match &mut grouped {
+                        Some(g) => g.place(fact),
+                        None => facts.push(fact),
+                    }
                 }
             }
         }
     }
     let (categories, cat_map) = categories.sorted();
     let (channels, chan_map) = channels.sorted();
-    for f in &mut facts {
+    let all_facts = match &mut grouped {
+        Some(g) => g.facts_mut(),
+        None => &mut facts[..],
+    };
+    for f in all_facts {
         f.category = remap(&cat_map, f.category);
         f.channel = remap(&chan_map, f.channel);
     }
@@ -238,7 +253,10 @@ pub fn build_keeping_rows(
         categories: categories.len(),
         channels: channels.len(),
     };
-    let mut orders = order_features(n, &mut facts, &op);
+    let mut orders = match grouped {
+        Some(g) => order_features_by_customer(n, g, &op),
+        None => order_features(n, &mut facts, &op),
+    };
     drop(facts);
     let holdout = p.holdout_days.map(|days| HoldoutSplit {
         calibration_last_day: p.as_of - days as i32 - 1,
