@@ -10,7 +10,7 @@
 //! buy-till-you-die summary (see [`crate::btyd`]).
 
 use crate::btyd::{BtydSummary, Purchase, Split, TimeUnit, split, summarize};
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 
 /// One order: the customer's position in the customer table, the order's local calendar day
 /// (days since 1970-01-01) and its amount in minor units.
@@ -167,40 +167,53 @@ pub fn order_features_by_customer(
         let (group, after) = rest.split_at_mut(grouped.start[c + 1] - grouped.start[c]);
         rest = after;
         let filled = grouped.next[c] - grouped.start[c];
-        let group = &mut group[..filled];
-        if !group.is_sorted_by_key(|f| f.day) {
-            group.sort_unstable_by_key(|f| f.day);
-        }
-        if !group.is_empty() {
-            groups.push(group);
-        }
+        groups.push(&mut group[..filled]);
     }
-    features_of_groups(customers, groups.into_iter(), p)
+    features_of_customers(groups, p)
 }
 
-/// Features for customers `0..customers`, from groups of facts of one customer each, by day.
+/// Features for customers `0..customers`, from groups of facts of one customer each.
 fn features_of_groups<'f>(
     customers: usize,
     groups: impl Iterator<Item = &'f mut [OrderFact]>,
     p: &OrderParams,
 ) -> Vec<OrderFeatures> {
+    let mut by_customer: Vec<&mut [OrderFact]> = (0..customers).map(|_| &mut [][..]).collect();
+    for group in groups {
+        if let Some(slot) = by_customer.get_mut(group[0].customer as usize) {
+            *slot = group;
+        }
+    }
+    features_of_customers(by_customer, p)
+}
+
+/// Features of each customer from their facts (`facts[c]` for customer `c`), sorted by day
+/// here where they are not; customers are worked on in parallel.
+fn features_of_customers(mut facts: Vec<&mut [OrderFact]>, p: &OrderParams) -> Vec<OrderFeatures> {
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],
         category_spend: vec![0; p.categories],
         ..Default::default()
     };
-    let mut out = vec![empty; customers];
-    let mut transactions = Vec::new();
-    let mut channel_orders = vec![0u32; p.channels];
-    for group in groups {
-        let Some(slot) = out.get_mut(group[0].customer as usize) else {
-            continue;
-        };
-        transactions.clear();
-        channel_orders.iter_mut().for_each(|c| *c = 0);
-        one_customer(group, p, slot, &mut transactions, &mut channel_orders);
-    }
+    let mut out = vec![empty; facts.len()];
+    out.par_iter_mut()
+        .zip(facts.par_iter_mut())
+        .with_min_len(4096)
+        .for_each_init(
+            || (Vec::new(), vec![0u32; p.channels]),
+            |(transactions, channel_orders), (slot, group)| {
+                if group.is_empty() {
+                    return;
+                }
+                if !group.is_sorted_by_key(|f| f.day) {
+                    group.sort_unstable_by_key(|f| f.day);
+                }
+                transactions.clear();
+                channel_orders.iter_mut().for_each(|c| *c = 0);
+                one_customer(group, p, slot, transactions, channel_orders);
+            },
+        );
     out
 }
 

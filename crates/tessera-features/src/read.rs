@@ -92,6 +92,22 @@ pub(crate) fn read_batches_with(
     Ok(reader.map(move |b| b.map_err(|e| read_error(&path)(&e))))
 }
 
+/// `batches`, decoded on a thread of their own a couple of batches ahead of the caller.
+pub(crate) fn read_ahead<T: Send + 'static>(
+    batches: impl Iterator<Item = T> + Send + 'static,
+) -> impl Iterator<Item = T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    std::thread::spawn(move || {
+        for b in batches {
+            // The caller stopped reading: so does this thread.
+            if tx.send(b).is_err() {
+                break;
+            }
+        }
+    });
+    rx.into_iter()
+}
+
 /// Maps the values of a dictionary column to numbers once per dictionary: a Parquet reader hands
 /// out the same dictionary for every batch of a column chunk.
 pub(crate) struct DictionaryMap<T> {

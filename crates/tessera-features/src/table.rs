@@ -174,7 +174,7 @@ pub fn build_keeping_rows(
         // are many, and a chunk of them usually is not.
         let dictionary = ["category", "channel"];
         let mut at = 0usize;
-        for b in read_batches_with(&orders_path, wanted, &dictionary)? {
+        for b in crate::read::read_ahead(read_batches_with(&orders_path, wanted, &dictionary)?) {
             let b = b?;
             let missing = || FeatureError::Read {
                 path: orders_path.clone(),

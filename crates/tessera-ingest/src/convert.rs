@@ -72,6 +72,16 @@ fn err(reason: Reason, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// Whether `s` is empty once trimmed; most values start with a printable ASCII byte, which
+/// settles it without a scan.
+fn blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_graphic() => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 /// A field's checker, holding everything it needs to convert one cell.
 #[derive(Debug, Clone)]
 pub struct FieldConv {
@@ -119,12 +129,10 @@ impl FieldConv {
 
     fn typed(&mut self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
         let cell = match cell {
-            Cell::Str(s)
-                if s.trim().is_empty() && (self.ty != FieldType::String || s.is_empty()) =>
-            {
+            Cell::Str(s) if blank(s) && (self.ty != FieldType::String || s.is_empty()) => {
                 Cell::Null
             }
-            Cell::Str(s) if self.role == Some(Role::Id) && s.trim().is_empty() => Cell::Null,
+            Cell::Str(s) if self.role == Some(Role::Id) && blank(s) => Cell::Null,
             c => c,
         };
         if let Cell::Null = cell {
@@ -487,6 +495,32 @@ impl FieldConv {
             Typed::F64(f) => f.to_string(),
             Typed::I32(d) => self.show(Bound::Days(d)),
             other => format!("{other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blank;
+
+    #[test]
+    fn blank_is_empty_after_trimming() {
+        // White_Space characters of Unicode, ASCII controls among them, trim away.
+        for s in [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{0b}",
+            "\u{0c} ",
+            "\u{a0}",
+            "\u{2003}\u{3000}",
+        ] {
+            assert!(blank(s), "{s:?}");
+            assert_eq!(blank(s), s.trim().is_empty());
+        }
+        for s in ["a", " a", "\u{0b}x", "é", "\u{a0}1", "-"] {
+            assert!(!blank(s), "{s:?}");
+            assert_eq!(blank(s), s.trim().is_empty());
         }
     }
 }
