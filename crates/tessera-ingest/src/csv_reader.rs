@@ -6,9 +6,7 @@ use crate::error::IngestError;
 use crate::pipeline;
 use crate::reason::Reason;
 use crate::rejects::{RejectWriter, lossless_text};
-use crate::source::{
-    Checked, CheckedBatch, Checker, Customers, PREFETCH_AHEAD, RecordContext, RowKeys, SourceRun,
-};
+use crate::source::{Checked, CheckedBatch, Checker, Customers, RecordContext, RowKeys, SourceRun};
 use crate::{Progress, columns};
 use std::cell::RefCell;
 use std::fs::File;
@@ -315,7 +313,17 @@ struct ChunkRecord<'a> {
     start: usize,
 }
 
-impl ChunkRecord<'_> {
+impl<'a> ChunkRecord<'a> {
+    /// What a reject shows of the record.
+    fn context(&self, opts: &'a CsvOptions, fields: &'a [Option<usize>]) -> CsvRecord<'a> {
+        CsvRecord {
+            raw: self.raw,
+            line: self.line,
+            opts,
+            fields,
+        }
+    }
+
     fn len(&self) -> usize {
         self.bounds.len()
     }
@@ -449,13 +457,7 @@ pub fn read(
             let (chunk, checked) = checked?;
             let ctx = |i: usize| {
                 let r = chunk.record(i);
-                let ctx = CsvRecord {
-                    raw: r.raw,
-                    line: r.line,
-                    opts,
-                    fields,
-                };
-                (r.line, ctx)
+                (r.line, r.context(opts, fields))
             };
             run.settle(checked, ctx, rejects)?;
             let before = records;
@@ -525,32 +527,14 @@ fn check_chunk(
             checker.keys(text(id), customer.map(text))
         })
         .collect();
-    for k in keys.iter().take(PREFETCH_AHEAD) {
-        checker.prefetch_customer(*k, customers);
-    }
     let mut cells: Vec<Cell<'static>> = Vec::with_capacity(fields.len());
-    let mut rows = Vec::with_capacity(chunk.len());
-    for (i, k) in keys.iter().enumerate() {
-        if let Some(k) = keys.get(i + PREFETCH_AHEAD) {
-            checker.prefetch_customer(*k, customers);
-        }
+    checker.check_rows(&keys, customers, |checker, i, keys| {
         let r = chunk.record(i);
-        let ctx = CsvRecord {
-            raw: r.raw,
-            line: r.line,
-            opts,
-            fields,
-        };
-        let checked = check_record(checker, &r, &ctx, &mut cells, latin1, width, customers, *k);
-        if let Checked::Valid(v) = &checked {
-            checker.stage(v);
-        }
-        rows.push(checked);
-    }
-    CheckedBatch {
-        rows,
-        valid: checker.take_staged(),
-    }
+        let ctx = r.context(opts, fields);
+        check_record(
+            checker, &r, &ctx, &mut cells, latin1, width, customers, keys,
+        )
+    })
 }
 
 /// An empty vector of cells of any lifetime, in the allocation of `cells`.

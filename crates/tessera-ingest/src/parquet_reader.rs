@@ -7,9 +7,7 @@ use crate::columns;
 use crate::error::IngestError;
 use crate::pipeline;
 use crate::rejects::RejectWriter;
-use crate::source::{
-    Checked, CheckedBatch, Checker, Customers, PREFETCH_AHEAD, RecordContext, RowKeys, SourceRun,
-};
+use crate::source::{CheckedBatch, Checker, Customers, RecordContext, RowKeys, SourceRun};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -287,27 +285,12 @@ fn check_batch(
             )
         })
         .collect();
-    for k in keys.iter().take(PREFETCH_AHEAD) {
-        checker.prefetch_customer(*k, customers);
-    }
     let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for (row, k) in keys.iter().enumerate() {
-        if let Some(k) = keys.get(row + PREFETCH_AHEAD) {
-            checker.prefetch_customer(*k, customers);
-        }
+    checker.check_rows(&keys, customers, |checker, row, keys| {
         cells.clear();
         cells.extend(columns.iter().map(|c| c.cell(row)));
-        let checked = checker.check(&cells, customers, *k);
-        if let Checked::Valid(v) = &checked {
-            checker.stage(v);
-        }
-        rows.push(checked);
-    }
-    CheckedBatch {
-        rows,
-        valid: checker.take_staged(),
-    }
+        checker.check(&cells, customers, keys)
+    })
 }
 
 /// The rows at the given 1-based row numbers (sorted), rendered as JSON objects.

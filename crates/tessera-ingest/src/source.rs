@@ -192,7 +192,7 @@ pub enum Checked {
 /// A row whose values all passed, as [`SourceRun::decide`] needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Valid {
-    pub key: IdKey,
+    key: IdKey,
     content: u64,
     /// The clean customers row of the row's customer, or [`MADE_UP`].
     customer_row: u32,
@@ -210,11 +210,11 @@ pub struct CheckedBatch {
 
 /// How many rows ahead of the one settled its index slot is brought into cache: enough for the
 /// memory accesses of that many rows to overlap.
-pub const PREFETCH_AHEAD: usize = 16;
+const PREFETCH_AHEAD: usize = 16;
 
 /// What [`SourceRun::decide`] made of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+enum Decision {
     /// A valid row, kept: it goes into the staged table.
     Keep,
     /// A valid row, not kept: an exact copy of a row before it, or a row that conflicts with one.
@@ -330,7 +330,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Brings the customers index slot a row with these keys will probe into cache.
-    pub fn prefetch_customer(&self, keys: RowKeys, customers: Option<&Customers>) {
+    fn prefetch_customer(&self, keys: RowKeys, customers: Option<&Customers>) {
         if let (Some(k), Some(c)) = (keys.customer, customers) {
             c.index.prefetch(k);
         }
@@ -359,8 +359,10 @@ impl<'a> Checker<'a> {
             .any(|piece| !piece.is_empty() && s.list.contains(piece))
     }
 
-    /// A row broken as a whole, as [`SourceRun::broken`] takes it, for readers that check rows
-    /// on several threads: suppressed when its raw text names a suppressed customer.
+    /// A row broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8). Its fields cannot
+    /// be told apart for sure, so with a suppression list in force it is suppressed, not
+    /// rejected, when any piece of its raw text names a suppressed customer (see
+    /// [`Self::mentions_suppressed`]).
     pub fn broken(
         &self,
         reason: Reason,
@@ -510,8 +512,37 @@ impl<'a> Checker<'a> {
         xxh3_64(key)
     }
 
+    /// Checks rows `0..keys.len()` of a batch, row `i` by `check(self, i, keys[i])` (which calls
+    /// [`Self::check`] or [`Self::broken`]), each row's customer slot prefetched a few rows ahead,
+    /// and stages the valid ones.
+    pub fn check_rows(
+        &mut self,
+        keys: &[RowKeys],
+        customers: Option<&Customers>,
+        mut check: impl FnMut(&mut Self, usize, RowKeys) -> Checked,
+    ) -> CheckedBatch {
+        for k in keys.iter().take(PREFETCH_AHEAD) {
+            self.prefetch_customer(*k, customers);
+        }
+        let mut rows = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(k) = keys.get(i + PREFETCH_AHEAD) {
+                self.prefetch_customer(*k, customers);
+            }
+            let checked = check(self, i, *k);
+            if let Checked::Valid(v) = &checked {
+                self.stage(v);
+            }
+            rows.push(checked);
+        }
+        CheckedBatch {
+            rows,
+            valid: self.take_staged(),
+        }
+    }
+
     /// Adds the valid row in hand (the one `valid` was found for) to the staged values.
-    pub fn stage(&mut self, valid: &Valid) {
+    fn stage(&mut self, valid: &Valid) {
         let flags = [valid.sign.is_some_and(|s| s < 0)];
         let flags = if valid.sign.is_some() {
             &flags[..]
@@ -522,7 +553,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The rows staged since the last call, as a batch of the clean table's schema.
-    pub fn take_staged(&mut self) -> Option<RecordBatch> {
+    fn take_staged(&mut self) -> Option<RecordBatch> {
         (!self.builder.is_empty()).then(|| self.builder.finish())
     }
 }
@@ -585,11 +616,8 @@ impl<'a> SourceRun<'a> {
         &self.file_names[file]
     }
 
-    /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8).
-    ///
-    /// Its fields cannot be told apart for sure, so with a suppression list in force it is counted
-    /// as suppressed, not written to `rejects.csv`, when any piece of its raw text names a
-    /// suppressed customer (see [`Checker::mentions_suppressed`]).
+    /// A row that is broken as a whole (ragged, bad quoting, bad JSON, invalid UTF-8), for
+    /// readers that hand rows over one at a time (see [`Checker::broken`]).
     pub fn broken(
         &mut self,
         line: u64,
@@ -599,12 +627,8 @@ impl<'a> SourceRun<'a> {
         ctx: &dyn RecordContext,
         rejects: &mut RejectWriter,
     ) -> Result<(), IngestError> {
-        self.report.read += 1;
-        if self.checker.suppress.is_some() && self.checker.mentions_suppressed(&ctx.raw()) {
-            self.report.suppressed += 1;
-            return Ok(());
-        }
-        self.reject(line, reason, field, message, ctx, rejects)
+        let checked = self.checker.broken(reason, field, message, ctx);
+        self.decide(line, &checked, "", ctx, rejects).map(|_| ())
     }
 
     fn reject(
@@ -649,7 +673,7 @@ impl<'a> SourceRun<'a> {
 
     /// Brings the id index slot of a checked row into cache, a few rows ahead of
     /// [`Self::decide`].
-    pub fn prefetch_checked(&self, checked: &Checked) {
+    fn prefetch_checked(&self, checked: &Checked) {
         if let Checked::Valid(v) = checked {
             self.index.prefetch(v.key);
         }
@@ -687,7 +711,7 @@ impl<'a> SourceRun<'a> {
     /// and tells a valid row with a new id (kept) from an exact copy of a row before it (dropped)
     /// and from a row whose id is taken with other values (resolved by `on_conflict`). `id` is
     /// the row's id as text, for the messages of conflicts.
-    pub fn decide(
+    fn decide(
         &mut self,
         line: u64,
         checked: &Checked,

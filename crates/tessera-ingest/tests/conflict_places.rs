@@ -66,7 +66,10 @@ fn places(policy: &str) -> Vec<(String, u64, String)> {
     out
 }
 
-fn rows(expected: &[(&str, u64, &str)]) -> Vec<(String, u64, String)> {
+/// A reject's file, its line, and the place its message names.
+type Place<'a> = (&'a str, u64, &'a str);
+
+fn rows(expected: &[Place]) -> Vec<(String, u64, String)> {
     expected
         .iter()
         .map(|(f, l, p)| (f.to_string(), *l, p.to_string()))
@@ -75,38 +78,43 @@ fn rows(expected: &[(&str, u64, &str)]) -> Vec<(String, u64, String)> {
 
 #[test]
 fn conflicts_name_the_other_rows_file_and_line_under_every_policy() {
-    // reject: both rows of O3 and of O1 go; the third O3 finds the id already rejected, first at
-    // the a.csv row.
-    assert_eq!(
-        places("reject"),
-        rows(&[
-            ("orders/a.csv", 2, "orders/b.csv:5"),
-            ("orders/a.csv", 4, ""),
-            ("orders/a.csv", 5, "orders/b.csv:3"),
-            ("orders/b.csv", 3, "orders/a.csv:5"),
-            ("orders/b.csv", 4, "orders/a.csv:5"),
-            ("orders/b.csv", 5, "orders/a.csv:2"),
-        ])
-    );
-    // first: the a.csv rows stay; each later row names the one kept.
-    assert_eq!(
-        places("first"),
-        rows(&[
-            ("orders/a.csv", 4, ""),
-            ("orders/b.csv", 3, "orders/a.csv:5"),
-            ("orders/b.csv", 4, "orders/a.csv:5"),
-            ("orders/b.csv", 5, "orders/a.csv:2"),
-        ])
-    );
-    // last: each earlier row is withdrawn naming the one that replaced it; the second O3 of
-    // b.csv replaces the first.
-    assert_eq!(
-        places("last"),
-        rows(&[
-            ("orders/a.csv", 2, "orders/b.csv:5"),
-            ("orders/a.csv", 4, ""),
-            ("orders/a.csv", 5, "orders/b.csv:3"),
-            ("orders/b.csv", 3, "orders/b.csv:4"),
-        ])
-    );
+    let cases: [(&str, &[Place]); 3] = [
+        // reject: both rows of O3 and of O1 go; the third O3 finds the id already rejected,
+        // first at the a.csv row.
+        (
+            "reject",
+            &[
+                ("orders/a.csv", 2, "orders/b.csv:5"),
+                ("orders/a.csv", 4, ""),
+                ("orders/a.csv", 5, "orders/b.csv:3"),
+                ("orders/b.csv", 3, "orders/a.csv:5"),
+                ("orders/b.csv", 4, "orders/a.csv:5"),
+                ("orders/b.csv", 5, "orders/a.csv:2"),
+            ],
+        ),
+        // first: the a.csv rows stay; each later row names the one kept.
+        (
+            "first",
+            &[
+                ("orders/a.csv", 4, ""),
+                ("orders/b.csv", 3, "orders/a.csv:5"),
+                ("orders/b.csv", 4, "orders/a.csv:5"),
+                ("orders/b.csv", 5, "orders/a.csv:2"),
+            ],
+        ),
+        // last: each earlier row is withdrawn naming the one that replaced it; the second O3 of
+        // b.csv replaces the first.
+        (
+            "last",
+            &[
+                ("orders/a.csv", 2, "orders/b.csv:5"),
+                ("orders/a.csv", 4, ""),
+                ("orders/a.csv", 5, "orders/b.csv:3"),
+                ("orders/b.csv", 3, "orders/b.csv:4"),
+            ],
+        ),
+    ];
+    for (policy, expected) in cases {
+        assert_eq!(places(policy), rows(expected), "on_conflict = {policy}");
+    }
 }
