@@ -70,16 +70,25 @@ for fmt in parquet csv; do
   python3 bench/measure.py "$RUNS" "duckdb + checks ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-checked-$fmt.sql" | tee -a "$results"
 done
 
-# Same answers: recency, frequency and monetary total of every purchasing customer.
+# Same answers, for each input: recency, frequency and monetary total of every purchasing
+# customer, and their r, f and m scores.
 "$PY" - "$data" <<'PYEOF'
 import sys, duckdb
 d = sys.argv[1]
-diff = duckdb.connect().execute(f"""
-  SELECT count(*) FROM read_parquet('{d}/duckdb-parquet.parquet') k
-  FULL JOIN (SELECT * FROM read_parquet('{d}/out-parquet/features.parquet') WHERE frequency > 0) t USING (customer_id)
-  WHERE k.recency_days IS DISTINCT FROM t.recency_days OR k.frequency IS DISTINCT FROM t.frequency
-     OR round(k.monetary_sum * 100)::BIGINT IS DISTINCT FROM t.monetary_total""").fetchone()[0]
-print(f"customers whose recency/frequency/monetary differ between DuckDB and Tessera: {diff}")
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+for fmt in ("parquet", "csv"):
+    diff = con.execute(f"""
+      SELECT count(*) FILTER (WHERE k.recency_days IS DISTINCT FROM t.recency_days
+               OR k.frequency IS DISTINCT FROM t.frequency
+               OR round(k.monetary_sum * 100)::BIGINT IS DISTINCT FROM t.monetary_total),
+             count(*) FILTER (WHERE k.r_score IS DISTINCT FROM t.r_score
+               OR k.f_score IS DISTINCT FROM t.f_score OR k.m_score IS DISTINCT FROM t.m_score),
+             count(*)
+      FROM read_parquet('{d}/duckdb-{fmt}.parquet') k
+      FULL JOIN (SELECT * FROM read_parquet('{d}/out-{fmt}/features.parquet') WHERE frequency > 0) t
+      USING (customer_id)""").fetchone()
+    print(f"{fmt}: of {diff[2]} purchasing customers, recency/frequency/monetary differ for {diff[0]}, r/f/m scores for {diff[1]}")
 PYEOF
 python3 - "$results" <<'PYEOF'
 import json, sys
