@@ -32,6 +32,34 @@ pub(crate) fn row_count(path: &Path) -> Result<usize, FeatureError> {
     Ok(usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
+/// Those of `columns` that hold no value in a Parquet file: every row group's statistics count
+/// as many nulls as rows. Such a column need not be read (a column without statistics is read).
+pub(crate) fn empty_columns<'c>(
+    path: &Path,
+    columns: &[&'c str],
+) -> Result<Vec<&'c str>, FeatureError> {
+    let err = read_error(path);
+    let file = File::open(path).map_err(|e| err(&e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
+    let meta = meta.metadata();
+    let leaves = meta.file_metadata().schema_descr().columns();
+    Ok(columns
+        .iter()
+        .copied()
+        .filter(|name| {
+            let Some(k) = leaves.iter().position(|c| c.path().string() == *name) else {
+                return false;
+            };
+            meta.row_groups().iter().all(|g| {
+                g.column(k)
+                    .statistics()
+                    .and_then(|s| s.null_count_opt())
+                    .is_some_and(|nulls| nulls == g.num_rows() as u64)
+            })
+        })
+        .collect())
+}
+
 /// The named columns of a Parquet file, batch by batch, so that a large table is never held whole.
 pub(crate) fn read_batches(
     path: &Path,

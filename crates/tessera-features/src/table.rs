@@ -8,7 +8,7 @@ use crate::btyd::{Split, TimeUnit};
 use crate::feedback::{FeedbackFeatures, nps_class};
 use crate::orders::NONE;
 use crate::orders::{
-    ByCustomer, OrderFact, OrderFeatures, OrderParams, order_features, order_features_by_customer,
+    ByCustomer, OrderFact, OrderFeatures, OrderParams, order_features_by_customer,
 };
 use crate::read::{
     DictionaryMap, Names, read_batches, read_batches_with, read_events, read_feedback, remap,
@@ -165,16 +165,18 @@ pub fn build_keeping_rows(
             });
         }
         let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
-        // Without the customers ingest resolved, the ids are read (last) and looked up.
-        let wanted: &[&str] = match known {
-            Some(_) => &["ordered_at", "amount", "category", "channel"],
-            None => &["ordered_at", "amount", "category", "channel", "customer_id"],
-        };
+        // Without the customers ingest resolved, the ids are read (last) and looked up. A
+        // category or channel column without a value (none mapped) is not read at all.
+        let empty = crate::read::empty_columns(&orders_path, &["category", "channel"])?;
+        let wanted: Vec<&str> = ["ordered_at", "amount", "category", "channel", "customer_id"]
+            .into_iter()
+            .filter(|c| !empty.contains(c) && (known.is_none() || *c != "customer_id"))
+            .collect();
         // Categories and channels are few, so their chunks are dictionary-encoded; customer ids
         // are many, and a chunk of them usually is not.
         let dictionary = ["category", "channel"];
         let mut at = 0usize;
-        for b in crate::read::read_ahead(read_batches_with(&orders_path, wanted, &dictionary)?) {
+        for b in crate::read::read_ahead(read_batches_with(&orders_path, &wanted, &dictionary)?) {
             let b = b?;
             let missing = || FeatureError::Read {
                 path: orders_path.clone(),
@@ -190,20 +192,20 @@ pub fn build_keeping_rows(
             let ids = b
                 .column_by_name("customer_id")
                 .map(|c| c.as_string::<i32>());
-            let cat = by_category
-                .prepare(column("category")?, |v| categories.number(v))
-                .ok_or_else(missing)?
-                .clone();
-            let chan = by_channel
-                .prepare(column("channel")?, |v| channels.number(v))
-                .ok_or_else(missing)?
-                .clone();
-            let name = |map: &DictionaryMap<u16>, keys: &Int32Array, i: usize| {
-                if keys.is_null(i) {
-                    NONE
-                } else {
-                    map.get(keys.value(i))
-                }
+            let codes = |name: &str, map: &mut DictionaryMap<u16>, names: &mut Names| match b
+                .column_by_name(name)
+            {
+                Some(c) => map
+                    .prepare(c, |v| names.number(v))
+                    .ok_or_else(missing)
+                    .map(|keys| Some(keys.clone())),
+                None => Ok(None),
+            };
+            let cat = codes("category", &mut by_category, &mut categories)?;
+            let chan = codes("channel", &mut by_channel, &mut channels)?;
+            let name = |map: &DictionaryMap<u16>, keys: &Option<Int32Array>, i: usize| match keys {
+                Some(k) if k.is_valid(i) => map.get(k.value(i)),
+                _ => NONE,
             };
             let known = known.map(|k| &k[at..at + b.num_rows()]);
             at += b.num_rows();
@@ -237,14 +239,9 @@ pub fn build_keeping_rows(
     }
     let (categories, cat_map) = categories.sorted();
     let (channels, chan_map) = channels.sorted();
-    let all_facts = match &mut grouped {
-        Some(g) => g.facts_mut(),
-        None => &mut facts[..],
-    };
-    for f in all_facts {
-        f.category = remap(&cat_map, f.category);
-        f.channel = remap(&chan_map, f.channel);
-    }
+    let mut grouped = grouped.unwrap_or_else(|| ByCustomer::from_facts(n, &facts));
+    drop(facts);
+    grouped.recode(|category, channel| (remap(&cat_map, category), remap(&chan_map, channel)));
     let op = OrderParams {
         as_of: p.as_of,
         windows: p.windows.clone(),
@@ -253,11 +250,7 @@ pub fn build_keeping_rows(
         categories: categories.len(),
         channels: channels.len(),
     };
-    let mut orders = match grouped {
-        Some(g) => order_features_by_customer(n, g, &op),
-        None => order_features(n, &mut facts, &op),
-    };
-    drop(facts);
+    let mut orders = order_features_by_customer(n, grouped, &op);
     let holdout = p.holdout_days.map(|days| HoldoutSplit {
         calibration_last_day: p.as_of - days as i32 - 1,
         days,

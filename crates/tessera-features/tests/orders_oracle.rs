@@ -119,11 +119,11 @@ proptest! {
     fn one_pass_equals_recomputation(raw in prop::collection::vec((0u32..12, 0i32..60, -500i64..2000, 0u16..4, 0u16..3), 0..300), as_of in 20i32..70, extra in prop::collection::vec(0u32..14, 0..10)) {
         // Category 3 and channel 2 stand for "none".
         let none = |v: u16, n: u16| if v == n { NONE } else { v };
-        let mut facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount, category, channel)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount }, category: none(category, 3), channel: none(channel, 2) }).collect();
+        let facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount, category, channel)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount }, category: none(category, 3), channel: none(channel, 2) }).collect();
         let original = facts.clone();
         let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, holdout_start: None, categories: 3, channels: 2 };
-        let got = order_features(12, &mut facts, &p);
-        // Placed by customer instead of sorted, with room counted for a few orders that make no
+        let got = order_features(12, &facts, &p);
+        // Placed as they are read, with room counted beforehand for a few orders that make no
         // fact (and for customers beyond the table, left out): the same features.
         let counted: Vec<u32> = original.iter().map(|f| f.customer).chain(extra).collect();
         let mut placed = ByCustomer::new(12, &counted);
