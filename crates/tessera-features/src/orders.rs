@@ -132,12 +132,11 @@ impl ByCustomer {
         }
     }
 
-    /// Replaces the category and channel of every fact placed by `f(category, channel)`.
+    /// Replaces the category and channel of every fact by `f(category, channel)` (the unused room
+    /// too, which is never read).
     pub fn recode(&mut self, mut f: impl FnMut(u16, u16) -> (u16, u16)) {
-        for c in 0..self.next.len() {
-            for p in &mut self.facts[self.start[c]..self.next[c]] {
-                (p.category, p.channel) = f(p.category, p.channel);
-            }
+        for p in &mut self.facts {
+            (p.category, p.channel) = f(p.category, p.channel);
         }
     }
 

@@ -12,6 +12,7 @@ use hashbrown::HashMap;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::file::metadata::ParquetMetaData;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,26 +25,19 @@ fn read_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> FeatureError + 
     }
 }
 
-/// Rows in a Parquet file, from its footer.
-pub(crate) fn row_count(path: &Path) -> Result<usize, FeatureError> {
+/// The footer of a Parquet file: its rows, row groups and their statistics.
+pub(crate) fn footer(path: &Path) -> Result<Arc<ParquetMetaData>, FeatureError> {
     let err = read_error(path);
     let file = File::open(path).map_err(|e| err(&e))?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
-    Ok(usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0))
+    Ok(meta.metadata().clone())
 }
 
 /// Those of `columns` that hold no value in a Parquet file: every row group's statistics count
 /// as many nulls as rows. Such a column need not be read (a column without statistics is read).
-pub(crate) fn empty_columns<'c>(
-    path: &Path,
-    columns: &[&'c str],
-) -> Result<Vec<&'c str>, FeatureError> {
-    let err = read_error(path);
-    let file = File::open(path).map_err(|e| err(&e))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
-    let meta = meta.metadata();
+pub(crate) fn empty_columns<'c>(meta: &ParquetMetaData, columns: &[&'c str]) -> Vec<&'c str> {
     let leaves = meta.file_metadata().schema_descr().columns();
-    Ok(columns
+    columns
         .iter()
         .copied()
         .filter(|name| {
@@ -57,7 +51,7 @@ pub(crate) fn empty_columns<'c>(
                     .is_some_and(|nulls| nulls == g.num_rows() as u64)
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The named columns of a Parquet file, batch by batch, so that a large table is never held whole.

@@ -150,7 +150,8 @@ pub fn build_keeping_rows(
     let mut rows = None;
     let (mut categories, mut channels) = (Names::default(), Names::default());
     if orders_path.exists() {
-        let count = crate::read::row_count(&orders_path)?;
+        let footer = crate::read::footer(&orders_path)?;
+        let count = usize::try_from(footer.file_metadata().num_rows()).unwrap_or(0);
         let known =
             order_customers.filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
         // With every order's customer known, facts are placed by customer as they are read.
@@ -167,7 +168,7 @@ pub fn build_keeping_rows(
         let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
         // Without the customers ingest resolved, the ids are read (last) and looked up. A
         // category or channel column without a value (none mapped) is not read at all.
-        let empty = crate::read::empty_columns(&orders_path, &["category", "channel"])?;
+        let empty = crate::read::empty_columns(&footer, &["category", "channel"]);
         let wanted: Vec<&str> = ["ordered_at", "amount", "category", "channel", "customer_id"]
             .into_iter()
             .filter(|c| !empty.contains(c) && (known.is_none() || *c != "customer_id"))
