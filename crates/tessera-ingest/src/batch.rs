@@ -53,7 +53,7 @@ pub fn clean_schema(source: &SourceConfig) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-enum Col {
+pub(crate) enum Col {
     Str(StringBuilder),
     I64(Int64Builder),
     F64(Float64Builder),
@@ -64,7 +64,7 @@ enum Col {
 }
 
 impl Col {
-    fn new(ty: &DataType, cap: usize) -> Self {
+    pub(crate) fn new(ty: &DataType, cap: usize) -> Self {
         match ty {
             DataType::Utf8 => Col::Str(StringBuilder::with_capacity(cap, cap * 8)),
             DataType::Int64 => Col::I64(Int64Builder::with_capacity(cap)),
@@ -78,7 +78,7 @@ impl Col {
         }
     }
 
-    fn push(&mut self, v: Typed, row: &RowScratch) {
+    pub(crate) fn push(&mut self, v: Typed, row: &RowScratch) {
         match (self, v) {
             (Col::Str(b), Typed::Str(..)) => b.append_value(row.str(v).unwrap_or_default()),
             (Col::I64(b), Typed::I64(x)) => b.append_value(x),
@@ -102,7 +102,7 @@ impl Col {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    pub(crate) fn finish(&mut self) -> ArrayRef {
         match self {
             Col::Str(b) => Arc::new(b.finish()),
             Col::I64(b) => Arc::new(b.finish()),
@@ -157,6 +157,10 @@ impl BatchBuilder {
         for (col, f) in self.cols[n..].iter_mut().zip(flags) {
             col.push(Typed::Bool(*f), row);
         }
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
     pub fn len(&self) -> usize {

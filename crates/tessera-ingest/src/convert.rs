@@ -2,6 +2,9 @@
 
 use crate::cell::Cell;
 use crate::reason::Reason;
+use arrow_array::{ArrayRef, StringArray};
+use arrow_buffer::NullBuffer;
+use std::sync::Arc;
 use tessera_core::config::{Bound, FieldConfig, SourceConfig};
 use tessera_core::schema::{FieldType, Role};
 use tessera_core::value::{self, LocalTime, MoneyFormat, TimeFormat, ValueError};
@@ -127,7 +130,12 @@ impl FieldConv {
         Ok(())
     }
 
-    fn typed(&mut self, cell: Cell<'_>, row: &mut RowScratch) -> Result<Typed, FieldError> {
+    /// The value `cell` converts to (its text, if any, appended to `row`), without keeping it.
+    pub(crate) fn typed(
+        &mut self,
+        cell: Cell<'_>,
+        row: &mut RowScratch,
+    ) -> Result<Typed, FieldError> {
         let cell = match cell {
             Cell::Str(s) if blank(s) && (self.ty != FieldType::String || s.is_empty()) => {
                 Cell::Null
@@ -163,6 +171,47 @@ impl FieldConv {
         };
         self.check_bounds(v)?;
         Ok(v)
+    }
+
+    /// A text field's values for a whole column of text, as [`Self::typed`] converts each:
+    /// the column itself when every value is stored as it is read, or the column with empty
+    /// values made null. Marks in `refused` the rows whose value the field refuses (an empty id,
+    /// a required value missing, a value not among `values`); their output slot is unspecified.
+    /// `None` when a value would take the field's default: [`Self::typed`] then does it value by
+    /// value.
+    pub(crate) fn text_column(&self, a: &StringArray, refused: &mut [bool]) -> Option<ArrayRef> {
+        debug_assert_eq!(self.ty, FieldType::String);
+        let id = self.role == Some(Role::Id);
+        let mut emptied: Option<Vec<bool>> = None;
+        for (i, v) in a.iter().enumerate() {
+            let null = match v {
+                None => true,
+                Some(s) => s.is_empty() || (id && blank(s)),
+            };
+            if null {
+                if self.default.is_some() {
+                    return None;
+                }
+                if id || self.required {
+                    refused[i] = true;
+                } else if v.is_some() {
+                    emptied.get_or_insert_with(|| a.iter().map(|v| v.is_some()).collect())[i] =
+                        false;
+                }
+            } else if let Some(s) = v
+                && self.in_domain(s).is_err()
+            {
+                refused[i] = true;
+            }
+        }
+        Some(match emptied {
+            None => Arc::new(a.clone()),
+            Some(valid) => Arc::new(StringArray::new(
+                a.offsets().clone(),
+                a.values().clone(),
+                Some(NullBuffer::from(valid)),
+            )),
+        })
     }
 
     fn type_error(&self, reason: Reason, cell: Cell<'_>) -> FieldError {

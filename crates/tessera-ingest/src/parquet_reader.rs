@@ -285,6 +285,12 @@ fn check_batch(
             )
         })
         .collect();
+    let arrays: Vec<Option<&ArrayRef>> = fields.iter().map(|c| c.map(|c| batch.column(c))).collect();
+    if let Some(checked) =
+        checker.check_columns(&arrays, |k, row| columns[k].cell(row), &keys, customers)
+    {
+        return checked;
+    }
     let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
     checker.check_rows(&keys, customers, |checker, row, keys| {
         cells.clear();

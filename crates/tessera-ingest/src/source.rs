@@ -21,6 +21,45 @@ use tessera_core::schema::Role;
 use tessera_core::suppress::Suppression;
 use xxhash_rust::xxh3::xxh3_64;
 
+mod columnar;
+
+/// The bytes a row's checked values are hashed from ([`Checker::content_hash`]), one value at a
+/// time: a tag for the kind of value, then the value. Rows checked one by one and rows checked
+/// a column at a time hash the same values to the same bytes.
+mod content {
+    pub fn null(key: &mut Vec<u8>) {
+        key.push(0);
+    }
+    pub fn text(key: &mut Vec<u8>, s: &str) {
+        key.push(1);
+        key.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        key.extend_from_slice(s.as_bytes());
+    }
+    pub fn int(key: &mut Vec<u8>, x: i64) {
+        key.push(2);
+        key.extend_from_slice(&x.to_le_bytes());
+    }
+    pub fn float(key: &mut Vec<u8>, x: f64) {
+        key.push(3);
+        key.extend_from_slice(&x.to_bits().to_le_bytes());
+    }
+    pub fn boolean(key: &mut Vec<u8>, x: bool) {
+        key.extend_from_slice(&[4, u8::from(x)]);
+    }
+    pub fn days(key: &mut Vec<u8>, x: i32) {
+        key.push(5);
+        key.extend_from_slice(&x.to_le_bytes());
+    }
+    pub fn list<'a>(key: &mut Vec<u8>, len: u32, items: impl Iterator<Item = &'a str>) {
+        key.push(6);
+        key.extend_from_slice(&len.to_le_bytes());
+        for item in items {
+            key.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            key.extend_from_slice(item.as_bytes());
+        }
+    }
+}
+
 /// What a reader knows about the record in hand, asked for only when the row is rejected.
 pub trait RecordContext {
     /// The row as it stands in the file.
@@ -435,17 +474,9 @@ impl<'a> Checker<'a> {
         let mut customer_row = MADE_UP;
         if let (Some(c), Some(customers)) = (self.customer, customers) {
             let id = self.scratch.str(self.scratch.values[c]).unwrap_or_default();
-            let key = keys.customer.unwrap_or_else(|| id_key(id));
-            customer_row = customers.row(key).unwrap_or(MADE_UP);
-            if customer_row == MADE_UP {
-                if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
-                    return Checked::Rejected {
-                        reason: Reason::UnknownCustomer,
-                        field: Some(c),
-                        message: format!("customer_id `{id}` is not among the accepted customers"),
-                    };
-                }
-                customers.create(key, id);
+            match self.customer_row(id, keys.customer, customers) {
+                Ok(row) => customer_row = row,
+                Err(rejected) => return rejected,
             }
         }
         let key = keys
@@ -473,40 +504,43 @@ impl<'a> Checker<'a> {
         self.scratch.str(self.scratch.values[self.id])
     }
 
+    /// The clean customers row of the customer `id` (`key`, when the reader hashed it), or
+    /// the rejection of an unknown customer; an unknown customer is made up instead when the
+    /// source says so.
+    fn customer_row(
+        &self,
+        id: &str,
+        key: Option<IdKey>,
+        customers: &Customers,
+    ) -> Result<u32, Checked> {
+        let key = key.unwrap_or_else(|| id_key(id));
+        if let Some(row) = customers.row(key) {
+            return Ok(row);
+        }
+        if self.config.unknown_customers == UnknownCustomerPolicy::Reject {
+            return Err(Checked::Rejected {
+                reason: Reason::UnknownCustomer,
+                field: self.customer,
+                message: format!("customer_id `{id}` is not among the accepted customers"),
+            });
+        }
+        customers.create(key, id);
+        Ok(MADE_UP)
+    }
+
     /// Hash of the row's checked values, telling exact copies from conflicting rows.
     fn content_hash(&mut self) -> u64 {
         let key = &mut self.content_key;
         key.clear();
         for v in &self.scratch.values {
             match *v {
-                Typed::Null => key.push(0),
-                Typed::Str(..) => {
-                    let s = self.scratch.str(*v).unwrap_or_default();
-                    key.push(1);
-                    key.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                    key.extend_from_slice(s.as_bytes());
-                }
-                Typed::I64(x) => {
-                    key.push(2);
-                    key.extend_from_slice(&x.to_le_bytes());
-                }
-                Typed::F64(x) => {
-                    key.push(3);
-                    key.extend_from_slice(&x.to_bits().to_le_bytes());
-                }
-                Typed::Bool(x) => key.extend_from_slice(&[4, u8::from(x)]),
-                Typed::I32(x) => {
-                    key.push(5);
-                    key.extend_from_slice(&x.to_le_bytes());
-                }
-                Typed::List(a, b) => {
-                    key.push(6);
-                    key.extend_from_slice(&(b - a).to_le_bytes());
-                    for item in self.scratch.list(*v) {
-                        key.extend_from_slice(&(item.len() as u32).to_le_bytes());
-                        key.extend_from_slice(item.as_bytes());
-                    }
-                }
+                Typed::Null => content::null(key),
+                Typed::Str(..) => content::text(key, self.scratch.str(*v).unwrap_or_default()),
+                Typed::I64(x) => content::int(key, x),
+                Typed::F64(x) => content::float(key, x),
+                Typed::Bool(x) => content::boolean(key, x),
+                Typed::I32(x) => content::days(key, x),
+                Typed::List(a, b) => content::list(key, b - a, self.scratch.list(*v)),
             }
         }
         xxh3_64(key)

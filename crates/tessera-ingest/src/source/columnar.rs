@@ -1,0 +1,213 @@
+//! The checks of a batch of typed rows (a Parquet record batch) done a column at a time.
+//!
+//! Each field converts its whole column: a text column whose values are stored as they are read
+//! is kept as it is, without copying a value; any other column is converted value by value by
+//! the field's own conversion, into a column of its stored type. A row that some field refuses
+//! is then checked alone by [`Checker::check`], so its rejection (the first field that refuses
+//! it, and why) is the one the row-by-row checks give. What comes out is what
+//! [`Checker::check_rows`] gives for the same rows: the same verdicts, the same content hashes,
+//! the same staged values.
+
+use super::{Checked, Checker, CheckedBatch, Customers, MADE_UP, PREFETCH_AHEAD, RowKeys, Valid};
+use super::{content, id_key};
+use crate::batch::Col;
+use crate::cell::Cell;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, TimeUnit};
+use tessera_core::schema::FieldType;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// A stored column, downcast once, for hashing its values row by row.
+enum Stored<'a> {
+    Text(&'a StringArray),
+    Int(&'a PrimitiveArray<Int64Type>),
+    Micros(&'a PrimitiveArray<TimestampMicrosecondType>),
+    Float(&'a PrimitiveArray<Float64Type>),
+    Bool(&'a BooleanArray),
+    Days(&'a PrimitiveArray<Date32Type>),
+    List(&'a arrow_array::ListArray),
+}
+
+impl<'a> Stored<'a> {
+    fn new(a: &'a ArrayRef) -> Self {
+        match a.data_type() {
+            DataType::Utf8 => Stored::Text(a.as_string::<i32>()),
+            DataType::Int64 => Stored::Int(a.as_primitive()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => Stored::Micros(a.as_primitive()),
+            DataType::Float64 => Stored::Float(a.as_primitive()),
+            DataType::Boolean => Stored::Bool(a.as_boolean()),
+            DataType::Date32 => Stored::Days(a.as_primitive()),
+            DataType::List(_) => Stored::List(a.as_list::<i32>()),
+            other => unreachable!("no stored field is of type {other}"),
+        }
+    }
+
+    /// The value at `i` of a column stored as a 64-bit integer, when it has one.
+    fn int(&self, i: usize) -> Option<i64> {
+        match self {
+            Stored::Int(a) => a.is_valid(i).then(|| a.value(i)),
+            Stored::Micros(a) => a.is_valid(i).then(|| a.value(i)),
+            _ => None,
+        }
+    }
+
+    /// Appends the bytes [`Checker::content_hash`] hashes for this column's value at `i`.
+    fn hash_into(&self, key: &mut Vec<u8>, i: usize) {
+        let valid = match self {
+            Stored::Text(a) => a.is_valid(i),
+            Stored::Int(a) => a.is_valid(i),
+            Stored::Micros(a) => a.is_valid(i),
+            Stored::Float(a) => a.is_valid(i),
+            Stored::Bool(a) => a.is_valid(i),
+            Stored::Days(a) => a.is_valid(i),
+            Stored::List(a) => a.is_valid(i),
+        };
+        if !valid {
+            return content::null(key);
+        }
+        match self {
+            Stored::Text(a) => content::text(key, a.value(i)),
+            Stored::Int(a) => content::int(key, a.value(i)),
+            Stored::Micros(a) => content::int(key, a.value(i)),
+            Stored::Float(a) => content::float(key, a.value(i)),
+            Stored::Bool(a) => content::boolean(key, a.value(i)),
+            Stored::Days(a) => content::days(key, a.value(i)),
+            Stored::List(a) => {
+                let offsets = a.value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let items = a.values().as_string::<i32>();
+                content::list(key, (end - start) as u32, (start..end).map(|j| items.value(j)));
+            }
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// Checks the rows of a batch a column at a time: `arrays` holds the column of each field
+    /// (`None` for a field the file lacks), `cell(field, row)` reads one value of it, and `keys`
+    /// what [`Checker::keys`] gave for each row. `None` when the batch must be checked row by
+    /// row: with a suppression list in force (each row's owner is looked up first), or when the
+    /// ids are not text.
+    pub fn check_columns<'c>(
+        &mut self,
+        arrays: &[Option<&'c ArrayRef>],
+        cell: impl Fn(usize, usize) -> Cell<'c>,
+        keys: &[RowKeys],
+        customers: Option<&Customers>,
+    ) -> Option<CheckedBatch> {
+        if self.suppress.is_some() {
+            return None;
+        }
+        let rows = keys.len();
+        let schema = self.builder.schema().clone();
+        let mut refused = vec![false; rows];
+        let mut stored: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (k, conv) in self.convs.iter_mut().enumerate() {
+            let text = match arrays[k] {
+                Some(a) if conv.ty == FieldType::String && a.data_type() == &DataType::Utf8 => {
+                    conv.text_column(a.as_string::<i32>(), &mut refused)
+                }
+                _ => None,
+            };
+            let column = text.unwrap_or_else(|| {
+                let mut col = Col::new(schema.field(k).data_type(), rows);
+                for (row, refused) in refused.iter_mut().enumerate() {
+                    self.scratch.clear();
+                    match conv.typed(cell(k, row), &mut self.scratch) {
+                        Ok(v) => col.push(v, &self.scratch),
+                        Err(_) => {
+                            *refused = true;
+                            col.push(crate::convert::Typed::Null, &self.scratch);
+                        }
+                    }
+                }
+                col.finish()
+            });
+            stored.push(column);
+        }
+        let ids = stored[self.id].as_string_opt::<i32>()?.clone();
+        let refs = match self.customer {
+            Some(c) => Some(stored[c].as_string_opt::<i32>()?.clone()),
+            None => None,
+        };
+        let hashed: Vec<Stored> = stored.iter().map(Stored::new).collect();
+        let mut verdicts = Vec::with_capacity(rows);
+        let mut keep = Vec::with_capacity(rows);
+        let mut cells = Vec::with_capacity(arrays.len());
+        for k in keys.iter().take(PREFETCH_AHEAD) {
+            self.prefetch_customer(*k, customers);
+        }
+        for (row, row_keys) in keys.iter().enumerate() {
+            if let Some(k) = keys.get(row + PREFETCH_AHEAD) {
+                self.prefetch_customer(*k, customers);
+            }
+            if refused[row] {
+                cells.clear();
+                cells.extend((0..arrays.len()).map(|k| cell(k, row)));
+                let checked = self.check(&cells, customers, *row_keys);
+                if matches!(checked, Checked::Valid(_)) {
+                    // A value refused in its column passed alone: the two conversions
+                    // disagree, and the row-by-row one decides.
+                    return None;
+                }
+                verdicts.push(checked);
+                keep.push(false);
+                continue;
+            }
+            let mut customer_row = MADE_UP;
+            if let (Some(refs), Some(customers)) = (&refs, customers) {
+                match self.customer_row(refs.value(row), row_keys.customer, customers) {
+                    Ok(r) => customer_row = r,
+                    Err(rejected) => {
+                        verdicts.push(rejected);
+                        keep.push(false);
+                        continue;
+                    }
+                }
+            }
+            let key = row_keys.id.unwrap_or_else(|| id_key(ids.value(row)));
+            self.content_key.clear();
+            for column in &hashed {
+                column.hash_into(&mut self.content_key, row);
+            }
+            let amount = self.amount.map(|a| hashed[a].int(row));
+            verdicts.push(Checked::Valid(Valid {
+                key,
+                content: xxh3_64(&self.content_key),
+                customer_row,
+                sign: amount.map(|a| a.map_or(1, |a| a.signum() as i8)),
+                time: self.time.and_then(|t| hashed[t].int(row)),
+            }));
+            keep.push(true);
+        }
+        if schema.fields().len() > stored.len() {
+            // The refund flag of orders: a negative amount.
+            let flags: BooleanArray = verdicts
+                .iter()
+                .map(|v| match v {
+                    Checked::Valid(v) => Some(v.sign.is_some_and(|s| s < 0)),
+                    _ => Some(false),
+                })
+                .collect();
+            stored.push(std::sync::Arc::new(flags));
+        }
+        if !keep.iter().all(|&k| k) {
+            let keep = BooleanArray::from(keep);
+            let keep = arrow_select::filter::FilterBuilder::new(&keep)
+                .optimize()
+                .build();
+            for column in &mut stored {
+                *column = keep.filter(column).ok()?;
+            }
+        }
+        let valid = RecordBatch::try_new(schema, stored);
+        debug_assert!(valid.is_ok(), "the stored columns follow the schema: {valid:?}");
+        let valid = valid.ok()?;
+        Some(CheckedBatch {
+            rows: verdicts,
+            valid: (valid.num_rows() > 0).then_some(valid),
+        })
+    }
+}
