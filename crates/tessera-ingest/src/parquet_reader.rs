@@ -264,35 +264,44 @@ pub fn read(
     )
 }
 
-/// The checks of every row of `batch` that need nothing from the rows before it.
+/// The checks of every row of `batch` that need nothing from the rows before it: a column at a
+/// time where the checker can ([`Checker::check_columns`]), else row by row.
 fn check_batch(
     checker: &mut Checker,
     batch: &RecordBatch,
     fields: &[Option<usize>],
     customers: Option<&Customers>,
 ) -> CheckedBatch {
-    let columns: Vec<Column> = fields
-        .iter()
-        .map(|c| Column::new(c.map(|c| batch.column(c))))
-        .collect();
-    // Each row's index keys, hashed once: prefetched ahead, then used by the row.
+    let arrays: Vec<Option<&ArrayRef>> =
+        fields.iter().map(|c| c.map(|c| batch.column(c))).collect();
+    let columns: Vec<Column> = arrays.iter().map(|a| Column::new(*a)).collect();
+    let keys = row_keys(checker, &columns, batch.num_rows());
+    checker
+        .check_columns(&arrays, |k, row| columns[k].cell(row), &keys, customers)
+        .unwrap_or_else(|| check_by_rows(checker, &columns, &keys, customers))
+}
+
+/// Each row's index keys, hashed once: prefetched ahead, then used by the row.
+fn row_keys(checker: &Checker, columns: &[Column], rows: usize) -> Vec<RowKeys> {
     let (id, customer) = checker.key_fields();
-    let keys: Vec<RowKeys> = (0..batch.num_rows())
+    (0..rows)
         .map(|row| {
             checker.keys(
                 columns[id].cell(row),
                 customer.map(|c| columns[c].cell(row)),
             )
         })
-        .collect();
-    let arrays: Vec<Option<&ArrayRef>> = fields.iter().map(|c| c.map(|c| batch.column(c))).collect();
-    if let Some(checked) =
-        checker.check_columns(&arrays, |k, row| columns[k].cell(row), &keys, customers)
-    {
-        return checked;
-    }
-    let mut cells: Vec<Cell> = Vec::with_capacity(fields.len());
-    checker.check_rows(&keys, customers, |checker, row, keys| {
+        .collect()
+}
+
+fn check_by_rows(
+    checker: &mut Checker,
+    columns: &[Column],
+    keys: &[RowKeys],
+    customers: Option<&Customers>,
+) -> CheckedBatch {
+    let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
+    checker.check_rows(keys, customers, |checker, row, keys| {
         cells.clear();
         cells.extend(columns.iter().map(|c| c.cell(row)));
         checker.check(&cells, customers, keys)
@@ -330,4 +339,349 @@ pub fn fetch_raw(path: &Path, lines: &[u64]) -> Result<Vec<(u64, String)>, Inges
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Entry, IdIndex, id_key};
+    use crate::source::Checked;
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{BooleanArray, Date32Array, Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    use tessera_core::Config;
+    use tessera_core::schema::SourceKind;
+
+    /// Orders with a field of every stored type, and a defect of each kind the checks know.
+    fn dirty_orders() -> RecordBatch {
+        let text = |v: &[Option<&str>]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        for row in 0..14 {
+            match row % 4 {
+                0 => tags.append_null(),
+                1 => tags.append_value([Some("gift"), None, Some(" wrap ")]),
+                2 => tags.append_value([Some("")]),
+                _ => tags.append_value([Some("sale")]),
+            }
+        }
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "id",
+                text(&[
+                    Some("O1"),
+                    Some(""),
+                    Some(" \t"),
+                    None,
+                    Some("O5"),
+                    Some("O6"),
+                    Some("O7"),
+                    Some("O8"),
+                    Some("O9"),
+                    Some("O10"),
+                    Some("O11"),
+                    Some("O1"),
+                    Some("O13"),
+                    Some(" O14"),
+                ]),
+            ),
+            (
+                "customer",
+                text(&[
+                    Some("C1"),
+                    Some("C1"),
+                    Some("C2"),
+                    Some("C1"),
+                    Some("C404"),
+                    None,
+                    Some("C2"),
+                    Some("C1"),
+                    Some("C2"),
+                    Some("C1"),
+                    Some("C2"),
+                    Some("C1"),
+                    Some(""),
+                    Some("C2"),
+                ]),
+            ),
+            (
+                "created_at",
+                Arc::new(Date32Array::from(vec![
+                    Some(20_000),
+                    Some(20_001),
+                    Some(20_002),
+                    Some(20_003),
+                    Some(20_004),
+                    Some(20_005),
+                    None,
+                    Some(20_007),
+                    Some(20_008),
+                    Some(20_009),
+                    Some(20_010),
+                    Some(20_000),
+                    Some(20_012),
+                    Some(20_013),
+                ])),
+            ),
+            (
+                "total",
+                Arc::new(Float64Array::from(vec![
+                    Some(10.5),
+                    Some(1.0),
+                    Some(2.0),
+                    Some(3.0),
+                    Some(4.0),
+                    Some(5.0),
+                    Some(6.0),
+                    Some(f64::NAN),
+                    Some(1.234),
+                    Some(-7.25),
+                    Some(8.0),
+                    Some(10.5),
+                    None,
+                    Some(-0.5),
+                ])),
+            ),
+            (
+                "category",
+                text(&[
+                    Some("shoes"),
+                    Some(""),
+                    Some(" "),
+                    None,
+                    Some("bags"),
+                    Some(""),
+                    Some("x"),
+                    None,
+                    Some("y"),
+                    Some(""),
+                    Some(" "),
+                    Some("shoes"),
+                    None,
+                    Some("z"),
+                ]),
+            ),
+            (
+                "channel",
+                text(&[
+                    Some("web"),
+                    Some("app"),
+                    Some("fax"),
+                    Some(""),
+                    Some("web"),
+                    Some("web"),
+                    Some("store"),
+                    Some("web"),
+                    None,
+                    Some("app"),
+                    Some("fax"),
+                    Some("web"),
+                    Some("web"),
+                    Some(""),
+                ]),
+            ),
+            (
+                "items",
+                Arc::new(Int64Array::from(vec![
+                    Some(1),
+                    Some(0),
+                    None,
+                    Some(2),
+                    Some(3),
+                    Some(4),
+                    Some(-1),
+                    Some(6),
+                    Some(7),
+                    Some(11),
+                    Some(8),
+                    Some(1),
+                    Some(9),
+                    Some(10),
+                ])),
+            ),
+            ("tags", Arc::new(tags.finish())),
+            (
+                "gift",
+                Arc::new(BooleanArray::from(
+                    (0..14)
+                        .map(|i| (i % 3 != 0).then_some(i % 2 == 0))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "shipped",
+                Arc::new(Date32Array::from(
+                    (0..14)
+                        .map(|i| (i % 5 != 0).then_some(20_100 + i))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "rating",
+                Arc::new(Float64Array::from(
+                    (0..14)
+                        .map(|i| match i {
+                            3 | 8 => Some(f64::INFINITY),
+                            _ if i % 4 == 0 => None,
+                            _ => Some(f64::from(i) / 4.0),
+                        })
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            ("memo", text(&[Some("a"); 14])),
+        ];
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    const ORDERS: &str = r#"
+[project]
+time_zone = "Europe/Berlin"
+[sources.customers]
+path = "customers.csv"
+[sources.orders]
+path = "orders.parquet"
+columns = { order_id = "id", customer_id = "customer", ordered_at = "created_at", amount = "total", category = "category", channel = { column = "channel", values = ["web", "app", "store"] } }
+[sources.orders.attributes]
+items = { column = "items", type = "int", min = 1 }
+tags = { column = "tags", type = "list" }
+gift = { column = "gift", type = "bool" }
+shipped = { column = "shipped", type = "date" }
+rating = { column = "rating", type = "float" }
+memo = { column = "memo", type = "string", required = true }
+"#;
+
+    /// The verdicts and staged values of `batch` checked a column at a time, and row by row.
+    fn both_ways(
+        toml: &str,
+        kind: SourceKind,
+        batch: &RecordBatch,
+    ) -> (CheckedBatch, CheckedBatch) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_toml(toml, &dir.path().join("tessera.toml")).unwrap();
+        let source = config.source(kind).unwrap();
+        let run = SourceRun::new(
+            source,
+            dir.path().join("clean.parquet"),
+            64,
+            false,
+            None,
+            IdIndex::default(),
+        )
+        .unwrap();
+        let mut index = IdIndex::default();
+        for (ordinal, id) in ["C1", "C2"].into_iter().enumerate() {
+            index.insert(id_key(id), Entry::new(0, ordinal as u32));
+        }
+        let customers = Customers::new(index, Vec::new());
+        let header: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let fields = columns::resolve("input.parquet", &header, true, &source.fields).unwrap();
+        let arrays: Vec<Option<&ArrayRef>> =
+            fields.iter().map(|c| c.map(|c| batch.column(c))).collect();
+        let columns: Vec<Column> = arrays.iter().map(|a| Column::new(*a)).collect();
+        let mut checker = run.checker().fork();
+        let keys = row_keys(&checker, &columns, batch.num_rows());
+        let by_columns = checker
+            .check_columns(
+                &arrays,
+                |k, row| columns[k].cell(row),
+                &keys,
+                Some(&customers),
+            )
+            .expect("these columns are checked a column at a time");
+        let by_rows = check_by_rows(&mut run.checker().fork(), &columns, &keys, Some(&customers));
+        (by_columns, by_rows)
+    }
+
+    #[test]
+    fn checking_a_column_at_a_time_finds_what_checking_row_by_row_finds() {
+        let batch = dirty_orders();
+        for policy in ["reject", "create"] {
+            let toml = ORDERS.replace(
+                "[sources.orders]\n",
+                &format!("[sources.orders]\nunknown_customers = \"{policy}\"\n"),
+            );
+            let (columns, rows) = both_ways(&toml, SourceKind::Orders, &batch);
+            // Verdicts (with content hashes and messages) and staged values alike.
+            assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
+            assert_eq!(columns.valid, rows.valid);
+            let valid = columns
+                .rows
+                .iter()
+                .filter(|r| matches!(r, Checked::Valid(_)));
+            assert_eq!(
+                valid.count(),
+                columns.valid.as_ref().map_or(0, RecordBatch::num_rows)
+            );
+        }
+    }
+
+    #[test]
+    fn a_clean_batch_keeps_its_text_columns_as_read() {
+        let batch = dirty_orders().slice(0, 1);
+        let (columns, rows) = both_ways(ORDERS, SourceKind::Orders, &batch);
+        let valid = columns.valid.unwrap();
+        assert_eq!(Some(valid.clone()), rows.valid);
+        // Same buffer, not a copy.
+        let id = valid.column(0).as_string::<i32>();
+        let read = batch.column(0).as_string::<i32>();
+        assert_eq!(id.values().as_ptr(), read.values().as_ptr());
+    }
+
+    #[test]
+    fn a_text_column_with_a_default_is_converted_value_by_value() {
+        // Feedback's `kind` defaults to `nps`: its nulls and empty values take the default, so the
+        // column cannot be kept as read.
+        let toml = r#"
+[sources.customers]
+path = "customers.csv"
+[sources.feedback]
+path = "feedback.parquet"
+columns = { feedback_id = "id", customer_id = "customer", given_at = "day", kind = "kind", score = "score", comment = "comment" }
+"#;
+        let text = |v: [Option<&str>; 5]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                text([Some("F1"), Some("F2"), Some("F3"), Some(""), Some("F5")]),
+            ),
+            (
+                "customer",
+                text([Some("C1"), Some("C2"), Some("C3"), Some("C1"), Some("C1")]),
+            ),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(20_000); 5])) as ArrayRef,
+            ),
+            (
+                "kind",
+                text([Some("csat"), None, Some(""), Some(" "), Some("nps")]),
+            ),
+            (
+                "score",
+                Arc::new(Float64Array::from(vec![
+                    Some(9.0),
+                    Some(3.0),
+                    None,
+                    Some(7.0),
+                    Some(10.0),
+                ])),
+            ),
+            (
+                "comment",
+                text([Some(""), None, Some("ok"), Some(" "), Some("x")]),
+            ),
+        ])
+        .unwrap();
+        let (columns, rows) = both_ways(toml, SourceKind::Feedback, &batch);
+        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
+        assert_eq!(columns.valid, rows.valid);
+        let valid = columns.valid.unwrap();
+        let kinds: Vec<Option<&str>> = valid.column(3).as_string::<i32>().iter().collect();
+        // F1, F2 (default), F5; F3 lacks its score, C3 is unknown, F4's id is empty.
+        assert_eq!(kinds, [Some("csat"), Some("nps"), Some("nps")]);
+    }
 }

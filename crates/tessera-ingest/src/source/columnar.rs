@@ -8,7 +8,7 @@
 //! [`Checker::check_rows`] gives for the same rows: the same verdicts, the same content hashes,
 //! the same staged values.
 
-use super::{Checked, Checker, CheckedBatch, Customers, MADE_UP, PREFETCH_AHEAD, RowKeys, Valid};
+use super::{Checked, CheckedBatch, Checker, Customers, MADE_UP, PREFETCH_AHEAD, RowKeys, Valid};
 use super::{content, id_key};
 use crate::batch::Col;
 use crate::cell::Cell;
@@ -78,7 +78,11 @@ impl<'a> Stored<'a> {
                 let offsets = a.value_offsets();
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 let items = a.values().as_string::<i32>();
-                content::list(key, (end - start) as u32, (start..end).map(|j| items.value(j)));
+                content::list(
+                    key,
+                    (end - start) as u32,
+                    (start..end).map(|j| items.value(j)),
+                );
             }
         }
     }
@@ -203,7 +207,10 @@ impl Checker<'_> {
             }
         }
         let valid = RecordBatch::try_new(schema, stored);
-        debug_assert!(valid.is_ok(), "the stored columns follow the schema: {valid:?}");
+        debug_assert!(
+            valid.is_ok(),
+            "the stored columns follow the schema: {valid:?}"
+        );
         let valid = valid.ok()?;
         Some(CheckedBatch {
             rows: verdicts,
