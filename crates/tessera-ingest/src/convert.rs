@@ -2,8 +2,11 @@
 
 use crate::cell::Cell;
 use crate::reason::Reason;
-use arrow_array::{ArrayRef, StringArray};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type};
+use arrow_array::{Array, ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow_buffer::NullBuffer;
+use arrow_schema::DataType;
 use std::sync::Arc;
 use tessera_core::config::{Bound, FieldConfig, SourceConfig};
 use tessera_core::schema::{FieldType, Role};
@@ -212,6 +215,44 @@ impl FieldConv {
                 Some(NullBuffer::from(valid)),
             )),
         })
+    }
+
+    /// A whole column without nulls of the two conversions every order and event needs,
+    /// as [`Self::typed`] converts each value: dates to timestamps (local midnight), and
+    /// floating-point amounts to money. Marks in `refused` the rows whose value the field
+    /// refuses. `None` for any other column, or when the field has bounds to check.
+    pub(crate) fn plain_column(&mut self, a: &ArrayRef, refused: &mut [bool]) -> Option<ArrayRef> {
+        if a.null_count() > 0 || self.min.is_some() || self.max.is_some() {
+            return None;
+        }
+        let mut convert = |i: usize, v: Option<i64>| {
+            refused[i] |= v.is_none();
+            v.unwrap_or_default()
+        };
+        match (self.ty, a.data_type()) {
+            (FieldType::Timestamp, DataType::Date32) => {
+                let days = a.as_primitive::<Date32Type>().values();
+                let micros: Vec<i64> = days
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| convert(i, self.clock.to_utc_micros(i64::from(d) * 86_400, 0)))
+                    .collect();
+                Some(Arc::new(
+                    TimestampMicrosecondArray::from(micros).with_timezone("UTC"),
+                ))
+            }
+            (FieldType::Money, DataType::Float64) => {
+                let decimals = self.money.decimals;
+                let values = a.as_primitive::<Float64Type>().values();
+                let minor: Vec<i64> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &f)| convert(i, value::money_from_f64(f, decimals).ok()))
+                    .collect();
+                Some(Arc::new(Int64Array::from(minor)))
+            }
+            _ => None,
+        }
     }
 
     fn type_error(&self, reason: Reason, cell: Cell<'_>) -> FieldError {

@@ -596,10 +596,28 @@ memo = { column = "memo", type = "string", required = true }
         (by_columns, by_rows)
     }
 
+    /// The rows of [`dirty_orders`] with a time and an amount: their columns have no nulls, so
+    /// they are converted by the kernels for whole columns.
+    fn dirty_orders_without_nulls() -> RecordBatch {
+        let batch = dirty_orders();
+        let (times, amounts) = (batch.column(2), batch.column(3));
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|i| Some(times.is_valid(i) && amounts.is_valid(i)))
+            .collect();
+        let batch = arrow_select::filter::filter_record_batch(&batch, &keep).unwrap();
+        assert_eq!(
+            batch.column(2).null_count() + batch.column(3).null_count(),
+            0
+        );
+        batch
+    }
+
     #[test]
     fn checking_a_column_at_a_time_finds_what_checking_row_by_row_finds() {
-        let batch = dirty_orders();
-        for policy in ["reject", "create"] {
+        for (batch, policy) in [dirty_orders(), dirty_orders_without_nulls()]
+            .into_iter()
+            .flat_map(|b| [(b.clone(), "reject"), (b, "create")])
+        {
             let toml = ORDERS.replace(
                 "[sources.orders]\n",
                 &format!("[sources.orders]\nunknown_customers = \"{policy}\"\n"),

@@ -113,7 +113,8 @@ impl Checker<'_> {
                 Some(a) if conv.ty == FieldType::String && a.data_type() == &DataType::Utf8 => {
                     conv.text_column(a.as_string::<i32>(), &mut refused)
                 }
-                _ => None,
+                Some(a) => conv.plain_column(a, &mut refused),
+                None => None,
             };
             let column = text.unwrap_or_else(|| {
                 let mut col = Col::new(schema.field(k).data_type(), rows);
