@@ -8,6 +8,7 @@ use crate::reason::Reason;
 use crate::rejects::{RejectWriter, lossless_text};
 use crate::source::{Checked, CheckedBatch, Checker, Customers, RecordContext, RowKeys, SourceRun};
 use crate::{Progress, columns};
+use simdutf8::compat::Utf8Error;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Read;
@@ -328,10 +329,25 @@ impl<'a> ChunkRecord<'a> {
         self.bounds.len()
     }
 
-    fn get(&self, k: usize) -> Option<&[u8]> {
+    fn span(&self, k: usize) -> Option<std::ops::Range<usize>> {
         let end = *self.bounds.get(k)?;
         let start = k.checked_sub(1).map_or(self.start, |j| self.bounds[j]);
-        Some(&self.text[start..end])
+        Some(start..end)
+    }
+
+    fn get(&self, k: usize) -> Option<&'a [u8]> {
+        self.span(k).map(|r| &self.text[r])
+    }
+
+    /// Field `k` as UTF-8 text. `valid` is the chunk's fields' bytes as text, when they all are
+    /// valid UTF-8 together: a field is then valid alone when it starts and ends on character
+    /// boundaries, which spares checking each field.
+    fn text(&self, k: usize, valid: Option<&'a str>) -> Option<Result<&'a str, Utf8Error>> {
+        let span = self.span(k)?;
+        if let Some(field) = valid.and_then(|v| v.get(span.clone())) {
+            return Some(Ok(field));
+        }
+        Some(simdutf8::compat::from_utf8(&self.text[span]))
     }
 }
 
@@ -514,15 +530,18 @@ fn check_chunk(
     // The customers index slot each row will probe is fetched a few rows ahead. Only UTF-8 text
     // is keyed here: a Latin-1 field's text is made below.
     let (id, customer) = checker.key_fields();
+    let valid = (opts.encoding == Encoding::Utf8)
+        .then(|| simdutf8::basic::from_utf8(&chunk.text).ok())
+        .flatten();
     let keys: Vec<RowKeys> = (0..chunk.len())
         .map(|i| {
             if opts.encoding != Encoding::Utf8 {
                 return RowKeys::default();
             }
             let r = chunk.record(i);
-            let text = |k: usize| {
-                let bytes = fields[k].and_then(|c| r.get(c)).unwrap_or_default();
-                std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Str)
+            let text = |k: usize| match fields[k].and_then(|c| r.text(c, valid)) {
+                Some(Ok(s)) => Cell::Str(s),
+                _ => Cell::Null,
             };
             checker.keys(text(id), customer.map(text))
         })
@@ -532,7 +551,7 @@ fn check_chunk(
         let r = chunk.record(i);
         let ctx = r.context(opts, fields);
         check_record(
-            checker, &r, &ctx, &mut cells, latin1, width, customers, keys,
+            checker, &r, valid, &ctx, &mut cells, latin1, width, customers, keys,
         )
     })
 }
@@ -546,9 +565,10 @@ fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
 /// Checks one record as a whole, then hands its fields to the checker as cells (`cells` is a
 /// buffer reused from record to record).
 #[allow(clippy::too_many_arguments)]
-fn check_record(
+fn check_record<'a>(
     checker: &mut Checker,
-    record: &ChunkRecord,
+    record: &ChunkRecord<'a>,
+    valid: Option<&'a str>,
     ctx: &CsvRecord,
     cells: &mut Vec<Cell<'static>>,
     latin1: &mut Vec<String>,
@@ -558,7 +578,7 @@ fn check_record(
 ) -> Checked {
     let mut buf = recycle(std::mem::take(cells));
     let checked = check_fields(
-        checker, record, ctx, &mut buf, latin1, width, customers, keys,
+        checker, record, valid, ctx, &mut buf, latin1, width, customers, keys,
     );
     *cells = recycle(buf);
     checked
@@ -567,7 +587,8 @@ fn check_record(
 #[allow(clippy::too_many_arguments)]
 fn check_fields<'a>(
     checker: &mut Checker,
-    record: &'a ChunkRecord<'a>,
+    record: &ChunkRecord<'a>,
+    valid: Option<&'a str>,
     ctx: &CsvRecord,
     cells: &mut Vec<Cell<'a>>,
     latin1: &'a mut Vec<String>,
@@ -605,11 +626,11 @@ fn check_fields<'a>(
         return checker.check(cells, customers, RowKeys::default());
     }
     for (k, col) in ctx.fields.iter().enumerate() {
-        let Some(bytes) = col.and_then(|c| record.get(c)) else {
+        let Some(text) = col.and_then(|c| record.text(c, valid)) else {
             cells.push(Cell::Null);
             continue;
         };
-        match simdutf8::compat::from_utf8(bytes) {
+        match text {
             Ok(s) => cells.push(Cell::Str(s)),
             Err(e) => {
                 let name = &checker.config().fields[k].name;
@@ -655,6 +676,24 @@ pub fn fetch_raw(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_is_text_only_when_it_is_valid_utf8_alone() {
+        // "é" is 0xC3 0xA9: split over two fields, each half is invalid, though the fields'
+        // bytes together are valid text.
+        let mut chunk = Chunk::default();
+        let record = csv::ByteRecord::from(vec![&b"a\xC3"[..], &b"\xA9b"[..], "é".as_bytes()]);
+        chunk.push(1, &record, b"a\xC3,\xA9b,\xC3\xA9\n");
+        let valid = simdutf8::basic::from_utf8(&chunk.text).ok();
+        assert_eq!(valid, Some("aébé"));
+        let r = chunk.record(0);
+        for valid in [valid, None] {
+            assert_eq!(r.text(0, valid).unwrap().unwrap_err().valid_up_to(), 1);
+            assert_eq!(r.text(1, valid).unwrap().unwrap_err().valid_up_to(), 0);
+            assert_eq!(r.text(2, valid).unwrap().unwrap(), "é");
+            assert!(r.text(3, valid).is_none());
+        }
+    }
 
     #[test]
     fn quoting_rules() {
