@@ -3,7 +3,8 @@
 use crate::Failure;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt8Array};
+use arrow_array::builder::StringBuilder;
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt8Array};
 use arrow_schema::{Field, Schema};
 use std::sync::Arc;
 use tessera_core::config::RfmConfig;
@@ -55,34 +56,42 @@ pub fn with_rfm(features: &RecordBatch, config: &RfmConfig) -> Result<RecordBatc
         frequency: &frequency,
         monetary_minor: &monetary_minor,
     };
-    let scores = scorer(config)?
-        .score(&input)
+    let scorer = scorer(config)?;
+    let [r, f, m] = scorer
+        .tiles(&input)
         .map_err(|e| Failure::Other(e.into()))?;
-    let tile = |pick: fn(&tessera_models::rfm::RfmScore) -> Option<u8>| {
-        Arc::new(scores.iter().map(pick).collect::<UInt8Array>()) as ArrayRef
+    // Scores of 0 are customers who never purchased: no score, no code.
+    let tile = |scores: &[u8]| {
+        Arc::new(
+            scores
+                .iter()
+                .map(|&s| (s > 0).then_some(s))
+                .collect::<UInt8Array>(),
+        ) as ArrayRef
     };
+    let n = r.len();
+    let (mut codes, mut segments) = (
+        StringBuilder::with_capacity(n, n * 3),
+        StringBuilder::with_capacity(n, n * 12),
+    );
+    let mut code = String::new();
+    for row in 0..n {
+        let (r, f, m) = (r[row], f[row], m[row]);
+        segments.append_value(scorer.segment(r, f, m));
+        if r == 0 {
+            codes.append_null();
+        } else {
+            code.clear();
+            scorer.write_code(r, f, m, &mut code);
+            codes.append_value(&code);
+        }
+    }
     let added: [(&str, ArrayRef); 5] = [
-        ("r_score", tile(|s| s.r)),
-        ("f_score", tile(|s| s.f)),
-        ("m_score", tile(|s| s.m)),
-        (
-            "rfm_code",
-            Arc::new(
-                scores
-                    .iter()
-                    .map(|s| s.code.as_deref())
-                    .collect::<StringArray>(),
-            ),
-        ),
-        (
-            "rfm_segment",
-            Arc::new(
-                scores
-                    .iter()
-                    .map(|s| Some(s.segment.as_str()))
-                    .collect::<StringArray>(),
-            ),
-        ),
+        ("r_score", tile(&r)),
+        ("f_score", tile(&f)),
+        ("m_score", tile(&m)),
+        ("rfm_code", Arc::new(codes.finish())),
+        ("rfm_segment", Arc::new(segments.finish())),
     ];
     let mut fields: Vec<Field> = features
         .schema()

@@ -158,45 +158,74 @@ impl CheckedRfm {
     /// length or a `customer_id` appears twice. Runs in O(n log n).
     pub fn score(&self, input: &RfmInput<'_>) -> Result<Vec<RfmScore>, RfmError> {
         let [r, f, m] = self.tiles(input)?;
-        let scores = (0..r.len()).map(|row| match (r[row], f[row], m[row]) {
-            (0, _, _) => RfmScore {
-                r: None,
-                f: None,
-                m: None,
-                code: None,
-                segment: NO_PURCHASE.to_owned(),
-            },
-            (r, f, m) => RfmScore {
+        let scores = (0..r.len()).map(|row| {
+            let (r, f, m) = (r[row], f[row], m[row]);
+            let segment = self.segment(r, f, m).to_owned();
+            if r == 0 {
+                return RfmScore {
+                    r: None,
+                    f: None,
+                    m: None,
+                    code: None,
+                    segment,
+                };
+            }
+            RfmScore {
                 r: Some(r),
                 f: Some(f),
                 m: Some(m),
                 code: Some(self.code(r, f, m)),
-                segment: self.map.lookup(r, f, m).to_owned(),
-            },
+                segment,
+            }
         });
         Ok(scores.collect())
     }
 
     /// The R, F and M scores alone, one column each in row order, `0` for a customer who never
-    /// purchased: what [`score`](Self::score) builds on, without allocating per customer.
+    /// purchased: what [`score`](Self::score) builds on, without allocating per customer. The
+    /// three rankings run at the same time.
     pub fn tiles(&self, input: &RfmInput<'_>) -> Result<[Vec<u8>; 3], RfmError> {
         let n = input.rows()?;
         let ranks = ntile::id_ranks(input)?;
         let [mut r, mut f, mut m] = [vec![0; n], vec![0; n], vec![0; n]];
         // Most recent last: descending days, ties still by ascending id.
         let recency = |row: usize| !ntile::ascending_i64(input.recency_days[row].unwrap_or(0));
-        ntile::ntile_by(&ranks, self.bins, recency, &mut r);
-        ntile::ntile_by(&ranks, self.bins, |row| input.frequency[row], &mut f);
         let monetary = |row: usize| ntile::ascending_i64(input.monetary_minor[row]);
-        ntile::ntile_by(&ranks, self.bins, monetary, &mut m);
+        rayon::join(
+            || ntile::ntile_by(&ranks, self.bins, recency, &mut r),
+            || {
+                rayon::join(
+                    || ntile::ntile_by(&ranks, self.bins, |row| input.frequency[row], &mut f),
+                    || ntile::ntile_by(&ranks, self.bins, monetary, &mut m),
+                )
+            },
+        );
         Ok([r, f, m])
     }
 
-    fn code(&self, r: u8, f: u8, m: u8) -> String {
-        if self.bins < 10 {
-            [r, f, m].iter().map(|&s| char::from(b'0' + s)).collect()
+    /// The segment of a customer with these scores ([`tiles`](Self::tiles)); [`NO_PURCHASE`]
+    /// when the scores are `0` (no purchase).
+    pub fn segment(&self, r: u8, f: u8, m: u8) -> &str {
+        if r == 0 {
+            NO_PURCHASE
         } else {
-            format!("{r}-{f}-{m}")
+            self.map.lookup(r, f, m)
         }
+    }
+
+    /// Appends the RFM code of these scores (`"545"`, or `"10-4-5"` past 9 bins) to `out`.
+    pub fn write_code(&self, r: u8, f: u8, m: u8, out: &mut String) {
+        if self.bins < 10 {
+            out.extend([r, f, m].iter().map(|&s| char::from(b'0' + s)));
+        } else {
+            use std::fmt::Write;
+            let _ = write!(out, "{r}-{f}-{m}");
+        }
+    }
+
+    fn code(&self, r: u8, f: u8, m: u8) -> String {
+        let mut code = String::with_capacity(3);
+        self.write_code(r, f, m, &mut code);
+        code
     }
 }

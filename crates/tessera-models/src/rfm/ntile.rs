@@ -6,6 +6,7 @@
 //! integers, deterministic because no two packed values are equal. Rows are numbered in 32 bits.
 
 use super::{RfmError, RfmInput};
+use rayon::slice::ParallelSliceMut;
 
 /// The most rows one input may have.
 pub(crate) const MAX_ROWS: usize = u32::MAX as usize;
@@ -29,7 +30,7 @@ pub(crate) fn id_ranks(input: &RfmInput<'_>) -> Result<Vec<u32>, RfmError> {
     let mut keyed: Vec<u128> = (0..ids.len())
         .map(|row| (u128::from(prefix_key(&ids[row].as_bytes()[skip..])) << 64) | row as u128)
         .collect();
-    keyed.sort_unstable_by(|&a, &b| {
+    keyed.par_sort_unstable_by(|&a, &b| {
         (a >> 64)
             .cmp(&(b >> 64))
             .then_with(|| rest(a).cmp(rest(b)))
