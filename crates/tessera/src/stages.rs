@@ -1,9 +1,9 @@
 //! Glue between the stages of a run: the RFM model's scores become columns of the feature table.
 
 use crate::Failure;
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt32Type};
-use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt8Array};
 use arrow_schema::{Field, Schema};
 use std::sync::Arc;
@@ -57,9 +57,7 @@ pub fn with_rfm(features: &RecordBatch, config: &RfmConfig) -> Result<RecordBatc
         monetary_minor: &monetary_minor,
     };
     let scorer = scorer(config)?;
-    let [r, f, m] = scorer
-        .tiles(&input)
-        .map_err(|e| Failure::Other(e.into()))?;
+    let [r, f, m] = scorer.tiles(&input).map_err(|e| Failure::Other(e.into()))?;
     // Scores of 0 are customers who never purchased: no score, no code.
     let tile = |scores: &[u8]| {
         Arc::new(

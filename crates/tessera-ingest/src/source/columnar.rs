@@ -15,9 +15,9 @@ use crate::cell::Cell;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use tessera_core::schema::FieldType;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// A stored column, downcast once, for hashing its values row by row.
 enum Stored<'a> {
@@ -53,36 +53,49 @@ impl<'a> Stored<'a> {
         }
     }
 
-    /// Appends the bytes [`Checker::content_hash`] hashes for this column's value at `i`.
-    fn hash_into(&self, key: &mut Vec<u8>, i: usize) {
-        let valid = match self {
-            Stored::Text(a) => a.is_valid(i),
-            Stored::Int(a) => a.is_valid(i),
-            Stored::Micros(a) => a.is_valid(i),
-            Stored::Float(a) => a.is_valid(i),
-            Stored::Bool(a) => a.is_valid(i),
-            Stored::Days(a) => a.is_valid(i),
-            Stored::List(a) => a.is_valid(i),
-        };
-        if !valid {
-            return content::null(key);
-        }
+    /// Folds this column's values into the content hash of each row ([`Checker::content_hash`]);
+    /// `bytes` is scratch space.
+    fn fold_into(&self, hashes: &mut [u64], bytes: &mut Vec<u8>) {
         match self {
-            Stored::Text(a) => content::text(key, a.value(i)),
-            Stored::Int(a) => content::int(key, a.value(i)),
-            Stored::Micros(a) => content::int(key, a.value(i)),
-            Stored::Float(a) => content::float(key, a.value(i)),
-            Stored::Bool(a) => content::boolean(key, a.value(i)),
-            Stored::Days(a) => content::days(key, a.value(i)),
+            Stored::Text(a) => fold(hashes, a.nulls(), |i| content::text(a.value(i))),
+            Stored::Int(a) => fold(hashes, a.nulls(), |i| content::int(a.value(i))),
+            Stored::Micros(a) => fold(hashes, a.nulls(), |i| content::int(a.value(i))),
+            Stored::Float(a) => fold(hashes, a.nulls(), |i| content::float(a.value(i))),
+            Stored::Bool(a) => fold(hashes, a.nulls(), |i| content::boolean(a.value(i))),
+            Stored::Days(a) => fold(hashes, a.nulls(), |i| content::days(a.value(i))),
             Stored::List(a) => {
-                let offsets = a.value_offsets();
-                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 let items = a.values().as_string::<i32>();
-                content::list(
-                    key,
-                    (end - start) as u32,
-                    (start..end).map(|j| items.value(j)),
-                );
+                let offsets = a.value_offsets();
+                let null = content::null();
+                for (i, h) in hashes.iter_mut().enumerate() {
+                    let value = if a.is_valid(i) {
+                        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                        let each = (start..end).map(|j| items.value(j));
+                        content::list(bytes, (end - start) as u32, each)
+                    } else {
+                        null
+                    };
+                    *h = content::fold(*h, value);
+                }
+            }
+        }
+    }
+}
+
+/// Folds `value(i)` (or the hash of a null, where `nulls` says so) into `hashes[i]`.
+#[inline]
+fn fold(hashes: &mut [u64], nulls: Option<&NullBuffer>, value: impl Fn(usize) -> u64) {
+    match nulls {
+        None => {
+            for (i, h) in hashes.iter_mut().enumerate() {
+                *h = content::fold(*h, value(i));
+            }
+        }
+        Some(nulls) => {
+            let null = content::null();
+            for (i, h) in hashes.iter_mut().enumerate() {
+                let v = if nulls.is_valid(i) { value(i) } else { null };
+                *h = content::fold(*h, v);
             }
         }
     }
@@ -138,6 +151,10 @@ impl Checker<'_> {
             None => None,
         };
         let hashed: Vec<Stored> = stored.iter().map(Stored::new).collect();
+        let mut hashes = vec![content::START; rows];
+        for column in &hashed {
+            column.fold_into(&mut hashes, &mut self.content_key);
+        }
         let mut verdicts = Vec::with_capacity(rows);
         let mut keep = Vec::with_capacity(rows);
         let mut cells = Vec::with_capacity(arrays.len());
@@ -173,14 +190,10 @@ impl Checker<'_> {
                 }
             }
             let key = row_keys.id.unwrap_or_else(|| id_key(ids.value(row)));
-            self.content_key.clear();
-            for column in &hashed {
-                column.hash_into(&mut self.content_key, row);
-            }
             let amount = self.amount.map(|a| hashed[a].int(row));
             verdicts.push(Checked::Valid(Valid {
                 key,
-                content: xxh3_64(&self.content_key),
+                content: hashes[row],
                 customer_row,
                 sign: amount.map(|a| a.map_or(1, |a| a.signum() as i8)),
                 time: self.time.and_then(|t| hashed[t].int(row)),
