@@ -149,13 +149,65 @@ impl ByCustomer {
             at < self.start[c + 1],
             "more facts for customer {c} than counted"
         );
-        self.facts[at] = Placed {
+        self.facts[at] = Placed::from(fact);
+        self.next[c] = at + 1;
+    }
+
+    /// Places many facts as [`Self::place`] does, on every core: the customers are split in
+    /// as many runs as there are threads, and each thread places the facts of its run (their
+    /// ranges are apart, so the threads never write to the same place). Placing is random
+    /// access to memory, which several threads overlap.
+    pub fn place_all(&mut self, facts: &[OrderFact]) {
+        let threads = rayon::current_num_threads();
+        let customers = self.next.len();
+        if threads < 2 || facts.len() < PLACE_ALONE {
+            facts.iter().for_each(|f| self.place(*f));
+            return;
+        }
+        let Self {
+            facts: room,
+            start,
+            next,
+        } = self;
+        let mut runs = Vec::with_capacity(threads);
+        let (mut room, mut next, mut at) = (&mut room[..], &mut next[..], 0);
+        for t in 0..threads {
+            let (first, end) = (customers * t / threads, customers * (t + 1) / threads);
+            let (run_room, rest_room) = std::mem::take(&mut room).split_at_mut(start[end] - at);
+            let (run_next, rest_next) = std::mem::take(&mut next).split_at_mut(end - first);
+            runs.push((first..end, at, run_room, run_next));
+            (room, next, at) = (rest_room, rest_next, start[end]);
+        }
+        let start = &*start;
+        runs.into_par_iter().for_each(|(run, at, room, next)| {
+            for f in facts
+                .iter()
+                .filter(|f| run.contains(&(f.customer as usize)))
+            {
+                let c = f.customer as usize;
+                let slot = next[c - run.start];
+                assert!(
+                    slot < start[c + 1],
+                    "more facts for customer {c} than counted"
+                );
+                room[slot - at] = Placed::from(*f);
+                next[c - run.start] = slot + 1;
+            }
+        });
+    }
+}
+
+/// Below this many facts, [`ByCustomer::place_all`] places them on the calling thread.
+const PLACE_ALONE: usize = 4096;
+
+impl From<OrderFact> for Placed {
+    fn from(fact: OrderFact) -> Self {
+        Placed {
             amount: fact.amount,
             day: fact.day,
             category: fact.category,
             channel: fact.channel,
-        };
-        self.next[c] = at + 1;
+        }
     }
 }
 
@@ -287,4 +339,60 @@ fn arg_max<T: Copy + PartialOrd + Default>(values: &[T]) -> Option<u16> {
         }
     }
     best.map(|(i, _)| i as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placing_on_every_core_places_as_one_at_a_time_does() {
+        // Enough facts for the threads to share them, customers with none, and a customer
+        // counted for more facts than come.
+        let customers = 1_001;
+        let facts: Vec<OrderFact> = (0..20_000u32)
+            .map(|i| OrderFact {
+                customer: (i * 7_919 + i / 3) % customers as u32 / 2 * 2,
+                day: 19_000 + (i % 365) as i32,
+                amount: i64::from(i) - 500,
+                category: (i % 3) as u16,
+                channel: NONE,
+            })
+            .collect();
+        let mut counted: Vec<u32> = facts.iter().map(|f| f.customer).collect();
+        counted.push(10);
+        let mut one_by_one = ByCustomer::new(customers, &counted);
+        let mut all = ByCustomer::new(customers, &counted);
+        // Three threads, whatever the machine: the customers split unevenly.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for chunk in facts.chunks(PLACE_ALONE * 2 + 1) {
+            chunk.iter().for_each(|f| one_by_one.place(*f));
+            pool.install(|| all.place_all(chunk));
+        }
+        assert_eq!(all.facts, one_by_one.facts);
+        assert_eq!(all.next, one_by_one.next);
+        assert_eq!(all.next[10], all.start[11] - 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "more facts for customer")]
+    fn placing_more_facts_than_counted_panics_on_every_core() {
+        let fact = |customer| OrderFact {
+            customer,
+            day: 0,
+            amount: 1,
+            category: NONE,
+            channel: NONE,
+        };
+        let facts: Vec<OrderFact> = (0..PLACE_ALONE as u32 * 2).map(|i| fact(i % 4)).collect();
+        let counted: Vec<u32> = facts[1..].iter().map(|f| f.customer).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| ByCustomer::new(4, &counted).place_all(&facts));
+    }
 }

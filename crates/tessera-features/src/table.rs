@@ -20,6 +20,7 @@ use arrow_array::{Date32Array, Float64Array, Int32Array, Int64Array, UInt32Array
 use arrow_schema::{Field, Schema};
 use chrono_tz::Tz;
 use hashbrown::HashMap;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_core::config::CustomFeature;
@@ -177,8 +178,24 @@ pub fn build_keeping_rows(
         // are many, and a chunk of them usually is not.
         let dictionary = ["category", "channel"];
         let mut at = 0usize;
-        for b in crate::read::read_ahead(read_batches_with(&orders_path, &wanted, &dictionary)?) {
-            let b = b?;
+        // The facts of a batch, placed together.
+        let mut batch = Vec::new();
+        // Each order's local day is worked out on the reading thread.
+        let mut reader_days = days.clone();
+        let batches = read_batches_with(&orders_path, &wanted, &dictionary)?.map(move |b| {
+            b.map(|b| {
+                let day_of: Vec<i32> = match b.column_by_name("ordered_at") {
+                    Some(t) => t
+                        .as_primitive_opt::<TimestampMicrosecondType>()
+                        .map(|t| t.values().iter().map(|&t| reader_days.day(t)).collect())
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                (b, day_of)
+            })
+        });
+        for b in crate::read::read_ahead(batches) {
+            let (b, day_of) = b?;
             let missing = || FeatureError::Read {
                 path: orders_path.clone(),
                 message: "a column is missing, or string columns did not read as dictionaries"
@@ -216,7 +233,7 @@ pub fn build_keeping_rows(
                     (None, Some(c)) if c.is_valid(i) => position.get(c.value(i)).copied(),
                     _ => None,
                 };
-                let day = (!t.is_null(i)).then(|| days.day(t.value(i)));
+                let day = (!t.is_null(i)).then(|| day_of[i]);
                 if let Some(rows) = &mut rows {
                     rows.customer.push(customer.map_or(-1, |c| c as i32));
                     rows.day
@@ -230,11 +247,15 @@ pub fn build_keeping_rows(
                         category: name(&by_category, &cat, i),
                         channel: name(&by_channel, &chan, i),
                     };
-                    match &mut grouped {
-                        Some(g) => g.place(fact),
+                    match grouped {
+                        Some(_) => batch.push(fact),
                         None => facts.push(fact),
                     }
                 }
+            }
+            if let Some(g) = &mut grouped {
+                g.place_all(&batch);
+                batch.clear();
             }
         }
     }
@@ -362,21 +383,22 @@ fn column_suffix(value: &str) -> String {
 /// At most this many `category_share_<name>` columns: the categories with the most spend.
 pub const MAX_SHARE_COLUMNS: usize = 32;
 
-fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
+/// A column of the feature table, made when called.
+type Column<'a> = Box<dyn Fn() -> ArrayRef + Send + Sync + 'a>;
+
+fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
     let (ids, signup, f) = (parts.ids, parts.signup, parts.orders);
-    let mut fields = Vec::new();
-    let mut cols: Vec<ArrayRef> = Vec::new();
-    let mut add = |name: &str, array: ArrayRef| {
-        fields.push(Field::new(name, array.data_type().clone(), true));
-        cols.push(array);
-    };
+    // Each column is made by a closure of its own, and the closures run on every core: each
+    // walks all customers' features for one value.
+    let mut columns: Vec<(String, Column<'a>)> = Vec::new();
+    let mut add = |name: &str, make: Column<'a>| columns.push((name.to_string(), make));
     let id_refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
     let id = if id_refs.is_empty() {
         Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef
     } else {
         arrow_select::concat::concat(&id_refs).expect("customer ids are strings")
     };
-    add("customer_id", id);
+    add("customer_id", Box::new(move || id.clone()));
     let tenure = f.iter().zip(signup).map(|(x, s)| {
         let seen = match (*s, x.btyd.as_ref().map(|b| b.first_day)) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -384,122 +406,147 @@ fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
         };
         seen.map(|d| p.as_of - d)
     });
-    add("tenure_days", Arc::new(tenure.collect::<Int32Array>()));
+    add(
+        "tenure_days",
+        Box::new(move || Arc::new(tenure.clone().collect::<Int32Array>())),
+    );
     add(
         "recency_days",
-        Arc::new(f.iter().map(|x| x.recency_days).collect::<Int32Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| x.recency_days).collect::<Int32Array>())),
     );
     add(
         "frequency",
-        Arc::new(f.iter().map(|x| Some(x.frequency)).collect::<UInt32Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| Some(x.frequency)).collect::<UInt32Array>())),
     );
     add(
         "purchase_days",
-        Arc::new(
-            f.iter()
-                .map(|x| Some(x.purchase_days))
-                .collect::<UInt32Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| Some(x.purchase_days))
+                    .collect::<UInt32Array>(),
+            )
+        }),
     );
     add(
         "monetary_total",
-        Arc::new(
-            f.iter()
-                .map(|x| Some(x.monetary_total))
-                .collect::<Int64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| Some(x.monetary_total))
+                    .collect::<Int64Array>(),
+            )
+        }),
     );
     add(
         "monetary_avg",
-        Arc::new(f.iter().map(|x| x.monetary_avg).collect::<Float64Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| x.monetary_avg).collect::<Float64Array>())),
     );
     add(
         "first_order_at",
-        Arc::new(f.iter().map(|x| x.first_purchase).collect::<Date32Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| x.first_purchase).collect::<Date32Array>())),
     );
     add(
         "last_order_at",
-        Arc::new(f.iter().map(|x| x.last_purchase).collect::<Date32Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| x.last_purchase).collect::<Date32Array>())),
     );
     add(
         "avg_days_between_orders",
-        Arc::new(
-            f.iter()
-                .map(|x| x.avg_days_between)
-                .collect::<Float64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| x.avg_days_between)
+                    .collect::<Float64Array>(),
+            )
+        }),
     );
     for (k, w) in p.windows.iter().enumerate() {
         add(
             &format!("orders_{w}d"),
-            Arc::new(
-                f.iter()
-                    .map(|x| Some(x.window_orders[k]))
-                    .collect::<UInt32Array>(),
-            ),
+            Box::new(move || {
+                Arc::new(
+                    f.iter()
+                        .map(|x| Some(x.window_orders[k]))
+                        .collect::<UInt32Array>(),
+                )
+            }),
         );
         add(
             &format!("spend_{w}d"),
-            Arc::new(
-                f.iter()
-                    .map(|x| Some(x.window_spend[k]))
-                    .collect::<Int64Array>(),
-            ),
+            Box::new(move || {
+                Arc::new(
+                    f.iter()
+                        .map(|x| Some(x.window_spend[k]))
+                        .collect::<Int64Array>(),
+                )
+            }),
         );
     }
     add(
         "refunds_count",
-        Arc::new(f.iter().map(|x| Some(x.refunds)).collect::<UInt32Array>()),
+        Box::new(move || Arc::new(f.iter().map(|x| Some(x.refunds)).collect::<UInt32Array>())),
     );
     add(
         "refunds_amount",
-        Arc::new(
-            f.iter()
-                .map(|x| Some(x.refund_amount))
-                .collect::<Int64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| Some(x.refund_amount))
+                    .collect::<Int64Array>(),
+            )
+        }),
     );
     add(
         "x",
-        Arc::new(
-            f.iter()
-                .map(|x| x.btyd.as_ref().map(|b| b.x))
-                .collect::<UInt32Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| x.btyd.as_ref().map(|b| b.x))
+                    .collect::<UInt32Array>(),
+            )
+        }),
     );
     add(
         "t_x",
-        Arc::new(
-            f.iter()
-                .map(|x| x.btyd.as_ref().map(|b| b.t_x))
-                .collect::<Float64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| x.btyd.as_ref().map(|b| b.t_x))
+                    .collect::<Float64Array>(),
+            )
+        }),
     );
     add(
         "T",
-        Arc::new(
-            f.iter()
-                .map(|x| x.btyd.as_ref().map(|b| b.t))
-                .collect::<Float64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| x.btyd.as_ref().map(|b| b.t))
+                    .collect::<Float64Array>(),
+            )
+        }),
     );
     add(
         "mean_repeat_spend",
-        Arc::new(
-            f.iter()
-                .map(|x| x.btyd.as_ref().and_then(|b| b.mean_repeat_amount))
-                .collect::<Float64Array>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| x.btyd.as_ref().and_then(|b| b.mean_repeat_amount))
+                    .collect::<Float64Array>(),
+            )
+        }),
     );
     let name_of =
         |names: &[String], k: Option<u16>| k.and_then(|k| names.get(usize::from(k)).cloned());
     add(
         "top_category",
-        Arc::new(
-            f.iter()
-                .map(|x| name_of(parts.categories, x.top_category))
-                .collect::<StringArray>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| name_of(parts.categories, x.top_category))
+                    .collect::<StringArray>(),
+            )
+        }),
     );
     // Share of purchase spend per category, for the categories with the most spend overall.
     let mut by_spend: Vec<(i64, usize)> = (0..parts.categories.len())
@@ -513,54 +560,64 @@ fn assemble(parts: &Parts, p: &FeatureParams) -> RecordBatch {
         .collect();
     shown.sort_unstable();
     for k in shown {
-        let share = f.iter().map(|x| {
+        let share = f.iter().map(move |x| {
             (x.monetary_total > 0).then(|| x.category_spend[k] as f64 / x.monetary_total as f64)
         });
         add(
             &format!("category_share_{}", column_suffix(&parts.categories[k])),
-            Arc::new(share.collect::<Float64Array>()),
+            Box::new(move || Arc::new(share.clone().collect::<Float64Array>())),
         );
     }
     add(
         "preferred_channel",
-        Arc::new(
-            f.iter()
-                .map(|x| name_of(parts.channels, x.preferred_channel))
-                .collect::<StringArray>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                f.iter()
+                    .map(|x| name_of(parts.channels, x.preferred_channel))
+                    .collect::<StringArray>(),
+            )
+        }),
     );
     for (k, name) in parts.event_names.iter().enumerate() {
         for (w, len) in p.windows.iter().enumerate() {
             let col = parts
                 .events
                 .iter()
-                .map(|c| Some(c[k * p.windows.len() + w]));
+                .map(move |c| Some(c[k * p.windows.len() + w]));
             add(
                 &format!("events_{}_{len}d", column_suffix(name)),
-                Arc::new(col.collect::<UInt32Array>()),
+                Box::new(move || Arc::new(col.clone().collect::<UInt32Array>())),
             );
         }
     }
     let fb = parts.feedback;
     add(
         "feedback_count",
-        Arc::new(fb.iter().map(|x| Some(x.count)).collect::<UInt32Array>()),
+        Box::new(move || Arc::new(fb.iter().map(|x| Some(x.count)).collect::<UInt32Array>())),
     );
     add(
         "nps_latest",
-        Arc::new(fb.iter().map(|x| x.latest_nps).collect::<Float64Array>()),
+        Box::new(move || Arc::new(fb.iter().map(|x| x.latest_nps).collect::<Float64Array>())),
     );
     add(
         "nps_class",
-        Arc::new(
-            fb.iter()
-                .map(|x| x.latest_nps.map(nps_class))
-                .collect::<StringArray>(),
-        ),
+        Box::new(move || {
+            Arc::new(
+                fb.iter()
+                    .map(|x| x.latest_nps.map(nps_class))
+                    .collect::<StringArray>(),
+            )
+        }),
     );
     add(
         "csat_latest",
-        Arc::new(fb.iter().map(|x| x.latest_csat).collect::<Float64Array>()),
+        Box::new(move || Arc::new(fb.iter().map(|x| x.latest_csat).collect::<Float64Array>())),
     );
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns follow the schema")
+    let arrays: Vec<ArrayRef> = columns.par_iter().map(|(_, make)| make()).collect();
+    let fields: Vec<Field> = columns
+        .iter()
+        .zip(&arrays)
+        .map(|((name, _), a)| Field::new(name, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns follow the schema")
 }
