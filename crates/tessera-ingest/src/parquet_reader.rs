@@ -650,6 +650,43 @@ memo = { column = "memo", type = "string", required = true }
     }
 
     #[test]
+    fn columns_the_file_lacks_are_checked_as_row_by_row() {
+        // Orders without category and channel (optional: null), feedback without kind (the
+        // default `nps`) and comment.
+        let orders = dirty_orders();
+        let keep: Vec<usize> = [0, 1, 2, 3].into_iter().collect();
+        let orders = orders.project(&keep).unwrap();
+        let toml = r#"
+[sources.customers]
+path = "customers.csv"
+[sources.orders]
+path = "orders.parquet"
+columns = { order_id = "id", customer_id = "customer", ordered_at = "created_at", amount = "total" }
+"#;
+        let (columns, rows) = both_ways(toml, SourceKind::Orders, &orders);
+        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
+        assert_eq!(columns.valid, rows.valid);
+        let valid = columns.valid.unwrap();
+        assert_eq!(valid.column(4).null_count(), valid.num_rows());
+
+        let toml = toml.replace("[sources.orders]", "[sources.feedback]").replace(
+            r#"columns = { order_id = "id", customer_id = "customer", ordered_at = "created_at", amount = "total" }"#,
+            r#"columns = { feedback_id = "id", customer_id = "customer", given_at = "created_at", score = "total" }"#,
+        );
+        let (columns, rows) = both_ways(&toml, SourceKind::Feedback, &orders);
+        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
+        assert_eq!(columns.valid, rows.valid);
+        let kinds = columns
+            .valid
+            .as_ref()
+            .unwrap()
+            .column(3)
+            .as_string::<i32>()
+            .clone();
+        assert!(kinds.iter().all(|k| k == Some("nps")));
+    }
+
+    #[test]
     fn a_text_column_with_a_default_is_converted_value_by_value() {
         // Feedback's `kind` defaults to `nps`: its nulls and empty values take the default, so the
         // column cannot be kept as read.

@@ -12,9 +12,12 @@ use super::{Checked, CheckedBatch, Checker, Customers, MADE_UP, PREFETCH_AHEAD, 
 use super::{content, id_key};
 use crate::batch::Col;
 use crate::cell::Cell;
+use crate::convert::Typed;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray, new_null_array,
+};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use tessera_core::schema::FieldType;
@@ -127,7 +130,20 @@ impl Checker<'_> {
                     conv.text_column(a.as_string::<i32>(), &mut refused)
                 }
                 Some(a) => conv.plain_column(a, &mut refused),
-                None => None,
+                // A column the file lacks: every value is null, and converts alike.
+                None => {
+                    self.scratch.clear();
+                    let null = || new_null_array(schema.field(k).data_type(), rows);
+                    match conv.typed(Cell::Null, &mut self.scratch) {
+                        Ok(Typed::Null) => Some(null()),
+                        Err(_) => {
+                            refused.fill(true);
+                            Some(null())
+                        }
+                        // A default, the same in every row.
+                        Ok(_) => None,
+                    }
+                }
             };
             let column = text.unwrap_or_else(|| {
                 let mut col = Col::new(schema.field(k).data_type(), rows);
@@ -137,7 +153,7 @@ impl Checker<'_> {
                         Ok(v) => col.push(v, &self.scratch),
                         Err(_) => {
                             *refused = true;
-                            col.push(crate::convert::Typed::Null, &self.scratch);
+                            col.push(Typed::Null, &self.scratch);
                         }
                     }
                 }
