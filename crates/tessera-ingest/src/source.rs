@@ -1057,6 +1057,14 @@ impl<'a> SourceRun<'a> {
     pub fn close(&mut self) -> Result<StagedTable, IngestError> {
         self.flush()?;
         self.drops.sort_unstable();
+        if self.drops.is_empty() {
+            // Every staged row is kept: the signs are counted as they are.
+            let count = |sign: i8| self.signs.iter().filter(|&&s| s == sign).count() as u64;
+            let (refunds, zero) = (count(-1), count(0));
+            self.report.refunds += refunds;
+            self.report.zero_amounts += zero;
+            return Ok(self.table.take().expect("closed once"));
+        }
         // One pass over the staged rows: refunds and zero amounts counted among the rows kept,
         // and the customer rows of those kept moved up over the withdrawn ones.
         let mut drops = self.drops.iter().peekable();
