@@ -549,12 +549,9 @@ rating = { column = "rating", type = "float" }
 memo = { column = "memo", type = "string", required = true }
 "#;
 
-    /// The verdicts and staged values of `batch` checked a column at a time, and row by row.
-    fn both_ways(
-        toml: &str,
-        kind: SourceKind,
-        batch: &RecordBatch,
-    ) -> (CheckedBatch, CheckedBatch) {
+    /// The verdicts and staged values of `batch` checked a column at a time, found equal to those
+    /// of checking it row by row.
+    fn both_ways(toml: &str, kind: SourceKind, batch: &RecordBatch) -> CheckedBatch {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::from_toml(toml, &dir.path().join("tessera.toml")).unwrap();
         let source = config.source(kind).unwrap();
@@ -593,7 +590,13 @@ memo = { column = "memo", type = "string", required = true }
             )
             .expect("these columns are checked a column at a time");
         let by_rows = check_by_rows(&mut run.checker().fork(), &columns, &keys, Some(&customers));
-        (by_columns, by_rows)
+        // Verdicts (with content hashes and messages) and staged values alike.
+        assert_eq!(
+            format!("{:?}", by_columns.rows),
+            format!("{:?}", by_rows.rows)
+        );
+        assert_eq!(by_columns.valid, by_rows.valid);
+        by_columns
     }
 
     /// The rows of [`dirty_orders`] with a time and an amount: their columns have no nulls, so
@@ -622,10 +625,7 @@ memo = { column = "memo", type = "string", required = true }
                 "[sources.orders]\n",
                 &format!("[sources.orders]\nunknown_customers = \"{policy}\"\n"),
             );
-            let (columns, rows) = both_ways(&toml, SourceKind::Orders, &batch);
-            // Verdicts (with content hashes and messages) and staged values alike.
-            assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
-            assert_eq!(columns.valid, rows.valid);
+            let columns = both_ways(&toml, SourceKind::Orders, &batch);
             let valid = columns
                 .rows
                 .iter()
@@ -640,9 +640,7 @@ memo = { column = "memo", type = "string", required = true }
     #[test]
     fn a_clean_batch_keeps_its_text_columns_as_read() {
         let batch = dirty_orders().slice(0, 1);
-        let (columns, rows) = both_ways(ORDERS, SourceKind::Orders, &batch);
-        let valid = columns.valid.unwrap();
-        assert_eq!(Some(valid.clone()), rows.valid);
+        let valid = both_ways(ORDERS, SourceKind::Orders, &batch).valid.unwrap();
         // Same buffer, not a copy.
         let id = valid.column(0).as_string::<i32>();
         let read = batch.column(0).as_string::<i32>();
@@ -663,20 +661,14 @@ path = "customers.csv"
 path = "orders.parquet"
 columns = { order_id = "id", customer_id = "customer", ordered_at = "created_at", amount = "total" }
 "#;
-        let (columns, rows) = both_ways(toml, SourceKind::Orders, &orders);
-        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
-        assert_eq!(columns.valid, rows.valid);
-        let valid = columns.valid.unwrap();
+        let valid = both_ways(toml, SourceKind::Orders, &orders).valid.unwrap();
         assert_eq!(valid.column(4).null_count(), valid.num_rows());
 
         let toml = toml.replace("[sources.orders]", "[sources.feedback]").replace(
             r#"columns = { order_id = "id", customer_id = "customer", ordered_at = "created_at", amount = "total" }"#,
             r#"columns = { feedback_id = "id", customer_id = "customer", given_at = "created_at", score = "total" }"#,
         );
-        let (columns, rows) = both_ways(&toml, SourceKind::Feedback, &orders);
-        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
-        assert_eq!(columns.valid, rows.valid);
-        let kinds = columns
+        let kinds = both_ways(&toml, SourceKind::Feedback, &orders)
             .valid
             .as_ref()
             .unwrap()
@@ -731,10 +723,7 @@ columns = { feedback_id = "id", customer_id = "customer", given_at = "day", kind
             ),
         ])
         .unwrap();
-        let (columns, rows) = both_ways(toml, SourceKind::Feedback, &batch);
-        assert_eq!(format!("{:?}", columns.rows), format!("{:?}", rows.rows));
-        assert_eq!(columns.valid, rows.valid);
-        let valid = columns.valid.unwrap();
+        let valid = both_ways(toml, SourceKind::Feedback, &batch).valid.unwrap();
         let kinds: Vec<Option<&str>> = valid.column(3).as_string::<i32>().iter().collect();
         // F1, F2 (default), F5; F3 lacks its score, C3 is unknown, F4's id is empty.
         assert_eq!(kinds, [Some("csat"), Some("nps"), Some("nps")]);
