@@ -182,6 +182,11 @@ fn open(path: &Path, name: &str) -> Result<ParquetRecordBatchReaderBuilder<File>
     })
 }
 
+/// The names of a file's columns, in order.
+fn column_names(schema: &arrow_schema::Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
+}
+
 pub fn read(
     path: &Path,
     name: &str,
@@ -192,12 +197,7 @@ pub fn read(
     batch_rows: usize,
 ) -> Result<(), IngestError> {
     let builder = open(path, name)?;
-    let header: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let header = column_names(builder.schema());
     let fields = columns::resolve(name, &header, true, &run.config.fields)?;
     let names: Vec<String> = fields
         .iter()
@@ -569,12 +569,7 @@ memo = { column = "memo", type = "string", required = true }
             index.insert(id_key(id), Entry::new(0, ordinal as u32));
         }
         let customers = Customers::new(index, Vec::new());
-        let header: Vec<String> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let header = column_names(&batch.schema());
         let fields = columns::resolve("input.parquet", &header, true, &source.fields).unwrap();
         let arrays: Vec<Option<&ArrayRef>> =
             fields.iter().map(|c| c.map(|c| batch.column(c))).collect();

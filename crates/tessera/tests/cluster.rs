@@ -152,20 +152,7 @@ fn cluster_input_mistakes_name_the_file_line_and_column() {
 #[test]
 fn a_run_clusters_the_demo_shop_with_k_chosen_by_evidence() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "2000",
-            "--seed",
-            "5",
-        ],
-    );
-    let shop = dir.path().join("shop");
+    let shop = common::demo(dir.path(), 2000, 5);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(shop.join("out/run.json")).unwrap()).unwrap();
     let c = &run["clustering"];

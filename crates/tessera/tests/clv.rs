@@ -224,20 +224,7 @@ fn bad_orders_are_named_by_line_and_column() {
 #[test]
 fn a_run_scores_every_customer_and_the_segment_language_sees_it() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "2000",
-            "--seed",
-            "5",
-        ],
-    );
-    let shop = dir.path().join("shop");
+    let shop = common::demo(dir.path(), 2000, 5);
     let run: Value =
         serde_json::from_str(&std::fs::read_to_string(shop.join("out/run.json")).unwrap()).unwrap();
     let c = &run["clv"];

@@ -95,23 +95,7 @@ fn order_rejects(out: &Path, file: &str, header_lines: u64) -> Vec<[String; 4]> 
 #[test]
 fn orders_from_parquet_are_checked_as_the_same_orders_from_csv() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "1500",
-            "--seed",
-            "11",
-            "--dirty",
-            "0.05",
-            "--no-run",
-        ],
-    );
-    let shop = dir.path().join("shop");
+    let shop = common::demo_with(dir.path(), 1500, 11, &["--dirty", "0.05", "--no-run"]);
     let (header, rows) = even_records(&shop.join("orders.csv"));
     write_both(&shop, &header, &rows);
     let toml = std::fs::read_to_string(shop.join("tessera.toml")).unwrap();

@@ -56,20 +56,7 @@ fn assignments(path: &std::path::Path) -> Vec<(String, Vec<String>, Option<Strin
 #[test]
 fn run_writes_assignments_that_explain_and_run_json_agree_with() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(
-        dir.path(),
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            "1500",
-            "--seed",
-            "11",
-        ],
-    );
-    let shop = dir.path().join("shop");
+    let shop = common::demo(dir.path(), 1500, 11);
     let rows = assignments(&shop.join("out/assignments.parquet"));
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(shop.join("out/run.json")).unwrap()).unwrap();

@@ -61,20 +61,24 @@ pub fn read_parquet(path: &Path) -> arrow_array::RecordBatch {
 /// Writes and runs the demo shop of `customers` customers drawn with `seed` into `dir/shop`,
 /// and returns that folder (its run is in `shop/out`).
 pub fn demo(dir: &Path, customers: u32, seed: u64) -> std::path::PathBuf {
+    demo_with(dir, customers, seed, &[])
+}
+
+/// [`demo`] with more `tessera demo` arguments (`--dirty`, `--no-run`, …).
+pub fn demo_with(dir: &Path, customers: u32, seed: u64, more: &[&str]) -> std::path::PathBuf {
     let (customers, seed) = (customers.to_string(), seed.to_string());
-    run_ok(
-        dir,
-        &[
-            "--quiet",
-            "demo",
-            "--out",
-            "shop",
-            "--customers",
-            &customers,
-            "--seed",
-            &seed,
-        ],
-    );
+    let mut args = vec![
+        "--quiet",
+        "demo",
+        "--out",
+        "shop",
+        "--customers",
+        &customers,
+        "--seed",
+        &seed,
+    ];
+    args.extend_from_slice(more);
+    run_ok(dir, &args);
     dir.join("shop")
 }
 
