@@ -184,13 +184,11 @@ pub fn build_keeping_rows(
         let mut reader_days = days.clone();
         let batches = read_batches_with(&orders_path, &wanted, &dictionary)?.map(move |b| {
             b.map(|b| {
-                let day_of: Vec<i32> = match b.column_by_name("ordered_at") {
-                    Some(t) => t
-                        .as_primitive_opt::<TimestampMicrosecondType>()
-                        .map(|t| t.values().iter().map(|&t| reader_days.day(t)).collect())
-                        .unwrap_or_default(),
-                    None => Vec::new(),
-                };
+                let day_of: Vec<i32> = b
+                    .column_by_name("ordered_at")
+                    .and_then(|t| t.as_primitive_opt::<TimestampMicrosecondType>())
+                    .map(|t| t.values().iter().map(|&t| reader_days.day(t)).collect())
+                    .unwrap_or_default();
                 (b, day_of)
             })
         });

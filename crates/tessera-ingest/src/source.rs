@@ -1057,37 +1057,29 @@ impl<'a> SourceRun<'a> {
     pub fn close(&mut self) -> Result<StagedTable, IngestError> {
         self.flush()?;
         self.drops.sort_unstable();
-        if self.drops.is_empty() {
-            // Every staged row is kept: the signs are counted as they are.
-            let count = |sign: i8| self.signs.iter().filter(|&&s| s == sign).count() as u64;
-            let (refunds, zero) = (count(-1), count(0));
-            self.report.refunds += refunds;
-            self.report.zero_amounts += zero;
-            return Ok(self.table.take().expect("closed once"));
-        }
-        // One pass over the staged rows: refunds and zero amounts counted among the rows kept,
-        // and the customer rows of those kept moved up over the withdrawn ones.
-        let mut drops = self.drops.iter().peekable();
-        let mut kept = 0;
-        for ordinal in 0..self.ordinal as usize {
-            if drops.next_if(|&&d| d == ordinal as u64).is_some() {
-                continue;
-            }
-            if let Some(rows) = &mut self.customer_rows {
-                rows[kept] = rows[ordinal];
-            }
-            kept += 1;
-            let Some(sign) = self.signs.get(ordinal) else {
-                continue;
-            };
-            match sign {
-                -1 => self.report.refunds += 1,
-                0 => self.report.zero_amounts += 1,
-                _ => {}
-            }
-        }
-        if let Some(rows) = &mut self.customer_rows {
-            rows.truncate(kept);
+        self.drops.dedup();
+        // Refunds and zero amounts among the rows kept: those of every staged row, less those
+        // of the rows withdrawn.
+        let (signs, drops) = (&self.signs, &self.drops);
+        let kept = |sign: i8| {
+            let staged = signs.iter().filter(|&&s| s == sign).count();
+            let withdrawn = drops
+                .iter()
+                .filter(|&&d| signs.get(d as usize) == Some(&sign));
+            (staged - withdrawn.count()) as u64
+        };
+        self.report.refunds += kept(-1);
+        self.report.zero_amounts += kept(0);
+        // The customer rows of the rows kept.
+        if let Some(rows) = &mut self.customer_rows
+            && !drops.is_empty()
+        {
+            let (mut drops, mut ordinal) = (drops.iter().peekable(), 0u64);
+            rows.retain(|_| {
+                let withdrawn = drops.next_if(|&&d| d == ordinal).is_some();
+                ordinal += 1;
+                !withdrawn
+            });
         }
         Ok(self.table.take().expect("closed once"))
     }

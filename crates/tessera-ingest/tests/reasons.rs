@@ -136,6 +136,28 @@ fn refunds_and_zero_amounts_are_kept_and_flagged() {
 }
 
 #[test]
+fn refunds_and_zero_amounts_of_withdrawn_rows_are_not_counted() {
+    // O2 (a refund) and O3 (a zero amount) are each withdrawn by a later row with their id and
+    // other content (on_conflict = reject): of the rows kept, one is a refund (O4), none zero.
+    let orders = format!(
+        "{ORDERS_HEADER}O1,C1,2024-05-01 10:00:00,19.99,web,,\nO2,C1,2024-05-03 10:00:00,-19.99,web,,\nO3,C2,2024-05-04 10:00:00,0,store,,\nO4,C2,2024-05-05 10:00:00,-5.00,web,,\nO2,C1,2024-05-03 10:00:00,-9.99,web,,\nO3,C2,2024-05-04 10:00:00,1.00,store,,\n"
+    );
+    let p = Project::new(&[
+        ("customers.csv", CUSTOMERS_CSV.as_bytes()),
+        ("orders.csv", orders.as_bytes()),
+    ]);
+    let outcome = p.run(BASE_TOML).unwrap();
+    let o = &outcome.sources[&tessera_core::SourceKind::Orders];
+    assert_eq!((o.accepted, o.rejected), (2, 4));
+    assert_eq!((o.refunds, o.zero_amounts), (1, 0));
+    assert_eq!(p.ints("orders", "amount"), [Some(1999), Some(-500)]);
+    // The feature table's list of each order's customer row follows the rows kept.
+    let rows = outcome.order_customers.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0], rows[1]);
+}
+
+#[test]
 fn exact_duplicates_are_dropped_and_counted() {
     let row = "O1,C1,2024-05-01 10:00:00,19.99,web,,\n";
     // Same values written differently (19.990 vs 19.99) are the same row once parsed.

@@ -172,7 +172,6 @@ impl Checker<'_> {
             column.fold_into(&mut hashes, &mut self.content_key);
         }
         let mut verdicts = Vec::with_capacity(rows);
-        let mut keep = Vec::with_capacity(rows);
         let mut cells = Vec::with_capacity(arrays.len());
         for k in keys.iter().take(PREFETCH_AHEAD) {
             self.prefetch_customer(*k, customers);
@@ -191,7 +190,6 @@ impl Checker<'_> {
                     return None;
                 }
                 verdicts.push(checked);
-                keep.push(false);
                 continue;
             }
             let mut customer_row = MADE_UP;
@@ -200,7 +198,6 @@ impl Checker<'_> {
                     Ok(r) => customer_row = r,
                     Err(rejected) => {
                         verdicts.push(rejected);
-                        keep.push(false);
                         continue;
                     }
                 }
@@ -214,7 +211,6 @@ impl Checker<'_> {
                 sign: amount.map(|a| a.map_or(1, |a| a.signum() as i8)),
                 time: self.time.and_then(|t| hashed[t].int(row)),
             }));
-            keep.push(true);
         }
         if schema.fields().len() > stored.len() {
             // The refund flag of orders: a negative amount.
@@ -227,8 +223,9 @@ impl Checker<'_> {
                 .collect();
             stored.push(std::sync::Arc::new(flags));
         }
-        if !keep.iter().all(|&k| k) {
-            let keep = BooleanArray::from(keep);
+        let valid = |v: &Checked| matches!(v, Checked::Valid(_));
+        if !verdicts.iter().all(valid) {
+            let keep: BooleanArray = verdicts.iter().map(|v| Some(valid(v))).collect();
             let keep = arrow_select::filter::FilterBuilder::new(&keep)
                 .optimize()
                 .build();
