@@ -228,15 +228,56 @@ pub fn order_features_by_customer(
     mut grouped: ByCustomer,
     p: &OrderParams,
 ) -> Vec<OrderFeatures> {
-    let mut rest = &mut grouped.facts[..];
-    let mut groups = Vec::with_capacity(customers);
-    for c in 0..customers {
-        let (group, after) = rest.split_at_mut(grouped.start[c + 1] - grouped.start[c]);
-        rest = after;
-        let filled = grouped.next[c] - grouped.start[c];
-        groups.push(&mut group[..filled]);
+    grouped.features(0..customers.min(grouped.next.len()), p)
+}
+
+impl ByCustomer {
+    /// The features of customers `range` (sorting each one's facts by day, where they are not),
+    /// worked out on every core. A table of many customers is made a range at a time, so that
+    /// the features of only one range are held beside the placed facts.
+    pub fn features(
+        &mut self,
+        range: std::ops::Range<usize>,
+        p: &OrderParams,
+    ) -> Vec<OrderFeatures> {
+        let mut rest = &mut self.facts[self.start[range.start]..self.start[range.end]];
+        let mut groups = Vec::with_capacity(range.len());
+        for c in range {
+            let (group, after) = rest.split_at_mut(self.start[c + 1] - self.start[c]);
+            rest = after;
+            let filled = self.next[c] - self.start[c];
+            groups.push(&mut group[..filled]);
+        }
+        features_of_customers(groups, p)
     }
-    features_of_customers(groups, p)
+
+    /// Purchase spend (positive amounts before `as_of`) per category over all customers,
+    /// indexed like `OrderParams::categories`: the sum of every customer's
+    /// [`OrderFeatures::category_spend`].
+    pub fn category_spend(&self, p: &OrderParams) -> Vec<i64> {
+        (0..self.next.len())
+            .into_par_iter()
+            .with_min_len(4096)
+            .fold(
+                || vec![0i64; p.categories],
+                |mut spend, c| {
+                    for o in &self.facts[self.start[c]..self.next[c]] {
+                        let counts = o.day < p.as_of && o.amount > 0;
+                        if let Some(s) = spend.get_mut(usize::from(o.category)).filter(|_| counts) {
+                            *s += o.amount;
+                        }
+                    }
+                    spend
+                },
+            )
+            .reduce(
+                || vec![0i64; p.categories],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            )
+    }
 }
 
 /// Features of each customer from their facts (`facts[c]` for customer `c`), sorted by day

@@ -7,9 +7,7 @@ pub use crate::write::{write_csv, write_parquet};
 use crate::btyd::{Split, TimeUnit};
 use crate::feedback::{FeedbackFeatures, nps_class};
 use crate::orders::NONE;
-use crate::orders::{
-    ByCustomer, OrderFact, OrderFeatures, OrderParams, order_features_by_customer,
-};
+use crate::orders::{ByCustomer, OrderFact, OrderFeatures, OrderParams};
 use crate::read::{
     DictionaryMap, Names, read_batches, read_batches_with, read_events, read_feedback, remap,
 };
@@ -117,12 +115,24 @@ pub struct Built {
 ///
 /// `order_customers`, when given, is the row in `customers.parquet` of each row's customer in
 /// `orders.parquet`, as ingest found them (`IngestOutcome::order_customers`): the orders' customer
-/// ids are then neither read nor looked up. It is ignored unless it has a row per order.
+/// ids are then neither read nor looked up. It is ignored unless it has a row per order, and
+/// freed once the orders are read.
 pub fn build_keeping_rows(
     clean_dir: &Path,
     p: &FeatureParams,
     keep_rows: bool,
-    order_customers: Option<&[u32]>,
+    order_customers: Option<Vec<u32>>,
+) -> Result<Built, FeatureError> {
+    build_in_runs(clean_dir, p, keep_rows, order_customers, CUSTOMERS_AT_ONCE)
+}
+
+/// [`build_keeping_rows`], working out the order features of `run` customers at a time.
+fn build_in_runs(
+    clean_dir: &Path,
+    p: &FeatureParams,
+    keep_rows: bool,
+    order_customers: Option<Vec<u32>>,
+    run: usize,
 ) -> Result<Built, FeatureError> {
     let customers = read_batches(
         &clean_dir.join("customers.parquet"),
@@ -153,8 +163,9 @@ pub fn build_keeping_rows(
     if orders_path.exists() {
         let footer = crate::read::footer(&orders_path)?;
         let count = usize::try_from(footer.file_metadata().num_rows()).unwrap_or(0);
-        let known =
-            order_customers.filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
+        let known = order_customers
+            .as_deref()
+            .filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
         // With every order's customer known, facts are placed by customer as they are read.
         match known {
             Some(k) => grouped = Some(ByCustomer::new(n, k)),
@@ -257,6 +268,8 @@ pub fn build_keeping_rows(
             }
         }
     }
+    // The facts hold what the features need of the customers ingest found.
+    drop(order_customers);
     let (categories, cat_map) = categories.sorted();
     let (channels, chan_map) = channels.sorted();
     let mut grouped = grouped.unwrap_or_else(|| ByCustomer::from_facts(n, &facts));
@@ -270,25 +283,68 @@ pub fn build_keeping_rows(
         categories: categories.len(),
         channels: channels.len(),
     };
-    let mut orders = order_features_by_customer(n, grouped, &op);
+    // Categories with a share column: those with the most purchase spend overall.
+    let mut by_spend: Vec<(i64, usize)> = grouped
+        .category_spend(&op)
+        .into_iter()
+        .enumerate()
+        .map(|(k, spend)| (spend, k))
+        .collect();
+    by_spend.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut shown: Vec<usize> = by_spend
+        .iter()
+        .take(MAX_SHARE_COLUMNS)
+        .map(|(_, k)| *k)
+        .collect();
+    shown.sort_unstable();
+    let feedback = read_feedback(clean_dir, &position, n, p)?;
+    let (event_names, events) = read_events(clean_dir, &position, n, p, &mut days)?;
+    let id_refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
+    let id = if id_refs.is_empty() {
+        Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef
+    } else {
+        arrow_select::concat::concat(&id_refs).expect("customer ids are strings")
+    };
+    // The table is made a run of customers at a time: only one run's order features are held
+    // beside the placed facts, instead of every customer's.
+    let mut parts = Vec::new();
+    let mut splits = Vec::new();
+    let mut at = 0;
+    loop {
+        let end = (at + run.max(1)).min(n);
+        let mut orders = grouped.features(at..end, &op);
+        if p.holdout_days.is_some() {
+            splits.extend(orders.iter_mut().map(|o| o.split.take()));
+        }
+        let run = Parts {
+            id: id.slice(at, end - at),
+            signup: &signup[at..end],
+            orders: &orders,
+            categories: &categories,
+            shown: &shown,
+            channels: &channels,
+            feedback: &feedback[at..end],
+            event_names: &event_names,
+            events: &events[at..end],
+        };
+        parts.push(assemble(&run, p));
+        at = end;
+        if at >= n {
+            break;
+        }
+    }
+    drop(grouped);
     let holdout = p.holdout_days.map(|days| HoldoutSplit {
         calibration_last_day: p.as_of - days as i32 - 1,
         days,
-        splits: orders.iter_mut().map(|o| o.split.take()).collect(),
+        splits,
     });
-    let feedback = read_feedback(clean_dir, &position, n, p)?;
-    let (event_names, events) = read_events(clean_dir, &position, n, p, &mut days)?;
-    let parts = Parts {
-        ids: &ids,
-        signup: &signup,
-        orders: &orders,
-        categories: &categories,
-        channels: &channels,
-        feedback: &feedback,
-        event_names: &event_names,
-        events: &events,
+    let table = match parts.len() {
+        1 => parts.pop().expect("one part"),
+        _ => arrow_select::concat::concat_batches(&parts[0].schema(), &parts)
+            .map_err(|e| FeatureError::Engine(e.to_string()))?,
     };
-    let table = assemble(&parts, p);
+    drop(parts);
     check_names(&table, &p.custom)?;
     let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
     Ok(Built {
@@ -354,11 +410,14 @@ fn check_names(table: &RecordBatch, custom: &[CustomFeature]) -> Result<(), Feat
     }
 }
 
+/// The feature table's inputs for a run of customers.
 struct Parts<'a> {
-    ids: &'a [StringArray],
+    id: ArrayRef,
     signup: &'a [Option<i32>],
     orders: &'a [OrderFeatures],
     categories: &'a [String],
+    /// The categories given a share column.
+    shown: &'a [usize],
     channels: &'a [String],
     feedback: &'a [FeedbackFeatures],
     event_names: &'a [String],
@@ -381,21 +440,19 @@ fn column_suffix(value: &str) -> String {
 /// At most this many `category_share_<name>` columns: the categories with the most spend.
 pub const MAX_SHARE_COLUMNS: usize = 32;
 
+/// Customers whose order features are worked out and made into columns at once.
+const CUSTOMERS_AT_ONCE: usize = 1 << 16;
+
 /// A column of the feature table, made when called.
 type Column<'a> = Box<dyn Fn() -> ArrayRef + Send + Sync + 'a>;
 
 fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
-    let (ids, signup, f) = (parts.ids, parts.signup, parts.orders);
+    let (signup, f) = (parts.signup, parts.orders);
     // Each column is made by a closure of its own, and the closures run on every core: each
     // walks all customers' features for one value.
     let mut columns: Vec<(String, Column<'a>)> = Vec::new();
     let mut add = |name: &str, make: Column<'a>| columns.push((name.to_string(), make));
-    let id_refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
-    let id = if id_refs.is_empty() {
-        Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef
-    } else {
-        arrow_select::concat::concat(&id_refs).expect("customer ids are strings")
-    };
+    let id = parts.id.clone();
     add("customer_id", Box::new(move || id.clone()));
     let tenure = f.iter().zip(signup).map(|(x, s)| {
         let seen = match (*s, x.btyd.as_ref().map(|b| b.first_day)) {
@@ -547,17 +604,7 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
         }),
     );
     // Share of purchase spend per category, for the categories with the most spend overall.
-    let mut by_spend: Vec<(i64, usize)> = (0..parts.categories.len())
-        .map(|k| (f.iter().map(|x| x.category_spend[k]).sum(), k))
-        .collect();
-    by_spend.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut shown: Vec<usize> = by_spend
-        .iter()
-        .take(MAX_SHARE_COLUMNS)
-        .map(|(_, k)| *k)
-        .collect();
-    shown.sort_unstable();
-    for k in shown {
+    for &k in parts.shown {
         let share = f.iter().map(move |x| {
             (x.monetary_total > 0).then(|| x.category_spend[k] as f64 / x.monetary_total as f64)
         });
@@ -618,4 +665,116 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
         .map(|((name, _), a)| Field::new(name, a.data_type().clone(), true))
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns follow the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::TimestampMicrosecondArray;
+
+    fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn a_table_made_a_few_customers_at_a_time_is_the_table_made_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let customers = 10;
+        let ids: Vec<String> = (0..customers).map(|c| format!("C{c:02}")).collect();
+        let day_us = 86_400_000_000i64;
+        let signup = TimestampMicrosecondArray::from(
+            (0..customers as i64)
+                .map(|c| (c % 4 != 0).then_some((19_000 + c) * day_us))
+                .collect::<Vec<_>>(),
+        )
+        .with_timezone("UTC");
+        write(
+            &dir.path().join("customers.parquet"),
+            vec![
+                (
+                    "customer_id",
+                    Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+                ),
+                ("signed_up_at", Arc::new(signup)),
+            ],
+        );
+        // Customer 7 never orders; category "z" is bought only by customer 9, in the last run of
+        // three, and still has its share column in every run; customer 2 has a refund.
+        let mut rows: Vec<(usize, i64, i64, &str, &str)> = Vec::new();
+        for c in (0..customers).filter(|&c| c != 7) {
+            for k in 0..(c % 3 + 1) as i64 {
+                let category = if c == 9 {
+                    "z"
+                } else {
+                    ["a", "b"][(k % 2) as usize]
+                };
+                rows.push((
+                    c,
+                    19_100 + c as i64 * 5 + k * 11,
+                    1_000 + k * 250,
+                    category,
+                    "web",
+                ));
+            }
+        }
+        rows.push((2, 19_130, -400, "a", "store"));
+        let (order_ids, cust): (Vec<String>, Vec<String>) = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("O{i}"), ids[r.0].clone()))
+            .unzip();
+        let at =
+            TimestampMicrosecondArray::from(rows.iter().map(|r| r.1 * day_us).collect::<Vec<_>>())
+                .with_timezone("UTC");
+        write(
+            &dir.path().join("orders.parquet"),
+            vec![
+                (
+                    "order_id",
+                    Arc::new(StringArray::from(order_ids)) as ArrayRef,
+                ),
+                ("customer_id", Arc::new(StringArray::from(cust))),
+                ("ordered_at", Arc::new(at)),
+                (
+                    "amount",
+                    Arc::new(Int64Array::from(
+                        rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "category",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "channel",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+                    )),
+                ),
+            ],
+        );
+        let mut p = FeatureParams::new(19_200, chrono_tz::UTC);
+        p.holdout_days = Some(60);
+        let whole = build_in_runs(dir.path(), &p, true, None, usize::MAX).unwrap();
+        assert_eq!(whole.table.num_rows(), customers);
+        assert!(
+            whole
+                .table
+                .schema()
+                .column_with_name("category_share_z")
+                .is_some()
+        );
+        for run in [1, 3, 4] {
+            let parts = build_in_runs(dir.path(), &p, true, None, run).unwrap();
+            assert_eq!(parts.table, whole.table, "{run} customers at a time");
+            assert_eq!(parts.holdout, whole.holdout);
+            assert_eq!(parts.rows, whole.rows);
+        }
+    }
 }

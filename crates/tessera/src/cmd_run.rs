@@ -55,7 +55,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         strict: req.strict,
         suppress: suppressed.clone().map(std::sync::Arc::new),
     };
-    let outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
+    let mut outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
     let seconds = |t: Instant| StageTime {
         seconds: t.elapsed().as_secs_f64(),
         steps: BTreeMap::new(),
@@ -77,7 +77,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
             out,
             day,
             keep_rows && models,
-            outcome.order_customers.as_deref(),
+            outcome.order_customers.take(),
         )?;
         let (mut features, order_rows) = (built.table, built.rows);
         let mut feature_seconds = started.elapsed().as_secs_f64();
@@ -233,7 +233,7 @@ fn build_features(
     out: &Path,
     as_of: i32,
     keep_rows: bool,
-    order_customers: Option<&[u32]>,
+    order_customers: Option<Vec<u32>>,
 ) -> Result<tessera_features::table::Built, Failure> {
     use tessera_features::table;
     let mut params = table::FeatureParams::new(as_of, config.time_zone);
