@@ -31,8 +31,8 @@ impl Hasher for KeyHasher {
 /// never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdKey {
-    lo: u64,
-    hi: u32,
+    pub(crate) lo: u64,
+    pub(crate) hi: u32,
 }
 
 impl std::hash::Hash for IdKey {
@@ -158,31 +158,6 @@ impl IdIndex {
             slots: empty_slots(n),
             len: 0,
         }
-    }
-
-    /// [`Self::with_capacity`] with every page of the table already backed by memory.
-    ///
-    /// The kernel zeroes a page when it is first written, and for a table of tens of millions of
-    /// slots that costs seconds if it happens one probe at a time on the thread reading the rows.
-    /// Here the pages are touched up front, by one thread per core, while the table is not yet
-    /// in use (ingest does it while the customers are read).
-    pub fn prefaulted(entries: usize) -> Self {
-        let mut index = Self::with_capacity(entries);
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let per_page = (4096 / std::mem::size_of::<Slot>()).max(1);
-        let chunk = index.slots.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            for part in index.slots.chunks_mut(chunk) {
-                scope.spawn(move || {
-                    for slot in part.iter_mut().step_by(per_page) {
-                        // A free slot stays free; the write only makes the page resident.
-                        // SAFETY: `slot` is a valid, exclusive reference.
-                        unsafe { std::ptr::write_volatile(&mut slot.key_hi, 0) };
-                    }
-                });
-            }
-        });
-        index
     }
 
     #[cfg(test)]
@@ -343,14 +318,5 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(index.get(k), Some(Entry::new(0, i as u32)));
         }
-    }
-
-    #[test]
-    fn a_prefaulted_index_starts_empty() {
-        let mut index = IdIndex::prefaulted(300_000);
-        assert!(index.capacity() >= 300_000);
-        assert!(!index.contains_key(&id_key("1")));
-        assert_eq!(index.insert_new(id_key("1"), Entry::new(1, 0)), Ok(()));
-        assert_eq!(index.len(), 1);
     }
 }

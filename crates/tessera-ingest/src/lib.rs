@@ -6,7 +6,8 @@
 //! or dropped unwritten because its customer is on the suppression list
 //! ([`IngestOptions::suppress`]); the counts in the returned report always add up
 //! (`read = accepted + rejected + duplicates + suppressed`).
-//! Memory stays bounded by the batch size plus a small index entry per distinct id.
+//! Memory stays bounded by the batch size plus, per distinct id, an index entry for customers
+//! and about 2 bytes for the other sources (see `source::deferred`).
 //!
 //! ```no_run
 //! use tessera_core::Config;
@@ -36,6 +37,7 @@ mod reason;
 mod rejects;
 mod report;
 mod run;
+mod seen;
 mod sink;
 mod source;
 
@@ -51,7 +53,7 @@ use crate::convert::{RowScratch, Typed};
 use crate::source::{Customers, MADE_UP, SourceRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tessera_core::config::{Config, Format, SourceConfig};
 use tessera_core::schema::SourceKind;
 use tessera_core::suppress::Suppression;
@@ -76,6 +78,12 @@ pub struct IngestOptions {
     /// any other check: counted in [`SourceReport::suppressed`], never accepted, never written to
     /// `rejects.csv`, never made up as a bare customer. `None` or an empty list costs nothing.
     pub suppress: Option<Arc<Suppression>>,
+    /// Settle every row of every source as it is read, against an exact index of the ids
+    /// (about 32 bytes per id). By default the sources other than customers keep a filter of
+    /// about 2 bytes per id and settle the few rows whose ids may repeat once they are read;
+    /// the outcome is the same, except that their conflicting rows come after their other
+    /// rejects in `rejects.csv` instead of where they stand. `strict` implies it.
+    pub exact_ids: bool,
 }
 
 /// What ingest did, per source in ingest order.
@@ -169,9 +177,6 @@ fn rejects_part(out: &Path, kind: SourceKind) -> PathBuf {
     out.join(format!(".rejects.{kind}.part"))
 }
 
-/// Below this many expected rows a source's id index is left to grow as rows come.
-const PREFAULT_ROWS: u64 = 1 << 20;
-
 /// About how many rows the files of `source` hold: the footers' counts for Parquet, the file
 /// size over the mean line length of the first MiB otherwise. Unreadable files count 0; their
 /// reader reports them.
@@ -211,39 +216,24 @@ fn expected_rows(config: &Config, source: &SourceConfig) -> u64 {
         .sum()
 }
 
-/// An id index for each large source read after customers, built and paged in on a thread of
-/// its own while the customers are read.
-fn prefault_indexes(
-    config: &Config,
-) -> BTreeMap<SourceKind, std::thread::JoinHandle<index::IdIndex>> {
-    config
-        .sources
-        .iter()
-        .filter(|s| s.kind != SourceKind::Customers)
-        .filter_map(|s| {
-            let rows = expected_rows(config, s);
-            (rows >= PREFAULT_ROWS).then(|| {
-                // A little more than expected, so that an estimate a bit low does not double it.
-                let entries = usize::try_from(rows + rows / 16).unwrap_or(usize::MAX);
-                (
-                    s.kind,
-                    std::thread::spawn(move || index::IdIndex::prefaulted(entries)),
-                )
-            })
-        })
-        .collect()
-}
-
 fn read_source(
     config: &Config,
     source: &SourceConfig,
     out: &Path,
     opts: &IngestOptions,
     customers: Option<&Customers>,
-    index: Option<index::IdIndex>,
     progress: &dyn Progress,
 ) -> Result<SourceDone, IngestError> {
     let files = source_files(config, source)?;
+    // Customers are looked up by id, and `strict` stops at the first bad row in file order:
+    // both settle each row as it comes, with an exact index. The other sources settle the few
+    // rows whose id may have been seen before once they are read.
+    let ids = if source.kind == SourceKind::Customers || opts.strict || opts.exact_ids {
+        source::Ids::Exact(index::IdIndex::default())
+    } else {
+        let rows = usize::try_from(expected_rows(config, source)).unwrap_or(usize::MAX);
+        source::Ids::Filtered(seen::Seen::with_capacity(rows + rows / 16))
+    };
     let mut rejects = RejectWriter::create_part(&rejects_part(out, source.kind))?;
     let table_path = out.join("clean").join(format!("{}.parquet", source.kind));
     let mut run = SourceRun::new(
@@ -252,7 +242,7 @@ fn read_source(
         config.batch_rows,
         opts.strict,
         opts.suppress.clone(),
-        index.unwrap_or_default(),
+        ids,
     )?;
     let total = files
         .iter()
@@ -333,8 +323,7 @@ fn ingest_sources(
     let customers_source = config
         .source(SourceKind::Customers)
         .ok_or_else(|| IngestError::Internal("no customers source".into()))?;
-    let prefaulted = prefault_indexes(config);
-    let first = read_source(config, customers_source, out, opts, None, None, progress)?;
+    let first = read_source(config, customers_source, out, opts, None, progress)?;
     let (customers_table, customers_drops) = (first.table, first.drops);
     let mut customers_report = first.report;
     let customers = Customers::new(first.index, customers_drops.clone());
@@ -343,21 +332,7 @@ fn ingest_sources(
         .iter()
         .filter(|s| s.kind != SourceKind::Customers)
         .collect();
-    let mut indexes: BTreeMap<SourceKind, index::IdIndex> = BTreeMap::new();
-    for (kind, handle) in prefaulted {
-        // A thread that failed to build its index leaves the source to grow its own.
-        if let Ok(index) = handle.join() {
-            indexes.insert(kind, index);
-        }
-    }
-    let indexes = Mutex::new(indexes);
-    let read = |s: &SourceConfig| {
-        let index = indexes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&s.kind);
-        read_source(config, s, out, opts, Some(&customers), index, progress)
-    };
+    let read = |s: &SourceConfig| read_source(config, s, out, opts, Some(&customers), progress);
     let done: Vec<SourceDone> = if opts.strict {
         others.iter().map(|s| read(s)).collect::<Result<_, _>>()?
     } else {

@@ -561,7 +561,7 @@ memo = { column = "memo", type = "string", required = true }
             64,
             false,
             None,
-            IdIndex::default(),
+            crate::source::Ids::Exact(IdIndex::default()),
         )
         .unwrap();
         let mut index = IdIndex::default();

@@ -49,6 +49,8 @@ pub struct StagedTable {
     schema: SchemaRef,
     tx: Option<SyncSender<RecordBatch>>,
     handle: Option<JoinHandle<Result<u64, IngestError>>>,
+    /// Rows in the staged file, once its writer is done.
+    staged: u64,
 }
 
 impl StagedTable {
@@ -78,6 +80,7 @@ impl StagedTable {
             schema,
             tx: Some(tx),
             handle: Some(handle),
+            staged: 0,
         })
     }
 
@@ -95,12 +98,18 @@ impl StagedTable {
 
     fn join(&mut self) -> Result<u64, IngestError> {
         self.tx.take();
-        match self.handle.take() {
-            Some(h) => h
+        if let Some(h) = self.handle.take() {
+            self.staged = h
                 .join()
-                .map_err(|_| parquet_err(&self.path, "writer thread panicked"))?,
-            None => Ok(0),
+                .map_err(|_| parquet_err(&self.path, "writer thread panicked"))??;
         }
+        Ok(self.staged)
+    }
+
+    /// Ends the staging: the staged file is complete, to be read, until [`Self::finish`].
+    pub fn staged_file(&mut self) -> Result<&Path, IngestError> {
+        self.join()?;
+        Ok(&self.path)
     }
 
     /// Closes the stage and makes the final file without the rows at `drop` (sorted ordinals),
@@ -155,9 +164,8 @@ impl StagedTable {
 
 impl Drop for StagedTable {
     fn drop(&mut self) {
-        if self.handle.is_some() {
-            let _ = self.join();
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // Dropped before `finish` (which consumes the path): an error on the way.
+        let _ = self.join();
+        let _ = std::fs::remove_file(&self.path);
     }
 }

@@ -21,6 +21,9 @@ use tessera_core::schema::Role;
 use tessera_core::suppress::Suppression;
 
 mod columnar;
+mod deferred;
+
+pub use deferred::Ids;
 
 /// The content hash of a row ([`Checker::content_hash`]): each checked value hashed alone, by its
 /// kind, and the value hashes folded in field order. Rows checked one by one and rows checked a
@@ -108,6 +111,34 @@ mod content {
             assert_ne!(fold(START, null()), fold(START, text("")));
             assert_ne!(fold(START, float(0.0)), fold(START, float(-0.0)));
         }
+    }
+}
+
+/// The messages of rows whose id is taken by a row with other values.
+mod messages {
+    use tessera_core::config::ConflictPolicy;
+
+    /// A row whose id was already withdrawn for conflicting rows, the first of them `there`.
+    pub fn already_rejected(id_name: &str, id: &str, there: &str) -> String {
+        format!("{id_name} `{id}` is already rejected for conflicting rows (first at {there})")
+    }
+
+    /// An earlier row withdrawn for the row `here`.
+    pub fn withdrawn(policy: ConflictPolicy, id_name: &str, id: &str, here: &str) -> String {
+        let outcome = match policy {
+            ConflictPolicy::Last => "kept that later row (on_conflict = last)",
+            _ => "both rejected (on_conflict = reject)",
+        };
+        format!("{id_name} `{id}` is also at {here} with different content; {outcome}")
+    }
+
+    /// A later row refused for the earlier row `there`.
+    pub fn refused(policy: ConflictPolicy, id_name: &str, id: &str, there: &str) -> String {
+        let outcome = match policy {
+            ConflictPolicy::First => "kept that first row (on_conflict = first)",
+            _ => "both rejected (on_conflict = reject)",
+        };
+        format!("{id_name} `{id}` is also at {there} with different content; {outcome}")
     }
 }
 
@@ -221,7 +252,10 @@ pub struct SourceRun<'a> {
     pub drops: Vec<u64>,
     /// Latest event time seen among accepted rows (µs UTC).
     pub latest: Option<i64>,
+    /// The exact index of the source's ids, when it keeps one (see [`Ids`]).
     pub index: IdIndex,
+    /// The filter of ids seen and the rows settled once the source is read, otherwise.
+    deferred: Option<deferred::Deferred>,
     file_names: Vec<String>,
     file: usize,
     columns: Vec<String>,
@@ -652,8 +686,12 @@ impl<'a> SourceRun<'a> {
         batch_rows: usize,
         strict: bool,
         suppress: Option<Arc<Suppression>>,
-        index: IdIndex,
+        ids: Ids,
     ) -> Result<Self, IngestError> {
+        let (index, deferred) = match ids {
+            Ids::Exact(index) => (index, None),
+            Ids::Filtered(seen) => (IdIndex::default(), Some(deferred::Deferred::new(seen))),
+        };
         let unknown = config
             .kind
             .references_customer()
@@ -665,6 +703,7 @@ impl<'a> SourceRun<'a> {
             drops: Vec::new(),
             latest: None,
             index,
+            deferred,
             file_names: Vec::new(),
             file: 0,
             columns: config.fields.iter().map(|f| f.column.to_string()).collect(),
@@ -696,7 +735,10 @@ impl<'a> SourceRun<'a> {
     /// (which holds the old and the new table at once) while a large file is read.
     pub fn expect_rows(&mut self, rows: u64) {
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
-        self.index.reserve(rows);
+        match &mut self.deferred {
+            Some(d) => d.seen.reserve(rows),
+            None => self.index.reserve(rows),
+        }
         // The per-row vectors likewise: grown by doubling from empty, a vector of 20M entries
         // would take room for 33.5M, and hold both its old and new buffers while it grows.
         if self.checker.amount.is_some() {
@@ -770,7 +812,10 @@ impl<'a> SourceRun<'a> {
     /// [`Self::decide`].
     fn prefetch_checked(&self, checked: &Checked) {
         if let Checked::Valid(v) = checked {
-            self.index.prefetch(v.key);
+            match &self.deferred {
+                Some(d) => d.seen.prefetch(v.key),
+                None => self.index.prefetch(v.key),
+            }
         }
     }
 
@@ -841,10 +886,17 @@ impl<'a> SourceRun<'a> {
                     Entry::MAX_ROWS
                 ),
             })?;
+        if let Some(d) = &mut self.deferred {
+            // Kept for now; a row whose id may have been seen is settled with the others like
+            // it once the source is read, and its time counted if it is kept then.
+            let surely_new = d.note(valid, self.ordinal);
+            self.accept(valid, line, surely_new);
+            return Ok(Decision::Keep);
+        }
         let entry = Entry::new(valid.content, ordinal);
         // One probe of the index for the common case, a new id.
         let Err(old) = self.index.insert_new(valid.key, entry) else {
-            self.accept(valid, line);
+            self.accept(valid, line, true);
             return Ok(Decision::Keep);
         };
         if old.is_live() && old.content == valid.content {
@@ -880,9 +932,7 @@ impl<'a> SourceRun<'a> {
         let (old_file, old_line) = self.place(valid.key, old);
         let there = format!("{}:{}", self.file_names[old_file], old_line);
         if !old.is_live() {
-            let message = format!(
-                "{id_name} `{id}` is already rejected for conflicting rows (first at {there})"
-            );
+            let message = messages::already_rejected(&id_name, id, &there);
             self.reject(
                 line,
                 Reason::ConflictingDuplicate,
@@ -912,25 +962,11 @@ impl<'a> SourceRun<'a> {
             ConflictPolicy::Reject => (true, true),
         };
         if withdraw_old {
-            let message = match policy {
-                ConflictPolicy::Last => format!(
-                    "{id_name} `{id}` is also at {here} with different content; kept that later row (on_conflict = last)"
-                ),
-                _ => format!(
-                    "{id_name} `{id}` is also at {here} with different content; both rejected (on_conflict = reject)"
-                ),
-            };
-            self.withdraw(old, (old_file, old_line), message);
+            let message = messages::withdrawn(policy, &id_name, id, &here);
+            self.withdraw(u64::from(old.ordinal), (old_file, old_line), message);
         }
         if reject_new {
-            let message = match policy {
-                ConflictPolicy::First => format!(
-                    "{id_name} `{id}` is also at {there} with different content; kept that first row (on_conflict = first)"
-                ),
-                _ => format!(
-                    "{id_name} `{id}` is also at {there} with different content; both rejected (on_conflict = reject)"
-                ),
-            };
+            let message = messages::refused(policy, &id_name, id, &there);
             if policy == ConflictPolicy::Reject {
                 self.conflicted.insert(valid.key, (old_file, old_line));
                 self.index.insert(
@@ -952,12 +988,13 @@ impl<'a> SourceRun<'a> {
             return Ok(Decision::Drop);
         }
         self.index.insert(valid.key, new);
-        self.accept(valid, line);
+        self.accept(valid, line, true);
         Ok(Decision::Keep)
     }
 
-    fn withdraw(&mut self, old: Entry, (file, line): (usize, u64), message: String) {
-        self.drops.push(u64::from(old.ordinal));
+    /// Takes back a staged row: it is left out of the clean table and reported as conflicting.
+    fn withdraw(&mut self, ordinal: u64, (file, line): (usize, u64), message: String) {
+        self.drops.push(ordinal);
         self.report.accepted -= 1;
         self.count_reject(Reason::ConflictingDuplicate);
         let column = self.config.fields[self.checker.id].column.to_string();
@@ -970,13 +1007,14 @@ impl<'a> SourceRun<'a> {
     }
 
     /// Counts a kept row, on `line` of the file in hand; its values are staged by the caller.
-    fn accept(&mut self, valid: &Valid, line: u64) {
+    /// Its time counts towards the latest when `timed` is set.
+    fn accept(&mut self, valid: &Valid, line: u64, timed: bool) {
         self.places.push(self.ordinal, self.file, line);
         if let Some(sign) = valid.sign {
             self.signs.push(sign);
         }
-        if let Some(ts) = valid.time {
-            self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
+        if let Some(ts) = valid.time.filter(|_| timed) {
+            self.note_time(ts);
         }
         if let Some(rows) = &mut self.customer_rows {
             rows.push(valid.customer_row);
@@ -1053,9 +1091,18 @@ impl<'a> SourceRun<'a> {
             .write(batch)
     }
 
-    /// Writes what is buffered and hands back the staged table for the final file.
+    fn note_time(&mut self, ts: i64) {
+        self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
+    }
+
+    /// Writes what is buffered, settles the rows whose ids may have been seen before, and hands
+    /// back the staged table for the final file.
     pub fn close(&mut self) -> Result<StagedTable, IngestError> {
         self.flush()?;
+        let mut table = self.table.take().expect("closed once");
+        if let Some(d) = self.deferred.take() {
+            d.settle(self, &mut table)?;
+        }
         self.drops.sort_unstable();
         self.drops.dedup();
         // Refunds and zero amounts among the rows kept: those of every staged row, less those
@@ -1081,6 +1128,6 @@ impl<'a> SourceRun<'a> {
                 !withdrawn
             });
         }
-        Ok(self.table.take().expect("closed once"))
+        Ok(table)
     }
 }

@@ -200,9 +200,10 @@ fn conflict_policies() {
             .iter()
             .map(|r| (r.line, r.reason.as_str()))
             .collect::<Vec<_>>(),
-        [(4, "conflicting_duplicate"), (2, "conflicting_duplicate")]
+        [(2, "conflicting_duplicate"), (4, "conflicting_duplicate")]
     );
-    assert_eq!(rejects[1].raw, "O1,C1,2024-05-01 10:00:00,10.00,web,,");
+    assert_eq!(rejects[0].raw, "O1,C1,2024-05-01 10:00:00,10.00,web,,");
+    assert_eq!(rejects[1].raw, "O1,C1,2024-05-01 10:00:00,12.00,web,,");
 
     let (_p, amounts, rejects) = conflict_run("first");
     assert_eq!(amounts, [Some(1000), Some(500)]);

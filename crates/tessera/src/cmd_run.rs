@@ -54,6 +54,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let opts = IngestOptions {
         strict: req.strict,
         suppress: suppressed.clone().map(std::sync::Arc::new),
+        ..IngestOptions::default()
     };
     let mut outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
     let seconds = |t: Instant| StageTime {
