@@ -25,6 +25,7 @@ pub mod btyd;
 pub mod custom;
 pub mod events;
 pub mod feedback;
+pub mod memory;
 pub mod orders;
 mod read;
 pub mod table;

@@ -91,31 +91,54 @@ struct Placed {
 /// their own, sized from a count of each customer's orders known before the facts are read (a
 /// customer may end up with fewer facts than orders counted: orders without a day or an amount
 /// make none).
+///
+/// The ranges of a run of consecutive customers ([`RUN`] of them) are held in one allocation,
+/// so that once a run's features are worked out ([`ByCustomer::take_run`]) its facts are freed
+/// while the later runs are still to do.
 pub struct ByCustomer {
-    facts: Vec<Placed>,
-    /// Where each customer's range starts; `start[customers]` is the end of the last.
+    /// The facts of each run of customers.
+    runs: Vec<Vec<Placed>>,
+    /// Where each customer's range starts, counting the runs one after another;
+    /// `start[customers]` is the end of the last.
     start: Vec<usize>,
     /// Where the next fact of each customer goes.
     next: Vec<usize>,
+    /// Customers in a run (the last may have fewer).
+    run: usize,
 }
+
+/// Customers in a run of [`ByCustomer`].
+pub const RUN: usize = 1 << 16;
 
 impl ByCustomer {
     /// Room for the orders of `customers` customers, one order of customer `c` for each `c` in
     /// `orders` (values `customers` and above are left out).
     pub fn new(customers: usize, orders: &[u32]) -> Self {
-        Self::counting(customers, orders.iter().copied())
+        Self::new_in_runs(customers, orders, RUN)
+    }
+
+    /// [`Self::new`] with runs of `run` customers.
+    pub(crate) fn new_in_runs(customers: usize, orders: &[u32], run: usize) -> Self {
+        Self::counting_in_runs(customers, orders.iter().copied(), run)
     }
 
     /// `facts` placed by customer (facts of customers `customers` and above are left out).
     pub fn from_facts(customers: usize, facts: &[OrderFact]) -> Self {
-        let mut grouped = Self::counting(customers, facts.iter().map(|f| f.customer));
+        Self::from_facts_in_runs(customers, facts, RUN)
+    }
+
+    /// [`Self::from_facts`] with runs of `run` customers.
+    pub(crate) fn from_facts_in_runs(customers: usize, facts: &[OrderFact], run: usize) -> Self {
+        let orders = facts.iter().map(|f| f.customer);
+        let mut grouped = Self::counting_in_runs(customers, orders, run);
         for f in facts.iter().filter(|f| (f.customer as usize) < customers) {
             grouped.place(*f);
         }
         grouped
     }
 
-    fn counting(customers: usize, orders: impl Iterator<Item = u32>) -> Self {
+    fn counting_in_runs(customers: usize, orders: impl Iterator<Item = u32>, run: usize) -> Self {
+        let run = run.max(1);
         let mut start = vec![0usize; customers + 1];
         for c in orders {
             if let Some(n) = start.get_mut(c as usize + 1) {
@@ -125,17 +148,34 @@ impl ByCustomer {
         for i in 1..start.len() {
             start[i] += start[i - 1];
         }
+        let runs = (0..customers.div_ceil(run))
+            .map(|r| {
+                let (first, end) = (r * run, ((r + 1) * run).min(customers));
+                vec![Placed::default(); start[end] - start[first]]
+            })
+            .collect();
         Self {
-            facts: vec![Placed::default(); start[customers]],
+            runs,
             next: start[..customers].to_vec(),
             start,
+            run,
         }
+    }
+
+    /// The first customer of run `r` and the one after its last.
+    fn run_customers(&self, r: usize) -> (usize, usize) {
+        (r * self.run, ((r + 1) * self.run).min(self.next.len()))
+    }
+
+    /// Runs of customers: [`Self::take_run`] takes `0..runs()`.
+    pub fn runs(&self) -> usize {
+        self.runs.len()
     }
 
     /// Replaces the category and channel of every fact by `f(category, channel)` (the unused room
     /// too, which is never read).
     pub fn recode(&mut self, mut f: impl FnMut(u16, u16) -> (u16, u16)) {
-        for p in &mut self.facts {
+        for p in self.runs.iter_mut().flatten() {
             (p.category, p.channel) = f(p.category, p.channel);
         }
     }
@@ -149,51 +189,101 @@ impl ByCustomer {
             at < self.start[c + 1],
             "more facts for customer {c} than counted"
         );
-        self.facts[at] = Placed::from(fact);
+        let r = c / self.run;
+        let base = self.start[r * self.run];
+        self.runs[r][at - base] = Placed::from(fact);
         self.next[c] = at + 1;
     }
 
-    /// Places many facts as [`Self::place`] does, on every core: the customers are split in
-    /// as many runs as there are threads, and each thread places the facts of its run (their
+    /// Places many facts as [`Self::place`] does, on every core: the runs of customers are
+    /// shared out among the threads, and each thread places the facts of its own runs (their
     /// ranges are apart, so the threads never write to the same place). Placing is random
     /// access to memory, which several threads overlap.
     pub fn place_all(&mut self, facts: &[OrderFact]) {
-        let threads = rayon::current_num_threads();
-        let customers = self.next.len();
+        let threads = rayon::current_num_threads().min(self.runs.len());
         if threads < 2 || facts.len() < PLACE_ALONE {
             facts.iter().for_each(|f| self.place(*f));
             return;
         }
+        let (customers, total) = (self.next.len(), self.runs.len());
         let Self {
-            facts: room,
+            runs,
             start,
             next,
+            run,
         } = self;
-        let mut runs = Vec::with_capacity(threads);
-        let (mut room, mut next, mut at) = (&mut room[..], &mut next[..], 0);
-        for t in 0..threads {
-            let (first, end) = (customers * t / threads, customers * (t + 1) / threads);
-            let (run_room, rest_room) = std::mem::take(&mut room).split_at_mut(start[end] - at);
-            let (run_next, rest_next) = std::mem::take(&mut next).split_at_mut(end - first);
-            runs.push((first..end, at, run_room, run_next));
-            (room, next, at) = (rest_room, rest_next, start[end]);
+        let run = *run;
+        // Thread `t` takes runs `total * t / threads .. total * (t + 1) / threads`.
+        let mut shares = Vec::with_capacity(threads);
+        let (mut runs, mut next, mut first_run) = (&mut runs[..], &mut next[..], 0);
+        for t in 1..=threads {
+            let end_run = total * t / threads;
+            let (mine, rest) = std::mem::take(&mut runs).split_at_mut(end_run - first_run);
+            let (first, end) = (first_run * run, (end_run * run).min(customers));
+            let (my_next, rest_next) = std::mem::take(&mut next).split_at_mut(end - first);
+            shares.push((first_run, first..end, mine, my_next));
+            (runs, next, first_run) = (rest, rest_next, end_run);
         }
         let start = &*start;
-        runs.into_par_iter().for_each(|(run, at, room, next)| {
-            for f in facts
-                .iter()
-                .filter(|f| run.contains(&(f.customer as usize)))
-            {
-                let c = f.customer as usize;
-                let slot = next[c - run.start];
-                assert!(
-                    slot < start[c + 1],
-                    "more facts for customer {c} than counted"
-                );
-                room[slot - at] = Placed::from(*f);
-                next[c - run.start] = slot + 1;
+        shares
+            .into_par_iter()
+            .for_each(|(first_run, customers, runs, next)| {
+                for f in facts
+                    .iter()
+                    .filter(|f| customers.contains(&(f.customer as usize)))
+                {
+                    let c = f.customer as usize;
+                    let slot = next[c - customers.start];
+                    assert!(
+                        slot < start[c + 1],
+                        "more facts for customer {c} than counted"
+                    );
+                    let r = c / run;
+                    runs[r - first_run][slot - start[r * run]] = Placed::from(*f);
+                    next[c - customers.start] = slot + 1;
+                }
+            });
+    }
+
+    /// Each customer's placed facts in run `r`, in customer order.
+    fn groups(&mut self, r: usize) -> Vec<&mut [Placed]> {
+        let (first, end) = self.run_customers(r);
+        let mut rest = &mut self.runs[r][..];
+        let mut groups = Vec::with_capacity(end - first);
+        for c in first..end {
+            let (group, after) = rest.split_at_mut(self.start[c + 1] - self.start[c]);
+            rest = after;
+            groups.push(&mut group[..self.next[c] - self.start[c]]);
+        }
+        groups
+    }
+
+    /// The features of the customers of run `r` (sorting each one's facts by day, where they
+    /// are not), worked out on every core; the run's facts are freed.
+    pub fn take_run(&mut self, r: usize, p: &OrderParams) -> Vec<OrderFeatures> {
+        let features = features_of_customers(self.groups(r), p);
+        self.runs[r] = Vec::new();
+        features
+    }
+
+    /// Purchase spend (positive amounts before `as_of`) per category over all customers,
+    /// indexed like `OrderParams::categories`: the sum of every customer's
+    /// [`OrderFeatures::category_spend`].
+    pub fn category_spend(&self, p: &OrderParams) -> Vec<i64> {
+        let mut spend = vec![0i64; p.categories];
+        for (r, run) in self.runs.iter().enumerate() {
+            let (first, end) = self.run_customers(r);
+            let base = self.start[first];
+            for c in first..end {
+                for o in &run[self.start[c] - base..self.next[c] - base] {
+                    let counts = o.day < p.as_of && o.amount > 0;
+                    if let Some(s) = spend.get_mut(usize::from(o.category)).filter(|_| counts) {
+                        *s += o.amount;
+                    }
+                }
             }
-        });
+        }
+        spend
     }
 }
 
@@ -228,56 +318,12 @@ pub fn order_features_by_customer(
     mut grouped: ByCustomer,
     p: &OrderParams,
 ) -> Vec<OrderFeatures> {
-    grouped.features(0..customers.min(grouped.next.len()), p)
-}
-
-impl ByCustomer {
-    /// The features of customers `range` (sorting each one's facts by day, where they are not),
-    /// worked out on every core. A table of many customers is made a range at a time, so that
-    /// the features of only one range are held beside the placed facts.
-    pub fn features(
-        &mut self,
-        range: std::ops::Range<usize>,
-        p: &OrderParams,
-    ) -> Vec<OrderFeatures> {
-        let mut rest = &mut self.facts[self.start[range.start]..self.start[range.end]];
-        let mut groups = Vec::with_capacity(range.len());
-        for c in range {
-            let (group, after) = rest.split_at_mut(self.start[c + 1] - self.start[c]);
-            rest = after;
-            let filled = self.next[c] - self.start[c];
-            groups.push(&mut group[..filled]);
-        }
-        features_of_customers(groups, p)
+    let mut features = Vec::with_capacity(customers);
+    for r in 0..grouped.runs() {
+        features.extend(grouped.take_run(r, p));
     }
-
-    /// Purchase spend (positive amounts before `as_of`) per category over all customers,
-    /// indexed like `OrderParams::categories`: the sum of every customer's
-    /// [`OrderFeatures::category_spend`].
-    pub fn category_spend(&self, p: &OrderParams) -> Vec<i64> {
-        (0..self.next.len())
-            .into_par_iter()
-            .with_min_len(4096)
-            .fold(
-                || vec![0i64; p.categories],
-                |mut spend, c| {
-                    for o in &self.facts[self.start[c]..self.next[c]] {
-                        let counts = o.day < p.as_of && o.amount > 0;
-                        if let Some(s) = spend.get_mut(usize::from(o.category)).filter(|_| counts) {
-                            *s += o.amount;
-                        }
-                    }
-                    spend
-                },
-            )
-            .reduce(
-                || vec![0i64; p.categories],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            )
-    }
+    features.truncate(customers);
+    features
 }
 
 /// Features of each customer from their facts (`facts[c]` for customer `c`), sorted by day
@@ -402,8 +448,10 @@ mod tests {
             .collect();
         let mut counted: Vec<u32> = facts.iter().map(|f| f.customer).collect();
         counted.push(10);
-        let mut one_by_one = ByCustomer::new(customers, &counted);
-        let mut all = ByCustomer::new(customers, &counted);
+        // Runs of 100 customers, so that the threads share runs out.
+        let runs = |c: &[u32]| ByCustomer::counting_in_runs(customers, c.iter().copied(), 100);
+        let mut one_by_one = runs(&counted);
+        let mut all = runs(&counted);
         // Three threads, whatever the machine: the customers split unevenly.
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
@@ -413,7 +461,8 @@ mod tests {
             chunk.iter().for_each(|f| one_by_one.place(*f));
             pool.install(|| all.place_all(chunk));
         }
-        assert_eq!(all.facts, one_by_one.facts);
+        assert_eq!(all.runs.len(), 11);
+        assert_eq!(all.runs, one_by_one.runs);
         assert_eq!(all.next, one_by_one.next);
         assert_eq!(all.next[10], all.start[11] - 1);
     }
@@ -434,6 +483,7 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        pool.install(|| ByCustomer::new(4, &counted).place_all(&facts));
+        // A customer per run: each thread has runs of its own.
+        pool.install(|| ByCustomer::new_in_runs(4, &counted, 1).place_all(&facts));
     }
 }

@@ -123,10 +123,11 @@ pub fn build_keeping_rows(
     keep_rows: bool,
     order_customers: Option<Vec<u32>>,
 ) -> Result<Built, FeatureError> {
-    build_in_runs(clean_dir, p, keep_rows, order_customers, CUSTOMERS_AT_ONCE)
+    build_in_runs(clean_dir, p, keep_rows, order_customers, crate::orders::RUN)
 }
 
-/// [`build_keeping_rows`], working out the order features of `run` customers at a time.
+/// [`build_keeping_rows`], working out the order features of `run` customers at a time
+/// ([`crate::orders::RUN`] unless a test asks for fewer).
 fn build_in_runs(
     clean_dir: &Path,
     p: &FeatureParams,
@@ -168,7 +169,7 @@ fn build_in_runs(
             .filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
         // With every order's customer known, facts are placed by customer as they are read.
         match known {
-            Some(k) => grouped = Some(ByCustomer::new(n, k)),
+            Some(k) => grouped = Some(ByCustomer::new_in_runs(n, k, run)),
             None => facts.reserve_exact(count),
         }
         if keep_rows {
@@ -270,9 +271,11 @@ fn build_in_runs(
     }
     // The facts hold what the features need of the customers ingest found.
     drop(order_customers);
+    // The batches read are freed; the memory is handed back before the features are worked out.
+    crate::memory::release_unused();
     let (categories, cat_map) = categories.sorted();
     let (channels, chan_map) = channels.sorted();
-    let mut grouped = grouped.unwrap_or_else(|| ByCustomer::from_facts(n, &facts));
+    let mut grouped = grouped.unwrap_or_else(|| ByCustomer::from_facts_in_runs(n, &facts, run));
     drop(facts);
     grouped.recode(|category, channel| (remap(&cat_map, category), remap(&chan_map, channel)));
     let op = OrderParams {
@@ -305,18 +308,21 @@ fn build_in_runs(
     } else {
         arrow_select::concat::concat(&id_refs).expect("customer ids are strings")
     };
-    // The table is made a run of customers at a time: only one run's order features are held
-    // beside the placed facts, instead of every customer's.
+    // The table is made a run of customers at a time: only one run's order features are held,
+    // and each run's facts are freed once its features are worked out.
     let mut parts = Vec::new();
     let mut splits = Vec::new();
     let mut at = 0;
-    loop {
-        let end = (at + run.max(1)).min(n);
-        let mut orders = grouped.features(at..end, &op);
+    for r in 0..grouped.runs().max(1) {
+        let mut orders = match r < grouped.runs() {
+            true => grouped.take_run(r, &op),
+            false => Vec::new(),
+        };
+        let end = at + orders.len();
         if p.holdout_days.is_some() {
             splits.extend(orders.iter_mut().map(|o| o.split.take()));
         }
-        let run = Parts {
+        let part = Parts {
             id: id.slice(at, end - at),
             signup: &signup[at..end],
             orders: &orders,
@@ -327,11 +333,8 @@ fn build_in_runs(
             event_names: &event_names,
             events: &events[at..end],
         };
-        parts.push(assemble(&run, p));
+        parts.push(assemble(&part, p));
         at = end;
-        if at >= n {
-            break;
-        }
     }
     drop(grouped);
     let holdout = p.holdout_days.map(|days| HoldoutSplit {
@@ -345,6 +348,8 @@ fn build_in_runs(
             .map_err(|e| FeatureError::Engine(e.to_string()))?,
     };
     drop(parts);
+    // The runs' features were made on other threads, whose free memory goes back too.
+    crate::memory::release_unused();
     check_names(&table, &p.custom)?;
     let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
     Ok(Built {
@@ -439,9 +444,6 @@ fn column_suffix(value: &str) -> String {
 
 /// At most this many `category_share_<name>` columns: the categories with the most spend.
 pub const MAX_SHARE_COLUMNS: usize = 32;
-
-/// Customers whose order features are worked out and made into columns at once.
-const CUSTOMERS_AT_ONCE: usize = 1 << 16;
 
 /// A column of the feature table, made when called.
 type Column<'a> = Box<dyn Fn() -> ArrayRef + Send + Sync + 'a>;

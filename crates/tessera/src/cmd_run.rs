@@ -57,6 +57,8 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         ..IngestOptions::default()
     };
     let mut outcome = tessera_ingest::ingest(&config, out, &opts, &bars).map_err(ingest_failure)?;
+    // Ingest's indexes and buffers are freed: their memory goes back before the features.
+    tessera_features::memory::release_unused();
     let seconds = |t: Instant| StageTime {
         seconds: t.elapsed().as_secs_f64(),
         steps: BTreeMap::new(),

@@ -109,7 +109,14 @@ impl Deferred {
             .collect();
         drop(self);
         let fields = run.config.fields.len();
-        let occurrences = occurrences(table.staged_file()?, run.checker.id, fields, &keys)?;
+        let (alone, occurrences) =
+            occurrences(table.staged_file()?, run.checker.id, fields, &keys)?;
+        // A noted row whose id no other staged row has: the filter was wrong, the row is new.
+        for ordinal in alone {
+            if let Some(&t) = times.get(&ordinal) {
+                run.note_time(t);
+            }
+        }
         let policy = run.config.on_conflict;
         let id_name = run.config.fields[run.checker.id].name.clone();
         let place = |run: &SourceRun, ordinal: u64| {
@@ -177,15 +184,17 @@ impl Deferred {
     }
 }
 
-/// The staged rows whose ids are among `keys`, in row order, with their ids and content hashes.
+/// The staged rows whose ids are among `keys`: those of ids that only one staged row has (by
+/// position), and the others, in row order, with their ids and content hashes.
 ///
-/// The ids are read first, one row group per task, and only the rows found are then read whole.
+/// The ids are read first, one row group per task; only the rows sharing an id are then read
+/// whole (none, when every noted id was a false "maybe seen" of the filter).
 fn occurrences(
     path: &Path,
     id: usize,
     fields: usize,
     keys: &HashSet<IdKey, BuildHasherDefault<KeyHasher>>,
-) -> Result<Vec<Occurrence>, IngestError> {
+) -> Result<(Vec<u64>, Vec<Occurrence>), IngestError> {
     let err = |e: &dyn std::fmt::Display| IngestError::Output {
         path: path.to_path_buf(),
         message: format!("reading the staged rows back: {e}"),
@@ -200,7 +209,7 @@ fn occurrences(
         first.push(first[first.len() - 1] + g.num_rows() as u64);
     }
     let ids_only = ProjectionMask::roots(meta.parquet_schema(), [id]);
-    let found: Vec<Vec<u64>> = (0..groups.len())
+    let found: Vec<Vec<(u64, IdKey)>> = (0..groups.len())
         .into_par_iter()
         .map(|g| {
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta.clone())
@@ -217,8 +226,9 @@ fn occurrences(
                     IngestError::Internal("a staged id column is not text".into())
                 })?;
                 for (i, v) in ids.iter().enumerate() {
-                    if v.is_some_and(|v| keys.contains(&id_key(v))) {
-                        rows.push(ordinal + i as u64);
+                    let key = v.map(id_key).filter(|k| keys.contains(k));
+                    if let Some(key) = key {
+                        rows.push((ordinal + i as u64, key));
                     }
                 }
                 ordinal += batch.num_rows() as u64;
@@ -226,7 +236,17 @@ fn occurrences(
             Ok(rows)
         })
         .collect::<Result<_, IngestError>>()?;
-    let ordinals: Vec<u64> = found.into_iter().flatten().collect();
+    let found: Vec<(u64, IdKey)> = found.into_iter().flatten().collect();
+    let mut count: KeyMap<u32> = KeyMap::default();
+    for (_, key) in &found {
+        *count.entry(*key).or_default() += 1;
+    }
+    let (shared, alone): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, k)| count[k] > 1);
+    let alone = alone.into_iter().map(|(o, _)| o).collect();
+    if shared.is_empty() {
+        return Ok((alone, Vec::new()));
+    }
+    let ordinals: Vec<u64> = shared.into_iter().map(|(o, _)| o).collect();
     let total = first[first.len() - 1] as usize;
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
     for &o in &ordinals {
@@ -266,5 +286,5 @@ fn occurrences(
             });
         }
     }
-    Ok(out)
+    Ok((alone, out))
 }
