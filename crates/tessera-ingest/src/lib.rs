@@ -177,6 +177,9 @@ fn rejects_part(out: &Path, kind: SourceKind) -> PathBuf {
     out.join(format!(".rejects.{kind}.part"))
 }
 
+/// The fewest ids a source's filter of ids seen is sized for (128 KiB).
+const MIN_FILTER_IDS: usize = 1 << 16;
+
 /// About how many rows the files of `source` hold: the footers' counts for Parquet, the file
 /// size over the mean line length of the first MiB otherwise. Unreadable files count 0; their
 /// reader reports them.
@@ -231,8 +234,10 @@ fn read_source(
     let ids = if source.kind == SourceKind::Customers || opts.strict || opts.exact_ids {
         source::Ids::Exact(index::IdIndex::default())
     } else {
+        // A little more than expected, so that an estimate a bit low does not make it grow.
         let rows = usize::try_from(expected_rows(config, source)).unwrap_or(usize::MAX);
-        source::Ids::Filtered(seen::Seen::with_capacity(rows + rows / 16))
+        let ids = rows.saturating_add(rows / 16).max(MIN_FILTER_IDS);
+        source::Ids::Filtered(seen::Seen::with_capacity(ids))
     };
     let mut rejects = RejectWriter::create_part(&rejects_part(out, source.kind))?;
     let table_path = out.join("clean").join(format!("{}.parquet", source.kind));
