@@ -8,22 +8,25 @@ pub struct EventFact {
     pub name: u16,
 }
 
-/// `counts[customer][name * windows.len() + w]`: events of that name in window `w`, i.e. on the
-/// days `as_of - windows[w] .. as_of`. Names at or past `names` are not counted.
+/// `counts[customer * width + name * windows.len() + w]`, where `width` is
+/// `names * windows.len()`: events of that name in window `w`, i.e. on the days
+/// `as_of - windows[w] .. as_of`. Names at or past `names` are not counted. One vector for every
+/// customer (empty without names), rather than one per customer.
 pub fn event_counts(
     customers: usize,
     names: usize,
     facts: &[EventFact],
     as_of: i32,
     windows: &[u32],
-) -> Vec<Vec<u32>> {
+) -> Vec<u32> {
     let width = names * windows.len();
-    let mut counts = vec![vec![0u32; width]; customers];
+    let mut counts = vec![0u32; width * customers];
     for e in facts
         .iter()
         .filter(|e| e.day < as_of && usize::from(e.name) < names)
     {
-        let Some(row) = counts.get_mut(e.customer as usize) else {
+        let at = e.customer as usize * width;
+        let Some(row) = counts.get_mut(at..at + width) else {
             continue;
         };
         for (w, len) in windows.iter().enumerate() {
@@ -58,7 +61,8 @@ mod tests {
             e(1, 95, 9),
         ];
         let c = event_counts(2, 2, &facts, 100, &[7, 30]);
-        assert_eq!(c[0], [2, 3, 0, 1]);
-        assert_eq!(c[1], [0, 0, 1, 1]);
+        assert_eq!(c[..4], [2, 3, 0, 1]);
+        assert_eq!(c[4..], [0, 0, 1, 1]);
+        assert!(event_counts(1_000, 0, &facts, 100, &[7, 30]).is_empty());
     }
 }

@@ -211,6 +211,8 @@ pub(crate) fn remap(map: &[u16], k: u16) -> u16 {
     map.get(usize::from(k)).copied().unwrap_or(NONE)
 }
 
+/// Each customer's feedback features; none at all (an empty vector) when the run has no
+/// feedback.
 pub(crate) fn read_feedback(
     clean_dir: &Path,
     position: &HashMap<&str, u32>,
@@ -219,33 +221,35 @@ pub(crate) fn read_feedback(
 ) -> Result<Vec<FeedbackFeatures>, FeatureError> {
     let path = clean_dir.join("feedback.parquet");
     let mut facts = Vec::new();
-    if path.exists() {
-        for b in read_batches(&path, &["customer_id", "given_at", "kind", "score"])? {
-            let b = b?;
-            let (c, t) = (
-                b.column(0).as_string::<i32>(),
-                b.column(1).as_primitive::<TimestampMicrosecondType>(),
-            );
-            let (k, s) = (
-                b.column(2).as_string::<i32>(),
-                b.column(3).as_primitive::<Float64Type>(),
-            );
-            for i in 0..b.num_rows() {
-                if let (Some(&customer), false, false) =
-                    (position.get(c.value(i)), t.is_null(i), s.is_null(i))
-                {
-                    let kind = if k.is_null(i) {
-                        Kind::Other
-                    } else {
-                        Kind::from_name(k.value(i))
-                    };
-                    facts.push(FeedbackFact {
-                        customer,
-                        at: t.value(i),
-                        kind,
-                        score: s.value(i),
-                    });
-                }
+    if !path.exists() {
+        // No feedback: every customer's features are the defaults, made where they are used.
+        return Ok(Vec::new());
+    }
+    for b in read_batches(&path, &["customer_id", "given_at", "kind", "score"])? {
+        let b = b?;
+        let (c, t) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_primitive::<TimestampMicrosecondType>(),
+        );
+        let (k, s) = (
+            b.column(2).as_string::<i32>(),
+            b.column(3).as_primitive::<Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            if let (Some(&customer), false, false) =
+                (position.get(c.value(i)), t.is_null(i), s.is_null(i))
+            {
+                let kind = if k.is_null(i) {
+                    Kind::Other
+                } else {
+                    Kind::from_name(k.value(i))
+                };
+                facts.push(FeedbackFact {
+                    customer,
+                    at: t.value(i),
+                    kind,
+                    score: s.value(i),
+                });
             }
         }
     }
@@ -260,14 +264,14 @@ pub(crate) fn read_feedback(
 pub const MAX_EVENT_NAMES: usize = 16;
 
 /// Event counts per customer for the configured event names, or else the most frequent ones (in
-/// name order).
+/// name order), as [`event_counts`] lays them out.
 pub(crate) fn read_events(
     clean_dir: &Path,
     position: &HashMap<&str, u32>,
     n: usize,
     p: &FeatureParams,
     days: &mut LocalDays,
-) -> Result<(Vec<String>, Vec<Vec<u32>>), FeatureError> {
+) -> Result<(Vec<String>, Vec<u32>), FeatureError> {
     let path = clean_dir.join("events.parquet");
     let (mut facts, mut names) = (Vec::new(), Names::default());
     if path.exists() {

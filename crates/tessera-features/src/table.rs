@@ -145,11 +145,24 @@ fn build_in_runs(
         .map(|b| b.column(0).as_string::<i32>().clone())
         .collect();
     let n: usize = ids.iter().map(Array::len).sum();
-    let mut position: HashMap<&str, u32> = HashMap::with_capacity(n);
-    for id in ids.iter().flat_map(|a| a.iter().flatten()) {
-        let next = position.len() as u32;
-        position.entry(id).or_insert(next);
-    }
+    // Each customer's row by id, made only if some table names customers by id: the orders
+    // whose customers ingest did not hand over, feedback, events, custom features.
+    let by_id = std::cell::OnceCell::new();
+    let position = || {
+        by_id.get_or_init(|| {
+            let mut position: HashMap<&str, u32> = HashMap::with_capacity(n);
+            for id in ids.iter().flat_map(|a| a.iter().flatten()) {
+                let next = position.len() as u32;
+                position.entry(id).or_insert(next);
+            }
+            position
+        })
+    };
+    let no_ids = HashMap::new();
+    let position_for = |table: &str| match clean_dir.join(table).exists() {
+        true => position(),
+        false => &no_ids,
+    };
     let mut days = LocalDays::new(p.time_zone);
     let mut signup: Vec<Option<i32>> = Vec::with_capacity(n);
     for b in &customers {
@@ -240,7 +253,7 @@ fn build_in_runs(
             for i in 0..b.num_rows() {
                 let customer = match (known, ids) {
                     (Some(k), _) => Some(k[i]),
-                    (None, Some(c)) if c.is_valid(i) => position.get(c.value(i)).copied(),
+                    (None, Some(c)) if c.is_valid(i) => position().get(c.value(i)).copied(),
                     _ => None,
                 };
                 let day = (!t.is_null(i)).then(|| day_of[i]);
@@ -300,8 +313,9 @@ fn build_in_runs(
         .map(|(_, k)| *k)
         .collect();
     shown.sort_unstable();
-    let feedback = read_feedback(clean_dir, &position, n, p)?;
-    let (event_names, events) = read_events(clean_dir, &position, n, p, &mut days)?;
+    let feedback = read_feedback(clean_dir, position_for("feedback.parquet"), n, p)?;
+    let events_by_id = position_for("events.parquet");
+    let (event_names, events) = read_events(clean_dir, events_by_id, n, p, &mut days)?;
     let id_refs: Vec<&dyn Array> = ids.iter().map(|a| a as &dyn Array).collect();
     let id = if id_refs.is_empty() {
         Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef
@@ -319,6 +333,11 @@ fn build_in_runs(
             false => Vec::new(),
         };
         let end = at + orders.len();
+        let no_feedback = match feedback.is_empty() {
+            true => vec![FeedbackFeatures::default(); end - at],
+            false => Vec::new(),
+        };
+        let width = event_names.len() * p.windows.len();
         if p.holdout_days.is_some() {
             splits.extend(orders.iter_mut().map(|o| o.split.take()));
         }
@@ -329,9 +348,12 @@ fn build_in_runs(
             categories: &categories,
             shown: &shown,
             channels: &channels,
-            feedback: &feedback[at..end],
+            feedback: match feedback.is_empty() {
+                true => &no_feedback,
+                false => &feedback[at..end],
+            },
             event_names: &event_names,
-            events: &events[at..end],
+            events: &events[at * width..end * width],
         };
         parts.push(assemble(&part, p));
         at = end;
@@ -351,7 +373,12 @@ fn build_in_runs(
     // The runs' features were made on other threads, whose free memory goes back too.
     crate::memory::release_unused();
     check_names(&table, &p.custom)?;
-    let custom = crate::custom::evaluate(clean_dir, &p.custom, &position, p.time_zone, p.as_of)?;
+    let custom_by_id = if p.custom.is_empty() {
+        &no_ids
+    } else {
+        position()
+    };
+    let custom = crate::custom::evaluate(clean_dir, &p.custom, custom_by_id, p.time_zone, p.as_of)?;
     Ok(Built {
         table: with_columns(table, custom),
         rows,
@@ -426,7 +453,9 @@ struct Parts<'a> {
     channels: &'a [String],
     feedback: &'a [FeedbackFeatures],
     event_names: &'a [String],
-    events: &'a [Vec<u32>],
+    /// Each customer's event counts, `event_names.len() * windows.len()` of them, customer
+    /// after customer.
+    events: &'a [u32],
 }
 
 /// A column name made of a value: lower case, runs of other characters as `_`.
@@ -625,11 +654,12 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
             )
         }),
     );
+    let width = parts.event_names.len() * p.windows.len();
     for (k, name) in parts.event_names.iter().enumerate() {
         for (w, len) in p.windows.iter().enumerate() {
             let col = parts
                 .events
-                .iter()
+                .chunks_exact(width)
                 .map(move |c| Some(c[k * p.windows.len() + w]));
             add(
                 &format!("events_{}_{len}d", column_suffix(name)),

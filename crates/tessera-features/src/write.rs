@@ -15,8 +15,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Rows per row group of `features.parquet` (the Arrow writer's default).
-const ROW_GROUP_ROWS: usize = 1024 * 1024;
+/// Rows per row group of `features.parquet`. A row group's column chunks are encoded (in
+/// parallel) and held in memory until the group is written: with a group of 1,048,576 rows (the
+/// Arrow writer's default), writing the table of a million customers took about 220 MiB on top
+/// of the table itself, more than any other step of `tessera features`.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Encodings of the feature table's columns: no dictionary for `customer_id`, whose values are all
 /// distinct, nor for fractions and averages (`Float64`), which have about as many values as
