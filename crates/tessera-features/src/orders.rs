@@ -77,14 +77,87 @@ pub struct OrderFeatures {
     pub preferred_channel: Option<u16>,
 }
 
-/// An order in its customer's range, where the customer goes without saying: 16 bytes instead of
-/// the 24 of an [`OrderFact`].
+/// An order as a customer's features are worked out from it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Placed {
     amount: i64,
     day: i32,
     category: u16,
     channel: u16,
+}
+
+/// An order's amount and day in its customer's range, where the customer goes without saying:
+/// 12 bytes instead of the 24 of an [`OrderFact`] (the amount in two halves, so that the struct
+/// needs 4-byte alignment only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Stored {
+    amount_low: u32,
+    amount_high: i32,
+    day: i32,
+}
+
+impl Stored {
+    fn new(amount: i64, day: i32) -> Self {
+        Stored {
+            amount_low: amount as u32,
+            amount_high: (amount >> 32) as i32,
+            day,
+        }
+    }
+
+    fn amount(&self) -> i64 {
+        (i64::from(self.amount_high) << 32) | i64::from(self.amount_low)
+    }
+}
+
+/// The facts of a run of customers: each order's amount and day, and its category and channel
+/// when the orders have any (4 bytes more an order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Run {
+    facts: Vec<Stored>,
+    /// Category and channel of each fact; empty when the orders have neither.
+    kinds: Vec<[u16; 2]>,
+}
+
+impl Run {
+    fn new(len: usize, kinds: bool) -> Self {
+        Run {
+            facts: vec![Stored::default(); len],
+            kinds: if kinds {
+                vec![[NONE; 2]; len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Puts `fact` at `i`. A fact with a category or a channel in a run that keeps none is a
+    /// mistake of the caller: it panics.
+    fn put(&mut self, i: usize, fact: &OrderFact) {
+        self.facts[i] = Stored::new(fact.amount, fact.day);
+        match self.kinds.get_mut(i) {
+            Some(k) => *k = [fact.category, fact.channel],
+            None => assert!(
+                fact.category == NONE && fact.channel == NONE,
+                "a category or channel for facts placed without them"
+            ),
+        }
+    }
+
+    /// The facts at `range`, as their customer's features take them.
+    fn placed(&self, range: std::ops::Range<usize>, out: &mut Vec<Placed>) {
+        out.clear();
+        let kinds = self.kinds.get(range.clone());
+        out.extend(self.facts[range].iter().enumerate().map(|(i, s)| {
+            let [category, channel] = kinds.map_or([NONE; 2], |k| k[i]);
+            Placed {
+                amount: s.amount(),
+                day: s.day,
+                category,
+                channel,
+            }
+        }));
+    }
 }
 
 /// Facts grouped by customer without sorting them: customer `c`'s facts are placed in a range of
@@ -94,10 +167,11 @@ struct Placed {
 ///
 /// The ranges of a run of consecutive customers ([`RUN`] of them) are held in one allocation,
 /// so that once a run's features are worked out ([`ByCustomer::take_run`]) its facts are freed
-/// while the later runs are still to do.
+/// while the later runs are still to do. A fact takes 12 bytes, 16 when the orders have
+/// categories or channels.
 pub struct ByCustomer {
     /// The facts of each run of customers.
-    runs: Vec<Vec<Placed>>,
+    runs: Vec<Run>,
     /// Where each customer's range starts, counting the runs one after another;
     /// `start[customers]` is the end of the last.
     start: Vec<usize>,
@@ -114,12 +188,13 @@ impl ByCustomer {
     /// Room for the orders of `customers` customers, one order of customer `c` for each `c` in
     /// `orders` (values `customers` and above are left out).
     pub fn new(customers: usize, orders: &[u32]) -> Self {
-        Self::new_in_runs(customers, orders, RUN)
+        Self::new_in_runs(customers, orders, RUN, true)
     }
 
-    /// [`Self::new`] with runs of `run` customers.
-    pub(crate) fn new_in_runs(customers: usize, orders: &[u32], run: usize) -> Self {
-        Self::counting_in_runs(customers, orders.iter().copied(), run)
+    /// [`Self::new`] with runs of `run` customers, keeping the facts' categories and channels
+    /// only if `kinds` is set (facts placed must then have none).
+    pub(crate) fn new_in_runs(customers: usize, orders: &[u32], run: usize, kinds: bool) -> Self {
+        Self::counting_in_runs(customers, orders.iter().copied(), run, kinds)
     }
 
     /// `facts` placed by customer (facts of customers `customers` and above are left out).
@@ -130,14 +205,22 @@ impl ByCustomer {
     /// [`Self::from_facts`] with runs of `run` customers.
     pub(crate) fn from_facts_in_runs(customers: usize, facts: &[OrderFact], run: usize) -> Self {
         let orders = facts.iter().map(|f| f.customer);
-        let mut grouped = Self::counting_in_runs(customers, orders, run);
+        let kinds = facts
+            .iter()
+            .any(|f| f.category != NONE || f.channel != NONE);
+        let mut grouped = Self::counting_in_runs(customers, orders, run, kinds);
         for f in facts.iter().filter(|f| (f.customer as usize) < customers) {
             grouped.place(*f);
         }
         grouped
     }
 
-    fn counting_in_runs(customers: usize, orders: impl Iterator<Item = u32>, run: usize) -> Self {
+    fn counting_in_runs(
+        customers: usize,
+        orders: impl Iterator<Item = u32>,
+        run: usize,
+        kinds: bool,
+    ) -> Self {
         let run = run.max(1);
         let mut start = vec![0usize; customers + 1];
         for c in orders {
@@ -151,7 +234,7 @@ impl ByCustomer {
         let runs = (0..customers.div_ceil(run))
             .map(|r| {
                 let (first, end) = (r * run, ((r + 1) * run).min(customers));
-                vec![Placed::default(); start[end] - start[first]]
+                Run::new(start[end] - start[first], kinds)
             })
             .collect();
         Self {
@@ -175,8 +258,9 @@ impl ByCustomer {
     /// Replaces the category and channel of every fact by `f(category, channel)` (the unused room
     /// too, which is never read).
     pub fn recode(&mut self, mut f: impl FnMut(u16, u16) -> (u16, u16)) {
-        for p in self.runs.iter_mut().flatten() {
-            (p.category, p.channel) = f(p.category, p.channel);
+        for k in self.runs.iter_mut().flat_map(|r| r.kinds.iter_mut()) {
+            let [category, channel] = *k;
+            *k = f(category, channel).into();
         }
     }
 
@@ -191,7 +275,7 @@ impl ByCustomer {
         );
         let r = c / self.run;
         let base = self.start[r * self.run];
-        self.runs[r][at - base] = Placed::from(fact);
+        self.runs[r].put(at - base, &fact);
         self.next[c] = at + 1;
     }
 
@@ -239,30 +323,26 @@ impl ByCustomer {
                         "more facts for customer {c} than counted"
                     );
                     let r = c / run;
-                    runs[r - first_run][slot - start[r * run]] = Placed::from(*f);
+                    runs[r - first_run].put(slot - start[r * run], f);
                     next[c - customers.start] = slot + 1;
                 }
             });
     }
 
-    /// Each customer's placed facts in run `r`, in customer order.
-    fn groups(&mut self, r: usize) -> Vec<&mut [Placed]> {
+    /// Where each customer's placed facts are in run `r`, in customer order.
+    fn groups(&self, r: usize) -> Vec<std::ops::Range<usize>> {
         let (first, end) = self.run_customers(r);
-        let mut rest = &mut self.runs[r][..];
-        let mut groups = Vec::with_capacity(end - first);
-        for c in first..end {
-            let (group, after) = rest.split_at_mut(self.start[c + 1] - self.start[c]);
-            rest = after;
-            groups.push(&mut group[..self.next[c] - self.start[c]]);
-        }
-        groups
+        let base = self.start[first];
+        (first..end)
+            .map(|c| self.start[c] - base..self.next[c] - base)
+            .collect()
     }
 
-    /// The features of the customers of run `r` (sorting each one's facts by day, where they
-    /// are not), worked out on every core; the run's facts are freed.
+    /// The features of the customers of run `r` (each one's facts sorted by day), worked out on
+    /// every core; the run's facts are freed.
     pub fn take_run(&mut self, r: usize, p: &OrderParams) -> Vec<OrderFeatures> {
-        let features = features_of_customers(self.groups(r), p);
-        self.runs[r] = Vec::new();
+        let features = features_of_customers(&self.runs[r], self.groups(r), p);
+        self.runs[r] = Run::default();
         features
     }
 
@@ -275,10 +355,15 @@ impl ByCustomer {
             let (first, end) = self.run_customers(r);
             let base = self.start[first];
             for c in first..end {
-                for o in &run[self.start[c] - base..self.next[c] - base] {
-                    let counts = o.day < p.as_of && o.amount > 0;
-                    if let Some(s) = spend.get_mut(usize::from(o.category)).filter(|_| counts) {
-                        *s += o.amount;
+                let facts = self.start[c] - base..self.next[c] - base;
+                // Without kinds (facts placed without categories) nothing is spent on any.
+                let Some(kinds) = run.kinds.get(facts.clone()) else {
+                    continue;
+                };
+                for (o, k) in run.facts[facts].iter().zip(kinds) {
+                    let counts = o.day < p.as_of && o.amount() > 0;
+                    if let Some(s) = spend.get_mut(usize::from(k[0])).filter(|_| counts) {
+                        *s += o.amount();
                     }
                 }
             }
@@ -289,17 +374,6 @@ impl ByCustomer {
 
 /// Below this many facts, [`ByCustomer::place_all`] places them on the calling thread.
 const PLACE_ALONE: usize = 4096;
-
-impl From<OrderFact> for Placed {
-    fn from(fact: OrderFact) -> Self {
-        Placed {
-            amount: fact.amount,
-            day: fact.day,
-            category: fact.category,
-            channel: fact.channel,
-        }
-    }
-}
 
 /// Features for customers `0..customers` from facts in any order (facts of other customers are
 /// left out).
@@ -326,31 +400,36 @@ pub fn order_features_by_customer(
     features
 }
 
-/// Features of each customer from their facts (`facts[c]` for customer `c`), sorted by day
-/// here where they are not; customers are worked on in parallel.
-fn features_of_customers(mut facts: Vec<&mut [Placed]>, p: &OrderParams) -> Vec<OrderFeatures> {
+/// Features of each customer from their facts (`run`'s facts at `groups[c]` for customer `c`),
+/// sorted by day here where they are not; customers are worked on in parallel.
+fn features_of_customers(
+    run: &Run,
+    groups: Vec<std::ops::Range<usize>>,
+    p: &OrderParams,
+) -> Vec<OrderFeatures> {
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],
         category_spend: vec![0; p.categories],
         ..Default::default()
     };
-    let mut out = vec![empty; facts.len()];
+    let mut out = vec![empty; groups.len()];
     out.par_iter_mut()
-        .zip(facts.par_iter_mut())
+        .zip(groups.into_par_iter())
         .with_min_len(4096)
         .for_each_init(
-            || (Vec::new(), vec![0u32; p.channels]),
-            |(transactions, channel_orders), (slot, group)| {
+            || (Vec::new(), Vec::new(), vec![0u32; p.channels]),
+            |(orders, transactions, channel_orders), (slot, group)| {
                 if group.is_empty() {
                     return;
                 }
-                if !group.is_sorted_by_key(|f| f.day) {
-                    group.sort_unstable_by_key(|f| f.day);
+                run.placed(group, orders);
+                if !orders.is_sorted_by_key(|f| f.day) {
+                    orders.sort_unstable_by_key(|f| f.day);
                 }
                 transactions.clear();
                 channel_orders.iter_mut().for_each(|c| *c = 0);
-                one_customer(group, p, slot, transactions, channel_orders);
+                one_customer(orders, p, slot, transactions, channel_orders);
             },
         );
     out
@@ -449,7 +528,7 @@ mod tests {
         let mut counted: Vec<u32> = facts.iter().map(|f| f.customer).collect();
         counted.push(10);
         // Runs of 100 customers, so that the threads share runs out.
-        let runs = |c: &[u32]| ByCustomer::counting_in_runs(customers, c.iter().copied(), 100);
+        let runs = |c: &[u32]| ByCustomer::new_in_runs(customers, c, 100, true);
         let mut one_by_one = runs(&counted);
         let mut all = runs(&counted);
         // Three threads, whatever the machine: the customers split unevenly.
@@ -484,6 +563,6 @@ mod tests {
             .build()
             .unwrap();
         // A customer per run: each thread has runs of its own.
-        pool.install(|| ByCustomer::new_in_runs(4, &counted, 1).place_all(&facts));
+        pool.install(|| ByCustomer::new_in_runs(4, &counted, 1, false).place_all(&facts));
     }
 }

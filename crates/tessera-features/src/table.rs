@@ -180,9 +180,13 @@ fn build_in_runs(
         let known = order_customers
             .as_deref()
             .filter(|k| k.len() == count && k.iter().all(|&c| (c as usize) < n));
+        // A category or channel column without a value (none mapped) is not read at all, and
+        // without either the facts keep neither.
+        let empty = crate::read::empty_columns(&footer, &["category", "channel"]);
+        let kinds = !(empty.contains(&"category") && empty.contains(&"channel"));
         // With every order's customer known, facts are placed by customer as they are read.
         match known {
-            Some(k) => grouped = Some(ByCustomer::new_in_runs(n, k, run)),
+            Some(k) => grouped = Some(ByCustomer::new_in_runs(n, k, run, kinds)),
             None => facts.reserve_exact(count),
         }
         if keep_rows {
@@ -192,9 +196,7 @@ fn build_in_runs(
             });
         }
         let (mut by_category, mut by_channel) = (DictionaryMap::new(), DictionaryMap::new());
-        // Without the customers ingest resolved, the ids are read (last) and looked up. A
-        // category or channel column without a value (none mapped) is not read at all.
-        let empty = crate::read::empty_columns(&footer, &["category", "channel"]);
+        // Without the customers ingest resolved, the ids are read (last) and looked up.
         let wanted: Vec<&str> = ["ordered_at", "amount", "category", "channel", "customer_id"]
             .into_iter()
             .filter(|c| !empty.contains(c) && (known.is_none() || *c != "customer_id"))
@@ -332,6 +334,9 @@ fn build_in_runs(
             true => grouped.take_run(r, &op),
             false => Vec::new(),
         };
+        // The run's facts were one allocation among the others of the heap: freeing it gives the
+        // memory back only when asked to.
+        crate::memory::release_unused();
         let end = at + orders.len();
         let no_feedback = match feedback.is_empty() {
             true => vec![FeedbackFeatures::default(); end - at],
@@ -791,6 +796,31 @@ mod tests {
                 ),
             ],
         );
+        // The same orders without categories and channels, in a run of their own.
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            dir.path().join("customers.parquet"),
+            plain.path().join("customers.parquet"),
+        )
+        .unwrap();
+        let file = std::fs::File::open(dir.path().join("orders.parquet")).unwrap();
+        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let schema = batch.schema();
+        let mut named: Vec<(&str, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .zip(batch.columns().iter().cloned())
+            .collect();
+        for k in [4, 5] {
+            named[k].1 = arrow_array::new_null_array(&arrow_schema::DataType::Utf8, rows.len());
+        }
+        write(&plain.path().join("orders.parquet"), named);
+        let order_customers: Vec<u32> = rows.iter().map(|r| r.0 as u32).collect();
         let mut p = FeatureParams::new(19_200, chrono_tz::UTC);
         p.holdout_days = Some(60);
         let whole = build_in_runs(dir.path(), &p, true, None, usize::MAX).unwrap();
@@ -807,6 +837,34 @@ mod tests {
             assert_eq!(parts.table, whole.table, "{run} customers at a time");
             assert_eq!(parts.holdout, whole.holdout);
             assert_eq!(parts.rows, whole.rows);
+        }
+        // Without categories and channels (the facts then keep neither), with the customers
+        // found by id or handed over: the same table but for the columns made of them.
+        let kinds = |name: &str| {
+            name.starts_with("category_share_")
+                || ["top_category", "preferred_channel"].contains(&name)
+        };
+        for (run, known) in [
+            (usize::MAX, None),
+            (3, None),
+            (4, Some(order_customers.clone())),
+        ] {
+            let plain = build_in_runs(plain.path(), &p, true, known, run).unwrap();
+            assert_eq!(plain.holdout, whole.holdout);
+            let schema = plain.table.schema();
+            assert!(schema.column_with_name("category_share_z").is_none());
+            for (k, field) in schema.fields().iter().enumerate() {
+                let column = plain.table.column(k);
+                match kinds(field.name()) {
+                    true => assert_eq!(column.null_count(), customers, "{}", field.name()),
+                    false => assert_eq!(
+                        column,
+                        whole.table.column_by_name(field.name()).unwrap(),
+                        "{} in runs of {run}",
+                        field.name()
+                    ),
+                }
+            }
         }
     }
 }
