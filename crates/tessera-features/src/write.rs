@@ -5,12 +5,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema};
-use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
-use rayon::prelude::*;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -66,27 +65,8 @@ fn write_in_groups(
     let rows = batch.num_rows();
     for (group, start) in (0..rows).step_by(group_rows.max(1)).enumerate() {
         let part = batch.slice(start, group_rows.min(rows - start));
-        let mut leaves = Vec::new();
-        for (field, column) in schema.fields().iter().zip(part.columns()) {
-            leaves.extend(compute_leaves(field, column).map_err(|e| err(&e))?);
-        }
-        let writers = factory.create_column_writers(group).map_err(|e| err(&e))?;
-        let chunks = writers
-            .into_par_iter()
-            .zip(leaves.into_par_iter())
-            .map(|(mut w, leaf)| {
-                w.write(&leaf)?;
-                w.close()
-            })
-            .collect::<Result<Vec<_>, _>>()
+        tessera_ingest::write_row_group(&mut writer, &factory, group, &part)
             .map_err(|e| err(&e))?;
-        let mut row_group = writer.next_row_group().map_err(|e| err(&e))?;
-        for chunk in chunks {
-            chunk
-                .append_to_row_group(&mut row_group)
-                .map_err(|e| err(&e))?;
-        }
-        row_group.close().map_err(|e| err(&e))?;
     }
     writer.close().map_err(|e| err(&e))?;
     Ok(())

@@ -48,6 +48,7 @@ pub use reason::Reason;
 pub use rejects::RejectWriter;
 pub use report::SourceReport;
 pub use run::{RunSummary, StageTime, config_hash};
+pub use sink::write_row_group;
 
 use crate::convert::{RowScratch, Typed};
 use crate::source::{Customers, MADE_UP, SourceRun};

@@ -8,11 +8,14 @@
 use crate::error::IngestError;
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -125,38 +128,43 @@ impl StagedTable {
         let reader = ParquetRecordBatchReaderBuilder::try_new(input)
             .and_then(|b| b.with_batch_size(65_536).build())
             .map_err(|e| parquet_err(&self.path, e))?;
-        let out =
-            File::create(&self.final_path).map_err(|e| IngestError::io(&self.final_path, e))?;
-        let mut writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props(&self.schema)))
-            .map_err(|e| parquet_err(&self.final_path, e))?;
-        let mut ordinal = 0u64;
-        let mut next_drop = drop.iter().peekable();
-        let mut rows = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| parquet_err(&self.path, e))?;
-            let keep: BooleanArray = (0..batch.num_rows())
-                .map(|_| {
-                    let dropped = next_drop.next_if(|&&d| d == ordinal).is_some();
-                    ordinal += 1;
-                    Some(!dropped)
-                })
-                .collect();
-            let kept = arrow_select::filter::filter_record_batch(&batch, &keep)
-                .map_err(|e| parquet_err(&self.path, e))?;
-            rows += kept.num_rows() as u64;
-            writer
-                .write(&kept)
-                .map_err(|e| parquet_err(&self.final_path, e))?;
-        }
-        for batch in extra {
-            rows += batch.num_rows() as u64;
-            writer
-                .write(&batch)
-                .map_err(|e| parquet_err(&self.final_path, e))?;
-        }
-        writer
-            .close()
-            .map_err(|e| parquet_err(&self.final_path, e))?;
+        let mut out = GroupWriter::create(&self.final_path, &self.schema)?;
+        let (staged_path, final_path) = (&self.path, &self.final_path);
+        // The staged rows are read and filtered on one thread while the kept ones are encoded,
+        // a column per task, on the others.
+        let rows = std::thread::scope(|scope| -> Result<u64, IngestError> {
+            let (tx, rx) = sync_channel::<RecordBatch>(4);
+            let reading = scope.spawn(move || -> Result<(), IngestError> {
+                let mut ordinal = 0u64;
+                let mut next_drop = drop.iter().peekable();
+                for batch in reader {
+                    let batch = batch.map_err(|e| parquet_err(staged_path, e))?;
+                    let keep: BooleanArray = (0..batch.num_rows())
+                        .map(|_| {
+                            let dropped = next_drop.next_if(|&&d| d == ordinal).is_some();
+                            ordinal += 1;
+                            Some(!dropped)
+                        })
+                        .collect();
+                    let kept = arrow_select::filter::filter_record_batch(&batch, &keep)
+                        .map_err(|e| parquet_err(staged_path, e))?;
+                    if tx.send(kept).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            let mut rows = 0u64;
+            for batch in rx.into_iter().chain(extra) {
+                rows += batch.num_rows() as u64;
+                out.push(batch)?;
+            }
+            reading
+                .join()
+                .map_err(|_| parquet_err(final_path, "reading the staged rows panicked"))??;
+            Ok(rows)
+        })?;
+        out.close()?;
         std::fs::remove_file(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
         Ok(rows)
     }
@@ -168,4 +176,112 @@ impl Drop for StagedTable {
         let _ = self.join();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Rows of a row group of a table rewritten by [`StagedTable::finish`] (the Arrow writer's
+/// default).
+const GROUP_ROWS: usize = 1024 * 1024;
+
+/// A Parquet file written a row group at a time, each group's columns encoded in parallel, with
+/// the properties and Arrow schema of a staged table.
+struct GroupWriter {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: SerializedFileWriter<std::io::BufWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    groups: usize,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+}
+
+impl GroupWriter {
+    fn create(path: &Path, schema: &SchemaRef) -> Result<Self, IngestError> {
+        let err = |e: parquet::errors::ParquetError| parquet_err(path, e);
+        let mut props = props(schema);
+        // Readers get the Arrow types and field metadata back, as from `ArrowWriter`.
+        add_encoded_arrow_schema_to_metadata(schema, &mut props);
+        let props = std::sync::Arc::new(props);
+        let parquet_schema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(schema)
+            .map_err(err)?;
+        let file = File::create(path).map_err(|e| IngestError::io(path, e))?;
+        let writer = SerializedFileWriter::new(
+            std::io::BufWriter::new(file),
+            parquet_schema.root_schema_ptr(),
+            props,
+        )
+        .map_err(err)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+        Ok(Self {
+            path: path.to_path_buf(),
+            schema: schema.clone(),
+            writer,
+            factory,
+            groups: 0,
+            pending: Vec::new(),
+            pending_rows: 0,
+        })
+    }
+
+    /// Adds rows; a full row group is written.
+    fn push(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= GROUP_ROWS {
+            self.write_group()?;
+        }
+        Ok(())
+    }
+
+    fn write_group(&mut self) -> Result<(), IngestError> {
+        let err = |e: &dyn std::fmt::Display| parquet_err(&self.path, e);
+        let rows = arrow_select::concat::concat_batches(&self.schema, &self.pending)
+            .map_err(|e| err(&e))?;
+        (self.pending, self.pending_rows) = (Vec::new(), 0);
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        write_row_group(&mut self.writer, &self.factory, self.groups, &rows)
+            .map_err(|e| err(&e))?;
+        self.groups += 1;
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<(), IngestError> {
+        self.write_group()?;
+        self.writer
+            .close()
+            .map_err(|e| parquet_err(&self.path, e))?;
+        Ok(())
+    }
+}
+
+/// Writes `rows` as row group `index` of `writer`, each column encoded on a task of its own
+/// (rayon), then appended in order.
+pub fn write_row_group<W: std::io::Write + Send>(
+    writer: &mut SerializedFileWriter<W>,
+    factory: &ArrowRowGroupWriterFactory,
+    index: usize,
+    rows: &RecordBatch,
+) -> Result<(), parquet::errors::ParquetError> {
+    let mut leaves = Vec::new();
+    for (field, column) in rows.schema().fields().iter().zip(rows.columns()) {
+        leaves.extend(compute_leaves(field, column)?);
+    }
+    let chunks = factory
+        .create_column_writers(index)?
+        .into_par_iter()
+        .zip(leaves.into_par_iter())
+        .map(|(mut w, leaf)| {
+            w.write(&leaf)?;
+            w.close()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut group = writer.next_row_group()?;
+    for chunk in chunks {
+        chunk.append_to_row_group(&mut group)?;
+    }
+    group.close()?;
+    Ok(())
 }
