@@ -3,15 +3,16 @@
 //! While the rows are read, a filter ([`Seen`]) tells each valid row's id "surely new" or "maybe
 //! seen". A surely new row is kept, as with the exact index. A maybe seen row is kept for now
 //! too, and noted. Once the source is read, the ids of the noted rows are looked for in the staged
-//! table (a read of its id column, and of the whole rows that have those ids), and every row with
-//! one of them is settled in row order by the rules the exact index applies as it goes: an exact
-//! copy of a live row is dropped as a duplicate, a conflicting row is resolved by `on_conflict`,
-//! with the same messages. Rows dropped or refused then are taken out of the staged table like
-//! rows withdrawn by a conflict.
+//! table (a read of its id column). A noted id only one staged row has was a false answer of the
+//! filter: that row stays. The rows of ids several rows share are read whole and settled in row
+//! order by the rules the exact index applies as it goes: an exact copy of a live row is dropped
+//! as a duplicate, a conflicting row is resolved by `on_conflict`, with the same messages. Rows
+//! dropped or refused then are taken out of the staged table like rows withdrawn by a conflict.
 //!
-//! What this changes: memory (about 2 bytes per id instead of the index's 32), and the order of
+//! What this changes: memory (about 2 bytes per id instead of the index's 32); the order of
 //! `rejects.csv` (conflicting rows are reported after the source's other rejects, with the rows
-//! withdrawn by conflicts, instead of where they stand).
+//! withdrawn by conflicts, instead of where they stand); and time when a source has exact copies,
+//! since its staged table is then rewritten without them.
 
 use super::columnar::Stored;
 use super::{SourceRun, Valid, content, messages};
