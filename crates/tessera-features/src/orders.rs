@@ -348,23 +348,16 @@ impl ByCustomer {
 
     /// Purchase spend (positive amounts before `as_of`) per category over all customers,
     /// indexed like `OrderParams::categories`: the sum of every customer's
-    /// [`OrderFeatures::category_spend`].
+    /// [`OrderFeatures::category_spend`]. Every fact of the runs not yet taken is looked at:
+    /// room counted but not filled holds a zero amount, which is no purchase.
     pub fn category_spend(&self, p: &OrderParams) -> Vec<i64> {
         let mut spend = vec![0i64; p.categories];
-        for (r, run) in self.runs.iter().enumerate() {
-            let (first, end) = self.run_customers(r);
-            let base = self.start[first];
-            for c in first..end {
-                let facts = self.start[c] - base..self.next[c] - base;
-                // Without kinds (facts placed without categories) nothing is spent on any.
-                let Some(kinds) = run.kinds.get(facts.clone()) else {
-                    continue;
-                };
-                for (o, k) in run.facts[facts].iter().zip(kinds) {
-                    let counts = o.day < p.as_of && o.amount() > 0;
-                    if let Some(s) = spend.get_mut(usize::from(k[0])).filter(|_| counts) {
-                        *s += o.amount();
-                    }
+        // Facts kept without kinds (no categories) are spent on none.
+        for run in &self.runs {
+            for (o, [category, _]) in run.facts.iter().zip(&run.kinds) {
+                let counts = o.day < p.as_of && o.amount() > 0;
+                if let Some(s) = spend.get_mut(usize::from(*category)).filter(|_| counts) {
+                    *s += o.amount();
                 }
             }
         }

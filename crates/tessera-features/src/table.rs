@@ -338,9 +338,10 @@ fn build_in_runs(
         // memory back only when asked to.
         crate::memory::release_unused();
         let end = at + orders.len();
-        let no_feedback = match feedback.is_empty() {
-            true => vec![FeedbackFeatures::default(); end - at],
-            false => Vec::new(),
+        // Without feedback, every customer's are the defaults.
+        let run_feedback: std::borrow::Cow<[FeedbackFeatures]> = match feedback.is_empty() {
+            true => vec![FeedbackFeatures::default(); end - at].into(),
+            false => feedback[at..end].into(),
         };
         let width = event_names.len() * p.windows.len();
         if p.holdout_days.is_some() {
@@ -353,10 +354,7 @@ fn build_in_runs(
             categories: &categories,
             shown: &shown,
             channels: &channels,
-            feedback: match feedback.is_empty() {
-                true => &no_feedback,
-                false => &feedback[at..end],
-            },
+            feedback: &run_feedback,
             event_names: &event_names,
             events: &events[at * width..end * width],
         };
