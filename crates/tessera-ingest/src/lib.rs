@@ -85,6 +85,11 @@ pub struct IngestOptions {
     /// the outcome is the same, except that their conflicting rows come after their other
     /// rejects in `rejects.csv` instead of where they stand. `strict` implies it.
     pub exact_ids: bool,
+    /// For tests of the settling after reading: the filter answers "maybe seen" for every id,
+    /// and "maybe copied" for every row, so that every valid row is held back and settled once
+    /// its source is read. The outcome is the same; only slower.
+    #[doc(hidden)]
+    pub hold_every_row: bool,
 }
 
 /// What ingest did, per source in ingest order.
@@ -169,6 +174,8 @@ struct SourceDone {
     report: SourceReport,
     latest: Option<i64>,
     table: sink::StagedTable,
+    /// Rows kept once the source was settled, to go among the staged ones.
+    inserts: sink::Inserts,
     drops: Vec<u64>,
     index: index::IdIndex,
     customer_rows: Option<Vec<u32>>,
@@ -238,7 +245,12 @@ fn read_source(
         // A little more than expected, so that an estimate a bit low does not make it grow.
         let rows = usize::try_from(expected_rows(config, source)).unwrap_or(usize::MAX);
         let ids = rows.saturating_add(rows / 16).max(MIN_FILTER_IDS);
-        source::Ids::Filtered(seen::Seen::with_capacity(ids))
+        // Entries for each row's id, and for its id with its values.
+        let mut seen = seen::Seen::with_capacity(ids.saturating_mul(seen::ENTRIES_PER_PAIR));
+        if opts.hold_every_row {
+            seen.saturate();
+        }
+        source::Ids::Filtered(seen)
     };
     let mut rejects = RejectWriter::create_part(&rejects_part(out, source.kind))?;
     let table_path = out.join("clean").join(format!("{}.parquet", source.kind));
@@ -281,7 +293,7 @@ fn read_source(
         }
     }
     progress.finish(source.kind);
-    let table = run.close()?;
+    let (table, inserts) = run.close()?;
     write_withdrawn(&run, &files, &mut rejects)?;
     rejects.finish()?;
     let index = std::mem::take(&mut run.index);
@@ -292,6 +304,7 @@ fn read_source(
         report: run.report.clone(),
         latest: run.latest,
         table,
+        inserts,
         drops: run.drops.clone(),
         index,
     })
@@ -367,7 +380,7 @@ fn ingest_sources(
             outcome.order_customers = d.customer_rows.filter(|rows| !rows.contains(&MADE_UP));
         }
         let mut report = d.report;
-        report.rows_written = d.table.finish(&d.drops, Vec::new())?;
+        report.rows_written = d.table.finish(&d.drops, d.inserts, Vec::new())?;
         drop(d.index);
         // The default as_of follows orders and events, not feedback given later.
         if let Some(t) = d
@@ -381,7 +394,8 @@ fn ingest_sources(
     let created = customers.created();
     customers_report.created = created.len() as u64;
     let extra = bare_customers(customers_source, &created, config.batch_rows);
-    customers_report.rows_written = customers_table.finish(&customers_drops, extra)?;
+    customers_report.rows_written =
+        customers_table.finish(&customers_drops, sink::Inserts::default(), extra)?;
     outcome
         .sources
         .insert(SourceKind::Customers, customers_report);

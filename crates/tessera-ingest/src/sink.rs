@@ -115,11 +115,18 @@ impl StagedTable {
         Ok(&self.path)
     }
 
-    /// Closes the stage and makes the final file without the rows at `drop` (sorted ordinals),
+    /// Closes the stage and makes the final file without the rows at `drop` (sorted ordinals;
+    /// those past the staged rows are ignored), with the rows of `inserts` in their places,
     /// followed by `extra` batches. Returns the number of rows in the final file.
-    pub fn finish(mut self, drop: &[u64], extra: Vec<RecordBatch>) -> Result<u64, IngestError> {
+    pub fn finish(
+        mut self,
+        drop: &[u64],
+        inserts: Inserts,
+        extra: Vec<RecordBatch>,
+    ) -> Result<u64, IngestError> {
         let staged = self.join()?;
-        if drop.is_empty() && extra.is_empty() {
+        let drop = &drop[..drop.partition_point(|&d| d < staged)];
+        if drop.is_empty() && inserts.at.is_empty() && extra.is_empty() {
             std::fs::rename(&self.path, &self.final_path)
                 .map_err(|e| IngestError::io(&self.final_path, e))?;
             return Ok(staged);
@@ -135,22 +142,52 @@ impl StagedTable {
         let rows = std::thread::scope(|scope| -> Result<u64, IngestError> {
             let (tx, rx) = sync_channel::<RecordBatch>(4);
             let reading = scope.spawn(move || -> Result<(), IngestError> {
+                let err = |e: arrow_schema::ArrowError| parquet_err(staged_path, e);
                 let mut ordinal = 0u64;
                 let mut next_drop = drop.iter().peekable();
+                let mut next_insert = inserts.at.iter().enumerate().peekable();
+                let inserted = inserts.rows.as_ref();
                 for batch in reader {
                     let batch = batch.map_err(|e| parquet_err(staged_path, e))?;
-                    let keep: BooleanArray = (0..batch.num_rows())
-                        .map(|_| {
-                            let dropped = next_drop.next_if(|&&d| d == ordinal).is_some();
+                    let end = ordinal + batch.num_rows() as u64;
+                    let kept = if let Some(inserted) =
+                        inserted.filter(|_| next_insert.peek().is_some_and(|&(_, &at)| at < end))
+                    {
+                        // Rows to insert among these: the staged rows kept and the inserted ones,
+                        // in order.
+                        let mut order = Vec::with_capacity(batch.num_rows() + 1);
+                        for i in 0..batch.num_rows() {
+                            while let Some((j, _)) = next_insert.next_if(|&(_, &at)| at == ordinal)
+                            {
+                                order.push((1, j));
+                            }
+                            if next_drop.next_if(|&&d| d == ordinal).is_none() {
+                                order.push((0, i));
+                            }
                             ordinal += 1;
-                            Some(!dropped)
-                        })
-                        .collect();
-                    let kept = arrow_select::filter::filter_record_batch(&batch, &keep)
-                        .map_err(|e| parquet_err(staged_path, e))?;
+                        }
+                        arrow_select::interleave::interleave_record_batch(
+                            &[&batch, inserted],
+                            &order,
+                        )
+                        .map_err(err)?
+                    } else {
+                        let keep: BooleanArray = (0..batch.num_rows())
+                            .map(|_| {
+                                let dropped = next_drop.next_if(|&&d| d == ordinal).is_some();
+                                ordinal += 1;
+                                Some(!dropped)
+                            })
+                            .collect();
+                        arrow_select::filter::filter_record_batch(&batch, &keep).map_err(err)?
+                    };
                     if tx.send(kept).is_err() {
-                        break;
+                        return Ok(());
                     }
+                }
+                // Rows that go after every staged row.
+                if let (Some((j, _)), Some(rows)) = (next_insert.next(), inserted) {
+                    let _ = tx.send(rows.slice(j, rows.num_rows() - j));
                 }
                 Ok(())
             });
@@ -168,6 +205,15 @@ impl StagedTable {
         std::fs::remove_file(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
         Ok(rows)
     }
+}
+
+/// Rows that go into a staged table when it is finished: row `i` of `rows` before the staged
+/// row at ordinal `at[i]` (after every staged row when `at[i]` is their number). Sorted by `at`.
+#[derive(Default)]
+pub struct Inserts {
+    pub at: Vec<u64>,
+    /// `None` when there are none.
+    pub rows: Option<RecordBatch>,
 }
 
 impl Drop for StagedTable {

@@ -9,7 +9,7 @@ use crate::index::{Entry, IdIndex, IdKey, KeyHasher, id_key};
 use crate::reason::Reason;
 use crate::rejects::{Reject, RejectWriter};
 use crate::report::SourceReport;
-use crate::sink::StagedTable;
+use crate::sink::{Inserts, StagedTable};
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use hashbrown::HashMap;
@@ -24,6 +24,7 @@ mod columnar;
 mod deferred;
 
 pub use deferred::Ids;
+use deferred::Note;
 
 /// The content hash of a row ([`Checker::content_hash`]): each checked value hashed alone, by its
 /// kind, and the value hashes folded in field order. Rows checked one by one and rows checked a
@@ -273,6 +274,9 @@ pub struct SourceRun<'a> {
     /// customer made up on the way), handed to the feature table so that it need not look the
     /// customers up again.
     pub customer_rows: Option<Vec<u32>>,
+    /// Rows kept when the source was settled, after it was read, that go into the clean table
+    /// among the staged rows: (staged rows before it, its ordinal), in order.
+    inserted: Vec<(u64, u64)>,
     strict: bool,
 }
 
@@ -343,6 +347,9 @@ enum Decision {
     Keep,
     /// A valid row, not kept: an exact copy of a row before it, or a row that conflicts with one.
     Drop,
+    /// A valid row that is probably an exact copy of a row before it: not staged, its values
+    /// held until the source is settled (see `deferred`).
+    Hold,
     /// The row was not valid (rejected or suppressed); it has no staged values.
     Gone,
 }
@@ -690,7 +697,10 @@ impl<'a> SourceRun<'a> {
     ) -> Result<Self, IngestError> {
         let (index, deferred) = match ids {
             Ids::Exact(index) => (index, None),
-            Ids::Filtered(seen) => (IdIndex::default(), Some(deferred::Deferred::new(seen))),
+            Ids::Filtered(seen) => {
+                let d = deferred::Deferred::new(seen, &out, clean_schema(config))?;
+                (IdIndex::default(), Some(d))
+            }
         };
         let unknown = config
             .kind
@@ -714,6 +724,7 @@ impl<'a> SourceRun<'a> {
             conflicted: HashMap::default(),
             signs: Vec::new(),
             customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
+            inserted: Vec::new(),
             strict,
         })
     }
@@ -736,7 +747,10 @@ impl<'a> SourceRun<'a> {
     pub fn expect_rows(&mut self, rows: u64) {
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
         match &mut self.deferred {
-            Some(d) => d.seen.reserve(rows),
+            // Entries for each row's id, and for its id with its values.
+            Some(d) => d
+                .seen
+                .reserve(rows.saturating_mul(crate::seen::ENTRIES_PER_PAIR)),
             None => self.index.reserve(rows),
         }
         // The per-row vectors likewise: grown by doubling from empty, a vector of 20M entries
@@ -765,7 +779,8 @@ impl<'a> SourceRun<'a> {
         rejects: &mut RejectWriter,
     ) -> Result<(), IngestError> {
         let checked = self.checker.broken(reason, field, message, ctx);
-        self.decide(line, &checked, "", ctx, rejects).map(|_| ())
+        self.decide(line, &checked, "", false, ctx, rejects)
+            .map(|_| ())
     }
 
     fn reject(
@@ -813,7 +828,7 @@ impl<'a> SourceRun<'a> {
     fn prefetch_checked(&self, checked: &Checked) {
         if let Checked::Valid(v) = checked {
             match &self.deferred {
-                Some(d) => d.seen.prefetch(v.key),
+                Some(d) => d.seen.prefetch_pair(v.key, v.content),
                 None => self.index.prefetch(v.key),
             }
         }
@@ -833,7 +848,7 @@ impl<'a> SourceRun<'a> {
         let scratch = std::mem::take(&mut self.checker.scratch);
         let id_value = scratch.values.get(self.checker.id).copied();
         let id = id_value.and_then(|v| scratch.str(v)).unwrap_or_default();
-        let decision = self.decide(line, &checked, id, ctx, rejects);
+        let decision = self.decide(line, &checked, id, false, ctx, rejects);
         self.checker.scratch = scratch;
         if decision? == Decision::Keep {
             let Checked::Valid(v) = &checked else {
@@ -851,11 +866,14 @@ impl<'a> SourceRun<'a> {
     /// and tells a valid row with a new id (kept) from an exact copy of a row before it (dropped)
     /// and from a row whose id is taken with other values (resolved by `on_conflict`). `id` is
     /// the row's id as text, for the messages of conflicts.
+    /// With `may_hold`, a probable copy is held rather than staged (the caller sets aside its
+    /// values).
     fn decide(
         &mut self,
         line: u64,
         checked: &Checked,
         id: &str,
+        may_hold: bool,
         ctx: &dyn RecordContext,
         rejects: &mut RejectWriter,
     ) -> Result<Decision, IngestError> {
@@ -887,11 +905,16 @@ impl<'a> SourceRun<'a> {
                 ),
             })?;
         if let Some(d) = &mut self.deferred {
-            // Kept for now; a row whose id may have been seen is settled with the others like
-            // it once the source is read, and its time counted if it is kept then.
-            let surely_new = d.note(valid, self.ordinal);
-            self.accept(valid, line, surely_new);
-            return Ok(Decision::Keep);
+            // Kept or held for now; a row whose id may have been seen is settled with the
+            // others like it once the source is read, and its time counted if it is kept then.
+            let place = may_hold.then_some((self.file, line));
+            return Ok(match d.note(valid, self.ordinal, place)? {
+                Note::Held => Decision::Hold,
+                note => {
+                    self.accept(valid, line, note == Note::New);
+                    Decision::Keep
+                }
+            });
         }
         let entry = Entry::new(valid.content, ordinal);
         // One probe of the index for the common case, a new id.
@@ -993,9 +1016,15 @@ impl<'a> SourceRun<'a> {
     }
 
     /// Takes back a staged row: it is left out of the clean table and reported as conflicting.
-    fn withdraw(&mut self, ordinal: u64, (file, line): (usize, u64), message: String) {
+    fn withdraw(&mut self, ordinal: u64, place: (usize, u64), message: String) {
         self.drops.push(ordinal);
         self.report.accepted -= 1;
+        self.refuse(place, message);
+    }
+
+    /// Reports a row at `file` and `line` that is not staged as conflicting; its raw text is
+    /// fetched from the file with those of the rows withdrawn.
+    fn refuse(&mut self, (file, line): (usize, u64), message: String) {
         self.count_reject(Reason::ConflictingDuplicate);
         let column = self.config.fields[self.checker.id].column.to_string();
         self.withdrawn.push(Withdrawn {
@@ -1009,7 +1038,19 @@ impl<'a> SourceRun<'a> {
     /// Counts a kept row, on `line` of the file in hand; its values are staged by the caller.
     /// Its time counts towards the latest when `timed` is set.
     fn accept(&mut self, valid: &Valid, line: u64, timed: bool) {
-        self.places.push(self.ordinal, self.file, line);
+        self.accept_at(valid, self.file, line, timed);
+    }
+
+    /// Accepts a held row once the source is settled, at the next ordinal (returned); its time
+    /// counts.
+    fn accept_late(&mut self, valid: &Valid, file: usize, line: u64) -> u64 {
+        let ordinal = self.ordinal;
+        self.accept_at(valid, file, line, true);
+        ordinal
+    }
+
+    fn accept_at(&mut self, valid: &Valid, file: usize, line: u64, timed: bool) {
+        self.places.push(self.ordinal, file, line);
         if let Some(sign) = valid.sign {
             self.signs.push(sign);
         }
@@ -1049,10 +1090,9 @@ impl<'a> SourceRun<'a> {
                 (Some(ids), Checked::Valid(_)) => ids.value(keep.len()),
                 _ => "",
             };
-            match self.decide(line, c, id, &ctx, rejects)? {
-                Decision::Keep => keep.push(true),
-                Decision::Drop => keep.push(false),
+            match self.decide(line, c, id, true, &ctx, rejects)? {
                 Decision::Gone => {}
+                d => keep.push(d),
             }
         }
         match checked.valid {
@@ -1061,16 +1101,30 @@ impl<'a> SourceRun<'a> {
         }
     }
 
-    /// Stages the kept rows of `checked`, a batch of valid rows in row order; `keep` holds the
-    /// [`Self::decide`] of each (kept or dropped).
-    fn stage_batch(&mut self, checked: RecordBatch, keep: &[bool]) -> Result<(), IngestError> {
+    /// Stages the kept rows of `checked`, a batch of valid rows in row order, and sets aside
+    /// the held ones; `decided` holds the [`Self::decide`] of each.
+    fn stage_batch(
+        &mut self,
+        checked: RecordBatch,
+        decided: &[Decision],
+    ) -> Result<(), IngestError> {
         self.flush()?;
-        let batch = if keep.iter().all(|&k| k) {
-            checked
-        } else {
-            let mask = arrow_array::BooleanArray::from(keep.to_vec());
+        let rows = |d: Decision| {
+            let mask = arrow_array::BooleanArray::from_iter(decided.iter().map(|&x| Some(x == d)));
             arrow_select::filter::filter_record_batch(&checked, &mask)
-                .map_err(|e| IngestError::Internal(format!("filtering staged rows: {e}")))?
+                .map_err(|e| IngestError::Internal(format!("filtering staged rows: {e}")))
+        };
+        if decided.contains(&Decision::Hold) {
+            let held = rows(Decision::Hold)?;
+            self.deferred
+                .as_mut()
+                .expect("rows are held only when settled after reading")
+                .hold(held)?;
+        }
+        let batch = if decided.iter().all(|&d| d == Decision::Keep) {
+            checked.clone()
+        } else {
+            rows(Decision::Keep)?
         };
         if batch.num_rows() == 0 {
             return Ok(());
@@ -1096,13 +1150,15 @@ impl<'a> SourceRun<'a> {
     }
 
     /// Writes what is buffered, settles the rows whose ids may have been seen before, and hands
-    /// back the staged table for the final file.
-    pub fn close(&mut self) -> Result<StagedTable, IngestError> {
+    /// back the staged table for the final file, with the rows to insert in it.
+    pub fn close(&mut self) -> Result<(StagedTable, Inserts), IngestError> {
         self.flush()?;
         let mut table = self.table.take().expect("closed once");
-        if let Some(d) = self.deferred.take() {
-            d.settle(self, &mut table)?;
-        }
+        let staged = self.ordinal;
+        let inserts = match self.deferred.take() {
+            Some(d) => d.settle(self, &mut table)?,
+            None => Inserts::default(),
+        };
         self.drops.sort_unstable();
         self.drops.dedup();
         // Refunds and zero amounts among the rows kept: those of every staged row, less those
@@ -1117,8 +1173,25 @@ impl<'a> SourceRun<'a> {
         };
         self.report.refunds += kept(-1);
         self.report.zero_amounts += kept(0);
-        // The customer rows of the rows kept.
+        // The customer rows of the rows kept, in the clean table's order.
+        let inserted = std::mem::take(&mut self.inserted);
         if let Some(rows) = &mut self.customer_rows
+            && !inserted.is_empty()
+        {
+            let mut next_insert = inserted.iter().peekable();
+            let mut next_drop = drops.iter().peekable();
+            let mut kept = Vec::with_capacity(rows.len());
+            for ordinal in 0..staged {
+                while let Some(&(_, late)) = next_insert.next_if(|&&(at, _)| at == ordinal) {
+                    kept.push(rows[late as usize]);
+                }
+                if next_drop.next_if(|&&d| d == ordinal).is_none() {
+                    kept.push(rows[ordinal as usize]);
+                }
+            }
+            kept.extend(next_insert.map(|&(_, late)| rows[late as usize]));
+            *rows = kept;
+        } else if let Some(rows) = &mut self.customer_rows
             && !drops.is_empty()
         {
             let (mut drops, mut ordinal) = (drops.iter().peekable(), 0u64);
@@ -1128,6 +1201,6 @@ impl<'a> SourceRun<'a> {
                 !withdrawn
             });
         }
-        Ok(table)
+        Ok((table, inserts))
     }
 }

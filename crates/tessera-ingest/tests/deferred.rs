@@ -83,40 +83,49 @@ fn ids_settled_after_reading_give_what_ids_settled_row_by_row_give() {
             "[sources.orders]\n",
             &format!("[sources.orders]\non_conflict = \"{policy}\"\n"),
         );
-        let run = |exact_ids: bool| {
+        let run = |exact_ids: bool, hold_every_row: bool| {
             let p = Project::new(&[
                 ("customers.csv", CUSTOMERS_CSV.as_bytes()),
                 ("orders.csv", orders.as_bytes()),
             ]);
             let opts = IngestOptions {
                 exact_ids,
+                hold_every_row,
                 ..IngestOptions::default()
             };
             let outcome = p.run_opts(&toml, &opts).unwrap();
             assert_reconciles(&p, &outcome);
             (p, outcome)
         };
-        let (exact, exact_outcome) = run(true);
-        let (deferred, deferred_outcome) = run(false);
+        let (exact, exact_outcome) = run(true, false);
         let o = &exact_outcome.sources[&tessera_core::SourceKind::Orders];
         // The file exercises every case: copies, conflicts and refused rows.
         assert!(o.duplicates > 500 && o.rejected > 1_000, "{policy}: {o:?}");
-        assert_eq!(
-            format!("{:?}", deferred_outcome.sources),
-            format!("{:?}", exact_outcome.sources),
-            "{policy}"
-        );
-        assert_eq!(deferred_outcome.latest_event, exact_outcome.latest_event);
-        assert_eq!(
-            deferred_outcome.order_customers,
-            exact_outcome.order_customers
-        );
-        assert_eq!(deferred.clean("orders"), exact.clean("orders"), "{policy}");
         let sorted = |p: &Project| {
             let mut rows: Vec<String> = p.rejects().iter().map(|r| format!("{r:?}")).collect();
             rows.sort();
             rows
         };
-        assert_eq!(sorted(&deferred), sorted(&exact), "{policy}");
+        // By default (rows staged, noted or held as the filter answers), and with every row
+        // held back (what a filter wrong about every id and every row would do).
+        for hold_every_row in [false, true] {
+            let (deferred, deferred_outcome) = run(false, hold_every_row);
+            let case = format!("{policy}, every row held: {hold_every_row}");
+            assert_eq!(
+                format!("{:?}", deferred_outcome.sources),
+                format!("{:?}", exact_outcome.sources),
+                "{case}"
+            );
+            assert_eq!(
+                deferred_outcome.latest_event, exact_outcome.latest_event,
+                "{case}"
+            );
+            assert_eq!(
+                deferred_outcome.order_customers, exact_outcome.order_customers,
+                "{case}"
+            );
+            assert_eq!(deferred.clean("orders"), exact.clean("orders"), "{case}");
+            assert_eq!(sorted(&deferred), sorted(&exact), "{case}");
+        }
     }
 }

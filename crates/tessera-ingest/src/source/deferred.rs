@@ -1,27 +1,35 @@
 //! Duplicate and conflict checks settled once a source is read, for sources not looked up by id.
 //!
-//! While the rows are read, a filter ([`Seen`]) tells each valid row's id "surely new" or "maybe
-//! seen". A surely new row is kept, as with the exact index. A maybe seen row is kept for now
-//! too, and noted. Once the source is read, the ids of the noted rows are looked for in the staged
-//! table (a read of its id column). A noted id only one staged row has was a false answer of the
-//! filter: that row stays. The rows of ids several rows share are read whole and settled in row
-//! order by the rules the exact index applies as it goes: an exact copy of a live row is dropped
-//! as a duplicate, a conflicting row is resolved by `on_conflict`, with the same messages. Rows
-//! dropped or refused then are taken out of the staged table like rows withdrawn by a conflict.
+//! While the rows are read, a filter ([`Seen`]) holds each valid row's id and its id paired with
+//! a hash of its values. A row whose id is surely new is kept, as with the exact index. A row
+//! whose id may have been seen, but not with these values, is kept for now too, and noted. A row
+//! whose id and values may both have been seen is most likely an exact copy of a row before it:
+//! it is held back, its values set aside in a small table of their own.
 //!
-//! What this changes: memory (about 2 bytes per id instead of the index's 32); the order of
-//! `rejects.csv` (conflicting rows are reported after the source's other rejects, with the rows
-//! withdrawn by conflicts, instead of where they stand); and time when a source has exact copies,
-//! since its staged table is then rewritten without them.
+//! Once the source is read, the ids of the noted and held rows are looked for in the staged
+//! table (a read of its id column). A noted id that no other row has was a false answer of the
+//! filter: that row stays. The rows of ids several rows share are settled in row order by the
+//! rules the exact index applies as it goes, with the values' hashes of the staged rows taken
+//! from a log written beside the staged table: an exact copy of a live row is dropped as a
+//! duplicate, a conflicting row is resolved by `on_conflict`, with the same messages. Staged rows
+//! dropped or refused then are taken out of the staged table like rows withdrawn by a conflict;
+//! a held row that turns out to be kept (the filter was wrong, or `on_conflict = "last"` brings
+//! back values an id had before) goes into the table in its place when the table is finished.
+//!
+//! What this changes: memory (about 4 bytes per id instead of the index's 32, plus about 80 bytes
+//! per held row); the order of `rejects.csv` (conflicting rows are reported after the source's
+//! other rejects, with the rows withdrawn by conflicts, instead of where they stand); and time
+//! when a source has conflicting rows (or copies read one row at a time, from NDJSON, which are
+//! staged rather than held), since its staged table is then rewritten.
 
-use super::columnar::Stored;
-use super::{SourceRun, Valid, content, messages};
+use super::{SourceRun, Valid, messages};
 use crate::error::IngestError;
-use crate::index::{IdIndex, IdKey, KeyHasher, id_key};
+use crate::index::{IdKey, KeyHasher, id_key};
 use crate::seen::Seen;
-use crate::sink::StagedTable;
-use arrow_array::RecordBatch;
+use crate::sink::{Inserts, StagedTable};
 use arrow_array::cast::AsArray;
+use arrow_array::{RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
 use hashbrown::{HashMap, HashSet};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -30,7 +38,8 @@ use parquet::arrow::arrow_reader::{
 use rayon::prelude::*;
 use std::fs::File;
 use std::hash::BuildHasherDefault;
-use std::path::Path;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use tessera_core::config::ConflictPolicy;
 
 /// How a source tells new ids from ids it has had.
@@ -38,31 +47,63 @@ pub enum Ids {
     /// An index of every id: each row is settled as it comes. The customers source keeps one
     /// (other sources look customers up in it), and so does every source read with `strict`,
     /// which stops at the first bad row in file order.
-    Exact(IdIndex),
+    Exact(crate::index::IdIndex),
     /// A filter, with the rows whose ids it may have seen settled once the source is read.
     Filtered(Seen),
 }
 
 type KeyMap<V> = HashMap<IdKey, V, BuildHasherDefault<KeyHasher>>;
+type KeySet = HashSet<IdKey, BuildHasherDefault<KeyHasher>>;
 
-/// A row kept while reading whose id the filter may have seen.
+/// A staged row whose id the filter may have seen.
 struct Noted {
     key: IdKey,
     ordinal: u64,
     time: Option<i64>,
 }
 
+/// A row held back as a probable copy: row `n` of the held table for the `n`th of these.
+struct Held {
+    valid: Valid,
+    /// The rows staged before it.
+    after: u64,
+    file: usize,
+    line: u64,
+}
+
+/// What [`Deferred::note`] made of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// Its id is surely new: it is staged.
+    New,
+    /// Its id may have been seen: it is staged, and settled once the source is read.
+    Noted,
+    /// Its id and values may both have been seen: it is not staged; its values go to
+    /// [`Deferred::hold`].
+    Held,
+}
+
 pub struct Deferred {
     pub seen: Seen,
     noted: Vec<Noted>,
+    held: Vec<Held>,
+    contents: ContentLog,
+    /// The values of the held rows, made with the first of them.
+    held_table: Option<StagedTable>,
+    held_path: PathBuf,
+    schema: SchemaRef,
 }
 
-/// A staged row with one of the noted ids.
-struct Occurrence {
-    ordinal: u64,
-    key: IdKey,
-    content: u64,
-    id: String,
+/// A row in the order the settling goes through them: a staged row (with its id's key and its
+/// values' hash) or a held one.
+#[derive(Clone, Copy)]
+enum Arrival {
+    Staged {
+        ordinal: u64,
+        key: IdKey,
+        content: u64,
+    },
+    Held(usize),
 }
 
 /// What the rows before one with the same id left.
@@ -75,131 +116,369 @@ enum Prior {
 }
 
 impl Deferred {
-    pub fn new(seen: Seen) -> Self {
-        Self {
+    /// Settling for the source staged at `table` (the final path of its clean table), whose
+    /// rows have `schema`.
+    pub fn new(seen: Seen, table: &Path, schema: SchemaRef) -> Result<Self, IngestError> {
+        let beside = |what: &str| {
+            let name = table.file_name().unwrap_or_default().to_string_lossy();
+            table.with_file_name(format!(".{name}.{what}"))
+        };
+        Ok(Self {
             seen,
             noted: Vec::new(),
-        }
+            held: Vec::new(),
+            contents: ContentLog::create(beside("contents"))?,
+            held_table: None,
+            held_path: beside("held"),
+            schema,
+        })
     }
 
-    /// Records the id of a valid row about to be staged at `ordinal`: `true` when it is surely
-    /// new, otherwise the row is noted for settling.
-    pub fn note(&mut self, valid: &Valid, ordinal: u64) -> bool {
-        if !self.seen.insert(valid.key) {
-            return true;
+    /// Records the id of a valid row: staged at `ordinal` (the rows staged so far), or, when
+    /// `place` (its file and line) is given and the row is probably a copy, held back.
+    pub fn note(
+        &mut self,
+        valid: &Valid,
+        ordinal: u64,
+        place: Option<(usize, u64)>,
+    ) -> Result<Note, IngestError> {
+        let (id_seen, pair_seen) = self.seen.insert_pair(valid.key, valid.content);
+        if let Some((file, line)) = place.filter(|_| id_seen && pair_seen) {
+            self.held.push(Held {
+                valid: *valid,
+                after: ordinal,
+                file,
+                line,
+            });
+            return Ok(Note::Held);
+        }
+        self.contents.push(valid.content)?;
+        if !id_seen {
+            return Ok(Note::New);
         }
         self.noted.push(Noted {
             key: valid.key,
             ordinal,
             time: valid.time,
         });
-        false
+        Ok(Note::Noted)
     }
 
-    /// Settles the noted rows, and every staged row sharing an id with them, in row order.
-    pub fn settle(self, run: &mut SourceRun, table: &mut StagedTable) -> Result<(), IngestError> {
-        if self.noted.is_empty() {
-            return Ok(());
+    /// Sets aside the values of the rows last held, in row order.
+    pub fn hold(&mut self, rows: RecordBatch) -> Result<(), IngestError> {
+        let table = match &mut self.held_table {
+            Some(t) => t,
+            None => self.held_table.insert(StagedTable::create(
+                self.held_path.clone(),
+                self.schema.clone(),
+            )?),
+        };
+        table.write(rows)
+    }
+
+    /// Settles the noted and held rows, and every staged row sharing an id with them, in row
+    /// order. Gives the held rows kept, to insert in the staged table when it is finished.
+    pub fn settle(
+        self,
+        run: &mut SourceRun,
+        table: &mut StagedTable,
+    ) -> Result<Inserts, IngestError> {
+        let Deferred {
+            seen,
+            noted,
+            held,
+            mut contents,
+            mut held_table,
+            ..
+        } = self;
+        drop(seen);
+        if noted.is_empty() && held.is_empty() {
+            return Ok(Inserts::default());
         }
-        let keys: HashSet<IdKey, BuildHasherDefault<KeyHasher>> =
-            self.noted.iter().map(|n| n.key).collect();
-        let times: HashMap<u64, i64> = self
-            .noted
+        let keys: KeySet = noted
+            .iter()
+            .map(|n| n.key)
+            .chain(held.iter().map(|h| h.valid.key))
+            .collect();
+        let times: HashMap<u64, i64> = noted
             .iter()
             .filter_map(|n| n.time.map(|t| (n.ordinal, t)))
             .collect();
-        drop(self);
-        let fields = run.config.fields.len();
-        let (alone, occurrences) =
-            occurrences(table.staged_file()?, run.checker.id, fields, &keys)?;
-        // A noted row whose id no other staged row has: the filter was wrong, the row is new.
-        for ordinal in alone {
+        drop(noted);
+        let found = staged_ids(table.staged_file()?, run.checker.id, &keys)?;
+        let mut count: KeyMap<u32> = KeyMap::default();
+        for key in found
+            .iter()
+            .map(|f| f.1)
+            .chain(held.iter().map(|h| h.valid.key))
+        {
+            *count.entry(key).or_default() += 1;
+        }
+        // A noted row whose id no other row has: the filter was wrong, the row is new.
+        let (shared, alone): (Vec<_>, Vec<_>) = found.into_iter().partition(|f| count[&f.1] > 1);
+        for (ordinal, ..) in alone {
             if let Some(&t) = times.get(&ordinal) {
                 run.note_time(t);
             }
         }
-        let policy = run.config.on_conflict;
-        let id_name = run.config.fields[run.checker.id].name.clone();
-        let place = |run: &SourceRun, ordinal: u64| {
-            let (file, line) = run.places.find(ordinal);
-            ((file, line), format!("{}:{}", run.file_names[file], line))
+        let ordinals: Vec<u64> = shared.iter().map(|f| f.0).collect();
+        let staged_contents = contents.read(&ordinals)?;
+        drop(contents);
+        let mut ids: KeyMap<String> = KeyMap::default();
+        let mut staged = Vec::with_capacity(shared.len());
+        for ((ordinal, key, id), content) in shared.into_iter().zip(staged_contents) {
+            staged.push(Arrival::Staged {
+                ordinal,
+                key,
+                content,
+            });
+            ids.entry(key).or_insert(id);
+        }
+        // Held rows with ids no staged row has: their ids come from the held table.
+        let held_path = match held_table.as_mut() {
+            Some(t) => Some(t.staged_file()?.to_path_buf()),
+            None => None,
         };
-        let mut prior: KeyMap<Prior> = KeyMap::default();
-        for o in occurrences {
-            let (here, here_text) = place(run, o.ordinal);
-            let kept = match prior.get(&o.key).copied() {
-                None => {
-                    let live = Prior::Live {
-                        content: o.content,
-                        ordinal: o.ordinal,
-                    };
-                    prior.insert(o.key, live);
-                    true
-                }
-                Some(Prior::Live { content, .. }) if content == o.content => {
-                    run.drops.push(o.ordinal);
-                    run.report.accepted -= 1;
-                    run.report.duplicates += 1;
-                    false
-                }
-                Some(Prior::Live { ordinal: old, .. }) => {
-                    let (there, there_text) = place(run, old);
-                    let (kept, now) = match policy {
-                        ConflictPolicy::First => (false, None),
-                        ConflictPolicy::Last => (
-                            true,
-                            Some(Prior::Live {
-                                content: o.content,
-                                ordinal: o.ordinal,
-                            }),
-                        ),
-                        ConflictPolicy::Reject => (false, Some(Prior::Conflicted { first: there })),
-                    };
-                    if policy != ConflictPolicy::First {
-                        let message = messages::withdrawn(policy, &id_name, &o.id, &here_text);
-                        run.withdraw(old, there, message);
-                    }
-                    if !kept {
-                        let message = messages::refused(policy, &id_name, &o.id, &there_text);
-                        run.withdraw(o.ordinal, here, message);
-                    }
-                    if let Some(now) = now {
-                        prior.insert(o.key, now);
-                    }
-                    kept
-                }
-                Some(Prior::Conflicted { first }) => {
-                    let first = format!("{}:{}", run.file_names[first.0], first.1);
-                    let message = messages::already_rejected(&id_name, &o.id, &first);
-                    run.withdraw(o.ordinal, here, message);
-                    false
-                }
-            };
-            // A noted row's time counts if the row was kept when it came, as it would have
-            // with the exact index (a row withdrawn later still counts there too).
-            if let Some(&t) = times.get(&o.ordinal).filter(|_| kept) {
-                run.note_time(t);
+        if held.iter().any(|h| !ids.contains_key(&h.valid.key)) {
+            let path = held_path.as_deref().ok_or_else(|| {
+                IngestError::Internal("rows held without a table of their values".into())
+            })?;
+            for (h, id) in held.iter().zip(held_ids(path, run.checker.id)?) {
+                ids.entry(h.valid.key).or_insert(id);
             }
         }
-        Ok(())
+        let mut settling = Settling {
+            policy: run.config.on_conflict,
+            id_name: run.config.fields[run.checker.id].name.clone(),
+            prior: KeyMap::default(),
+            ids,
+            times,
+            held: &held,
+            kept_held: Vec::new(),
+        };
+        // In row order: a held row comes before the staged row whose ordinal it would have had.
+        let mut next_held = held.iter().enumerate().peekable();
+        for row in staged {
+            let Arrival::Staged { ordinal, .. } = row else {
+                unreachable!("staged rows only")
+            };
+            while let Some((i, _)) = next_held.next_if(|(_, h)| h.after <= ordinal) {
+                settling.arrive(run, Arrival::Held(i));
+            }
+            settling.arrive(run, row);
+        }
+        for (i, _) in next_held {
+            settling.arrive(run, Arrival::Held(i));
+        }
+        // Held rows kept, less those withdrawn by a later row.
+        let kept = settling.kept_held;
+        run.drops.sort_unstable();
+        let kept: Vec<(usize, u64)> = kept
+            .into_iter()
+            .filter(|&(_, ordinal)| run.drops.binary_search(&ordinal).is_err())
+            .collect();
+        if kept.is_empty() {
+            return Ok(Inserts::default());
+        }
+        let path = held_path.ok_or_else(|| {
+            IngestError::Internal("rows held without a table of their values".into())
+        })?;
+        let rows = held_rows(&path, &kept.iter().map(|k| k.0).collect::<Vec<_>>())?;
+        run.inserted = kept.iter().map(|&(i, o)| (held[i].after, o)).collect();
+        Ok(Inserts {
+            at: kept.iter().map(|&(i, _)| held[i].after).collect(),
+            rows: Some(rows),
+        })
     }
 }
 
-/// The staged rows whose ids are among `keys`: those of ids that only one staged row has (by
-/// position), and the others, in row order, with their ids and content hashes.
-///
-/// The ids are read first, one row group per task; only the rows sharing an id are then read
-/// whole (none, when every noted id was a false "maybe seen" of the filter).
-fn occurrences(
-    path: &Path,
-    id: usize,
-    fields: usize,
-    keys: &HashSet<IdKey, BuildHasherDefault<KeyHasher>>,
-) -> Result<(Vec<u64>, Vec<Occurrence>), IngestError> {
-    let err = |e: &dyn std::fmt::Display| IngestError::Output {
+/// The state of the settling: what each id's rows left so far.
+struct Settling<'h> {
+    policy: ConflictPolicy,
+    id_name: String,
+    prior: KeyMap<Prior>,
+    ids: KeyMap<String>,
+    /// Times of the noted staged rows, by ordinal.
+    times: HashMap<u64, i64>,
+    held: &'h [Held],
+    /// The held rows kept (their index, and the ordinal each took).
+    kept_held: Vec<(usize, u64)>,
+}
+
+impl Settling<'_> {
+    /// Settles one row, staged or held, as the exact index would have when it came.
+    fn arrive(&mut self, run: &mut SourceRun, row: Arrival) {
+        let (key, content, staged, here) = match row {
+            Arrival::Staged {
+                ordinal,
+                key,
+                content,
+            } => (key, content, Some(ordinal), run.places.find(ordinal)),
+            Arrival::Held(i) => {
+                let h = &self.held[i];
+                (h.valid.key, h.valid.content, None, (h.file, h.line))
+            }
+        };
+        let place = |run: &SourceRun, (file, line): (usize, u64)| {
+            format!("{}:{}", run.file_names[file], line)
+        };
+        let id = |s: &Self| s.ids.get(&key).cloned().unwrap_or_default();
+        match self.prior.get(&key).copied() {
+            None => self.keep(run, row, key, content),
+            Some(Prior::Live { content: live, .. }) if live == content => {
+                if let Some(ordinal) = staged {
+                    run.drops.push(ordinal);
+                    run.report.accepted -= 1;
+                }
+                run.report.duplicates += 1;
+            }
+            Some(Prior::Live { ordinal: old, .. }) => {
+                let (policy, id) = (self.policy, id(self));
+                let there = run.places.find(old);
+                if policy != ConflictPolicy::First {
+                    let message =
+                        messages::withdrawn(policy, &self.id_name, &id, &place(run, here));
+                    run.withdraw(old, there, message);
+                }
+                if policy == ConflictPolicy::Last {
+                    self.keep(run, row, key, content);
+                } else {
+                    let message = messages::refused(policy, &self.id_name, &id, &place(run, there));
+                    refuse(run, staged, here, message);
+                    if policy == ConflictPolicy::Reject {
+                        self.prior.insert(key, Prior::Conflicted { first: there });
+                    }
+                }
+            }
+            Some(Prior::Conflicted { first }) => {
+                let message =
+                    messages::already_rejected(&self.id_name, &id(self), &place(run, first));
+                refuse(run, staged, here, message);
+            }
+        }
+    }
+
+    /// Keeps a row: a staged one stays (its time counts, as it did with the exact index when it
+    /// came), a held one is accepted now, at the next ordinal, to be inserted in its place.
+    fn keep(&mut self, run: &mut SourceRun, row: Arrival, key: IdKey, content: u64) {
+        let ordinal = match row {
+            Arrival::Staged { ordinal, .. } => {
+                if let Some(&t) = self.times.get(&ordinal) {
+                    run.note_time(t);
+                }
+                ordinal
+            }
+            Arrival::Held(i) => {
+                let h = &self.held[i];
+                let ordinal = run.accept_late(&h.valid, h.file, h.line);
+                self.kept_held.push((i, ordinal));
+                ordinal
+            }
+        };
+        self.prior.insert(key, Prior::Live { content, ordinal });
+    }
+}
+
+/// Refuses a row, taking it back from the staged table if it was staged.
+fn refuse(run: &mut SourceRun, staged: Option<u64>, here: (usize, u64), message: String) {
+    match staged {
+        Some(ordinal) => run.withdraw(ordinal, here, message),
+        None => run.refuse(here, message),
+    }
+}
+
+/// The content hash of every staged row, by ordinal, in a file beside the staged table: 8 bytes
+/// a row written as rows are staged, read only for the rows settled once the source is read.
+struct ContentLog {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+/// Hashes read at a time from the log.
+const LOG_CHUNK: usize = 64 * 1024;
+
+impl ContentLog {
+    fn create(path: PathBuf) -> Result<Self, IngestError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| IngestError::io(&path, e))?;
+        Ok(Self {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            path,
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, content: u64) -> Result<(), IngestError> {
+        let out = self.out.as_mut().expect("log open until read");
+        out.write_all(&content.to_le_bytes())
+            .map_err(|e| IngestError::io(&self.path, e))
+    }
+
+    /// The hashes at `ordinals` (sorted).
+    fn read(&mut self, ordinals: &[u64]) -> Result<Vec<u64>, IngestError> {
+        let io = |e| IngestError::io(&self.path, e);
+        let mut file = self
+            .out
+            .take()
+            .expect("log read once")
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        let mut chunk = vec![0u8; LOG_CHUNK * 8];
+        let (mut start, mut len) = (u64::MAX, 0usize);
+        let mut out = Vec::with_capacity(ordinals.len());
+        for &o in ordinals {
+            let first = o - o % LOG_CHUNK as u64;
+            if first != start {
+                file.seek(SeekFrom::Start(first * 8)).map_err(io)?;
+                len = 0;
+                while len < chunk.len() {
+                    match file.read(&mut chunk[len..]).map_err(io)? {
+                        0 => break,
+                        n => len += n,
+                    }
+                }
+                start = first;
+            }
+            let at = (o - start) as usize * 8;
+            let bytes = chunk
+                .get(at..at + 8)
+                .filter(|_| at + 8 <= len)
+                .ok_or_else(|| {
+                    IngestError::Internal(format!("no values' hash logged for staged row {o}"))
+                })?;
+            out.push(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for ContentLog {
+    fn drop(&mut self) {
+        self.out.take();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn read_err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> IngestError + '_ {
+    move |e| IngestError::Output {
         path: path.to_path_buf(),
         message: format!("reading the staged rows back: {e}"),
-    };
+    }
+}
+
+/// The staged rows whose ids are among `keys`: (ordinal, key, id) in row order. The id column
+/// is read one row group per task.
+fn staged_ids(
+    path: &Path,
+    id: usize,
+    keys: &KeySet,
+) -> Result<Vec<(u64, IdKey, String)>, IngestError> {
+    let err = read_err(path);
     let open = || File::open(path).map_err(|e| IngestError::io(path, e));
     let meta =
         ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::new()).map_err(|e| err(&e))?;
@@ -210,7 +489,7 @@ fn occurrences(
         first.push(first[first.len() - 1] + g.num_rows() as u64);
     }
     let ids_only = ProjectionMask::roots(meta.parquet_schema(), [id]);
-    let found: Vec<Vec<(u64, IdKey)>> = (0..groups.len())
+    let found: Vec<Vec<(u64, IdKey, String)>> = (0..groups.len())
         .into_par_iter()
         .map(|g| {
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta.clone())
@@ -223,13 +502,11 @@ fn occurrences(
             let mut rows = Vec::new();
             for batch in reader {
                 let batch = batch.map_err(|e| err(&e))?;
-                let ids = batch.column(0).as_string_opt::<i32>().ok_or_else(|| {
-                    IngestError::Internal("a staged id column is not text".into())
-                })?;
-                for (i, v) in ids.iter().enumerate() {
-                    let key = v.map(id_key).filter(|k| keys.contains(k));
-                    if let Some(key) = key {
-                        rows.push((ordinal + i as u64, key));
+                for (i, v) in text_column(&batch)?.iter().enumerate() {
+                    let Some(v) = v else { continue };
+                    let key = id_key(v);
+                    if keys.contains(&key) {
+                        rows.push((ordinal + i as u64, key, v.to_string()));
                     }
                 }
                 ordinal += batch.num_rows() as u64;
@@ -237,55 +514,51 @@ fn occurrences(
             Ok(rows)
         })
         .collect::<Result<_, IngestError>>()?;
-    let found: Vec<(u64, IdKey)> = found.into_iter().flatten().collect();
-    let mut count: KeyMap<u32> = KeyMap::default();
-    for (_, key) in &found {
-        *count.entry(*key).or_default() += 1;
-    }
-    let (shared, alone): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, k)| count[k] > 1);
-    let alone = alone.into_iter().map(|(o, _)| o).collect();
-    if shared.is_empty() {
-        return Ok((alone, Vec::new()));
-    }
-    let ordinals: Vec<u64> = shared.into_iter().map(|(o, _)| o).collect();
-    let total = first[first.len() - 1] as usize;
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    for &o in &ordinals {
-        let o = o as usize;
-        match ranges.last_mut() {
-            Some(r) if r.end == o => r.end += 1,
-            _ => ranges.push(o..o + 1),
-        }
-    }
-    let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta)
-        .with_row_selection(selection)
-        .with_batch_size(65_536)
+    Ok(found.into_iter().flatten().collect())
+}
+
+fn text_column(batch: &RecordBatch) -> Result<&StringArray, IngestError> {
+    batch
+        .column(0)
+        .as_string_opt::<i32>()
+        .ok_or_else(|| IngestError::Internal("a staged id column is not text".into()))
+}
+
+/// The ids of the held rows, in order.
+fn held_ids(path: &Path, id: usize) -> Result<Vec<String>, IngestError> {
+    let err = read_err(path);
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let ids_only = ProjectionMask::roots(builder.parquet_schema(), [id]);
+    let reader = builder
+        .with_projection(ids_only)
         .build()
         .map_err(|e| err(&e))?;
-    let mut out = Vec::with_capacity(ordinals.len());
-    let mut next = ordinals.into_iter();
-    let mut bytes = Vec::new();
+    let mut out = Vec::new();
     for batch in reader {
-        let batch: RecordBatch = batch.map_err(|e| err(&e))?;
-        // The content hash of each row, from its stored values, as the checks made it.
-        let mut hashes = vec![content::START; batch.num_rows()];
-        for column in &batch.columns()[..fields] {
-            Stored::new(column).fold_into(&mut hashes, &mut bytes);
-        }
-        let ids = batch.column(id).as_string::<i32>();
-        for (i, content) in hashes.into_iter().enumerate() {
-            let ordinal = next
-                .next()
-                .ok_or_else(|| IngestError::Internal("more staged rows read than found".into()))?;
-            let text = ids.value(i).to_string();
-            out.push(Occurrence {
-                ordinal,
-                key: id_key(&text),
-                content,
-                id: text,
-            });
-        }
+        let batch = batch.map_err(|e| err(&e))?;
+        out.extend(
+            text_column(&batch)?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string()),
+        );
     }
-    Ok((alone, out))
+    Ok(out)
+}
+
+/// The held rows at `rows` (sorted), whole.
+fn held_rows(path: &Path, rows: &[usize]) -> Result<RecordBatch, IngestError> {
+    let err = read_err(path);
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let total = builder.metadata().file_metadata().num_rows() as usize;
+    let schema = builder.schema().clone();
+    let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
+    let batches = builder
+        .with_row_selection(selection)
+        .build()
+        .map_err(|e| err(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(&e))?;
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| err(&e))
 }
