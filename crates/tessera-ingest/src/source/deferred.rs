@@ -227,22 +227,18 @@ impl Deferred {
         let mut ids: KeyMap<String> = KeyMap::default();
         let mut staged = Vec::with_capacity(shared.len());
         for ((ordinal, key, id), content) in shared.into_iter().zip(staged_contents) {
-            staged.push(Arrival::Staged {
-                ordinal,
-                key,
-                content,
-            });
+            staged.push((ordinal, key, content));
             ids.entry(key).or_insert(id);
         }
+        let no_held_table =
+            || IngestError::Internal("rows held without a table of their values".into());
         // Held rows with ids no staged row has: their ids come from the held table.
         let held_path = match held_table.as_mut() {
             Some(t) => Some(t.staged_file()?.to_path_buf()),
             None => None,
         };
         if held.iter().any(|h| !ids.contains_key(&h.valid.key)) {
-            let path = held_path.as_deref().ok_or_else(|| {
-                IngestError::Internal("rows held without a table of their values".into())
-            })?;
+            let path = held_path.as_deref().ok_or_else(no_held_table)?;
             for (h, id) in held.iter().zip(held_ids(path, run.checker.id)?) {
                 ids.entry(h.valid.key).or_insert(id);
             }
@@ -258,13 +254,15 @@ impl Deferred {
         };
         // In row order: a held row comes before the staged row whose ordinal it would have had.
         let mut next_held = held.iter().enumerate().peekable();
-        for row in staged {
-            let Arrival::Staged { ordinal, .. } = row else {
-                unreachable!("staged rows only")
-            };
+        for (ordinal, key, content) in staged {
             while let Some((i, _)) = next_held.next_if(|(_, h)| h.after <= ordinal) {
                 settling.arrive(run, Arrival::Held(i));
             }
+            let row = Arrival::Staged {
+                ordinal,
+                key,
+                content,
+            };
             settling.arrive(run, row);
         }
         for (i, _) in next_held {
@@ -280,9 +278,7 @@ impl Deferred {
         if kept.is_empty() {
             return Ok(Inserts::default());
         }
-        let path = held_path.ok_or_else(|| {
-            IngestError::Internal("rows held without a table of their values".into())
-        })?;
+        let path = held_path.ok_or_else(no_held_table)?;
         let rows = held_rows(&path, &kept.iter().map(|k| k.0).collect::<Vec<_>>())?;
         run.inserted = kept.iter().map(|&(i, o)| (held[i].after, o)).collect();
         Ok(Inserts {
