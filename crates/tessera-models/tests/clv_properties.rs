@@ -231,17 +231,28 @@ fn spend_loglik(params: &[f64; 3], x: &[f64], m: &[f64]) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+    // A fixed seed: the cases are the same on every run, so a failure is reproducible.
+    #![proptest_config(ProptestConfig {
+        cases: 8,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7e55_e7a0),
+        ..ProptestConfig::default()
+    })]
 
     /// The Gamma-Gamma gradient is not public, so check the fit's result instead: moving any
     /// parameter by ±1e-4 relative from the fitted values does not increase the summed public
     /// per-customer log-likelihood (a local maximum; the fit reports convergence with the
     /// log-scale gradient of the mean log-likelihood below 1e-5, and the quadratic loss of a
     /// 1e-4 step on 2,000 customers is far above rounding).
+    ///
+    /// `q` starts at 2: below it the spend's variance is infinite, and a sample of 2,000
+    /// customers can have no maximum inside the parameter space. One such sample (p = 8.48,
+    /// q = 1.5, gamma = 2, seed 2632275799528811018) climbs towards p → ∞, gamma → 0 with p·gamma
+    /// about fixed, and the fit rightly reports that it did not converge.
     #[test]
     fn gamma_gamma_fit_is_a_local_maximum(
         p in 1.0f64..10.0,
-        q in 1.5f64..6.0,
+        q in 2.0f64..6.0,
         gamma in 2.0f64..30.0,
         seed in any::<u64>(),
     ) {
