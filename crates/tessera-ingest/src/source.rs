@@ -268,8 +268,16 @@ pub struct SourceRun<'a> {
     places: Places,
     /// Where the first row of each id withdrawn for conflicting rows came from.
     conflicted: HashMap<IdKey, (usize, u64), BuildHasherDefault<KeyHasher>>,
-    /// Sign of each staged amount, to count refunds and zero amounts among the rows kept.
+    /// Sign of each staged amount, for the refunds and zero amounts among rows dropped later:
+    /// kept with the exact index only (with the filter, the settling's log has them).
     signs: Vec<i8>,
+    /// Whether `signs` is kept: with the exact index.
+    keep_signs: bool,
+    /// Refunds and zero amounts among the rows accepted (less those dropped, once closed).
+    sign_counts: [u64; 2],
+    /// The signs of the staged rows the settling after reading went through, by ordinal: with
+    /// the filter, `signs` is not kept.
+    settled_signs: HashMap<u64, i8>,
     /// For orders: the clean customers row of each staged order's customer ([`MADE_UP`] for a
     /// customer made up on the way), handed to the feature table so that it need not look the
     /// customers up again.
@@ -339,6 +347,16 @@ pub struct CheckedBatch {
 /// How many rows ahead of the one settled its index slot is brought into cache: enough for the
 /// memory accesses of that many rows to overlap.
 const PREFETCH_AHEAD: usize = 16;
+
+/// Where a row with an amount of this sign is counted in [`SourceRun::sign_counts`]: refunds,
+/// then zero amounts.
+fn sign_slot(sign: i8) -> Option<usize> {
+    match sign {
+        -1 => Some(0),
+        0 => Some(1),
+        _ => None,
+    }
+}
 
 /// What [`SourceRun::decide`] made of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -702,6 +720,7 @@ impl<'a> SourceRun<'a> {
                 (IdIndex::default(), Some(d))
             }
         };
+        let keep_signs = deferred.is_none();
         let unknown = config
             .kind
             .references_customer()
@@ -723,6 +742,9 @@ impl<'a> SourceRun<'a> {
             places: Places::default(),
             conflicted: HashMap::default(),
             signs: Vec::new(),
+            keep_signs,
+            sign_counts: [0; 2],
+            settled_signs: HashMap::new(),
             customer_rows: (config.kind == tessera_core::schema::SourceKind::Orders).then(Vec::new),
             inserted: Vec::new(),
             strict,
@@ -755,7 +777,7 @@ impl<'a> SourceRun<'a> {
         }
         // The per-row vectors likewise: grown by doubling from empty, a vector of 20M entries
         // would take room for 33.5M, and hold both its old and new buffers while it grows.
-        if self.checker.amount.is_some() {
+        if self.checker.amount.is_some() && self.keep_signs {
             self.signs.reserve(rows);
         }
         if let Some(customers) = &mut self.customer_rows {
@@ -1052,7 +1074,14 @@ impl<'a> SourceRun<'a> {
     fn accept_at(&mut self, valid: &Valid, file: usize, line: u64, timed: bool) {
         self.places.push(self.ordinal, file, line);
         if let Some(sign) = valid.sign {
-            self.signs.push(sign);
+            // The signs of the staged rows are needed for those dropped later; with the filter
+            // the settling finds them in its log instead.
+            if self.keep_signs {
+                self.signs.push(sign);
+            }
+            if let Some(count) = sign_slot(sign) {
+                self.sign_counts[count] += 1;
+            }
         }
         if let Some(ts) = valid.time.filter(|_| timed) {
             self.note_time(ts);
@@ -1161,18 +1190,21 @@ impl<'a> SourceRun<'a> {
         };
         self.drops.sort_unstable();
         self.drops.dedup();
-        // Refunds and zero amounts among the rows kept: those of every staged row, less those
-        // of the rows withdrawn.
-        let (signs, drops) = (&self.signs, &self.drops);
-        let kept = |sign: i8| {
-            let staged = signs.iter().filter(|&&s| s == sign).count();
-            let withdrawn = drops
-                .iter()
-                .filter(|&&d| signs.get(d as usize) == Some(&sign));
-            (staged - withdrawn.count()) as u64
-        };
-        self.report.refunds += kept(-1);
-        self.report.zero_amounts += kept(0);
+        // Refunds and zero amounts among the rows kept: those of every row accepted, less those
+        // of the rows dropped since.
+        let drops = &self.drops;
+        for d in drops {
+            let sign = match self.signs.get(*d as usize) {
+                Some(&s) => Some(s),
+                None => self.settled_signs.get(d).copied(),
+            };
+            if let Some(count) = sign.and_then(sign_slot) {
+                self.sign_counts[count] -= 1;
+            }
+        }
+        self.settled_signs = HashMap::new();
+        self.report.refunds += self.sign_counts[0];
+        self.report.zero_amounts += self.sign_counts[1];
         // The customer rows of the rows kept, in the clean table's order.
         let inserted = std::mem::take(&mut self.inserted);
         if let Some(rows) = &mut self.customer_rows

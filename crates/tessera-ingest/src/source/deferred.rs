@@ -152,7 +152,7 @@ impl Deferred {
             });
             return Ok(Note::Held);
         }
-        self.contents.push(valid.content)?;
+        self.contents.push(valid.content, valid.sign)?;
         if !id_seen {
             return Ok(Note::New);
         }
@@ -226,7 +226,10 @@ impl Deferred {
         drop(contents);
         let mut ids: KeyMap<String> = KeyMap::default();
         let mut staged = Vec::with_capacity(shared.len());
-        for ((ordinal, key, id), content) in shared.into_iter().zip(staged_contents) {
+        for ((ordinal, key, id), (content, sign)) in shared.into_iter().zip(staged_contents) {
+            if let Some(sign) = sign {
+                run.settled_signs.insert(ordinal, sign);
+            }
             staged.push((ordinal, key, content));
             ids.entry(key).or_insert(id);
         }
@@ -367,6 +370,9 @@ impl Settling<'_> {
             Arrival::Held(i) => {
                 let h = &self.held[i];
                 let ordinal = run.accept_late(&h.valid, h.file, h.line);
+                if let Some(sign) = h.valid.sign {
+                    run.settled_signs.insert(ordinal, sign);
+                }
                 self.kept_held.push((i, ordinal));
                 ordinal
             }
@@ -383,15 +389,21 @@ fn refuse(run: &mut SourceRun, staged: Option<u64>, here: (usize, u64), message:
     }
 }
 
-/// The content hash of every staged row, by ordinal, in a file beside the staged table: 8 bytes
-/// a row written as rows are staged, read only for the rows settled once the source is read.
+/// The content hash and the amount's sign of every staged row, by ordinal, in a file beside the
+/// staged table: 9 bytes a row written as rows are staged, read only for the rows settled once
+/// the source is read.
 struct ContentLog {
     path: PathBuf,
     out: Option<BufWriter<File>>,
 }
 
-/// Hashes read at a time from the log.
+/// Rows read at a time from the log.
 const LOG_CHUNK: usize = 64 * 1024;
+
+/// Bytes of a row in the log: the hash, then the sign ([`NO_SIGN`] for none).
+const LOG_ROW: usize = 9;
+
+const NO_SIGN: i8 = i8::MIN;
 
 impl ContentLog {
     fn create(path: PathBuf) -> Result<Self, IngestError> {
@@ -409,14 +421,17 @@ impl ContentLog {
     }
 
     #[inline]
-    fn push(&mut self, content: u64) -> Result<(), IngestError> {
+    fn push(&mut self, content: u64, sign: Option<i8>) -> Result<(), IngestError> {
         let out = self.out.as_mut().expect("log open until read");
-        out.write_all(&content.to_le_bytes())
+        let mut row = [0u8; LOG_ROW];
+        row[..8].copy_from_slice(&content.to_le_bytes());
+        row[8] = sign.unwrap_or(NO_SIGN) as u8;
+        out.write_all(&row)
             .map_err(|e| IngestError::io(&self.path, e))
     }
 
-    /// The hashes at `ordinals` (sorted).
-    fn read(&mut self, ordinals: &[u64]) -> Result<Vec<u64>, IngestError> {
+    /// The hashes and signs at `ordinals` (sorted).
+    fn read(&mut self, ordinals: &[u64]) -> Result<Vec<(u64, Option<i8>)>, IngestError> {
         let io = |e| IngestError::io(&self.path, e);
         let mut file = self
             .out
@@ -424,13 +439,14 @@ impl ContentLog {
             .expect("log read once")
             .into_inner()
             .map_err(|e| io(e.into_error()))?;
-        let mut chunk = vec![0u8; LOG_CHUNK * 8];
+        let mut chunk = vec![0u8; LOG_CHUNK * LOG_ROW];
         let (mut start, mut len) = (u64::MAX, 0usize);
         let mut out = Vec::with_capacity(ordinals.len());
         for &o in ordinals {
             let first = o - o % LOG_CHUNK as u64;
             if first != start {
-                file.seek(SeekFrom::Start(first * 8)).map_err(io)?;
+                file.seek(SeekFrom::Start(first * LOG_ROW as u64))
+                    .map_err(io)?;
                 len = 0;
                 while len < chunk.len() {
                     match file.read(&mut chunk[len..]).map_err(io)? {
@@ -440,14 +456,16 @@ impl ContentLog {
                 }
                 start = first;
             }
-            let at = (o - start) as usize * 8;
-            let bytes = chunk
-                .get(at..at + 8)
-                .filter(|_| at + 8 <= len)
+            let at = (o - start) as usize * LOG_ROW;
+            let row = chunk
+                .get(at..at + LOG_ROW)
+                .filter(|_| at + LOG_ROW <= len)
                 .ok_or_else(|| {
                     IngestError::Internal(format!("no values' hash logged for staged row {o}"))
                 })?;
-            out.push(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+            let content = u64::from_le_bytes(row[..8].try_into().expect("8 bytes"));
+            let sign = (row[8] as i8 != NO_SIGN).then_some(row[8] as i8);
+            out.push((content, sign));
         }
         Ok(out)
     }
