@@ -246,7 +246,7 @@ fn read_source(
         let rows = usize::try_from(expected_rows(config, source)).unwrap_or(usize::MAX);
         let ids = rows.saturating_add(rows / 16).max(MIN_FILTER_IDS);
         // Entries for each row's id, and for its id with its values.
-        let mut seen = seen::Seen::with_capacity(ids.saturating_mul(seen::ENTRIES_PER_PAIR));
+        let mut seen = seen::Seen::with_capacity(ids.saturating_mul(seen::ENTRIES_PER_ROW));
         if opts.hold_every_row {
             seen.saturate();
         }

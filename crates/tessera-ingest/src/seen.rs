@@ -43,7 +43,7 @@ type Blocks = allocator_api2::vec::Vec<Block, HugePages>;
 
 /// Entries of the filter's size that [`Seen::insert_pair`] takes: one for the id, two for the
 /// pair of id and values (sixteen bits where an id sets eight).
-pub const ENTRIES_PER_PAIR: usize = 3;
+pub const ENTRIES_PER_ROW: usize = 3;
 
 /// The key of the pair of `key` and `content`: the two mixed (the finalizer of SplitMix64, twice
 /// for 96 bits), so that its block and bits are independent of the id's.
@@ -109,7 +109,8 @@ impl Filter {
         (0..8).all(|i| block[i] & mask[i] == mask[i])
     }
 
-    /// Sets the bits of `mask` in `key`'s block; whether they were all set already.
+    /// Sets the bits of `mask` in `key`'s block; whether they were all set already. The caller
+    /// counts the entries.
     #[inline]
     fn insert(&mut self, key: IdKey, mask: [u32; 8]) -> bool {
         let at = self.block(key);
@@ -119,7 +120,6 @@ impl Filter {
             had &= block[i] & mask[i] == mask[i];
             block[i] |= mask[i];
         }
-        self.len += 1;
         had
     }
 }
@@ -136,7 +136,8 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// A filter sized for `keys` ids (it takes more, and grows).
+    /// A filter sized for `keys` entries (it takes more, and grows): an id is one entry, a row
+    /// given to [`Self::insert_pair`] [`ENTRIES_PER_ROW`].
     pub fn with_capacity(keys: usize) -> Self {
         Self {
             current: Filter::new(keys),
@@ -144,7 +145,7 @@ impl Seen {
         }
     }
 
-    /// Makes room for `more` ids beyond those held. While the filter is still empty it is made
+    /// Makes room for `more` entries beyond those held. While the filter is still empty it is made
     /// again at the size wanted.
     pub fn reserve(&mut self, more: usize) {
         let c = &self.current;
@@ -181,7 +182,7 @@ impl Seen {
     /// whether each may have been recorded before.
     ///
     /// The pair takes a block of its own and sixteen bits of it (counted as two entries, see
-    /// [`ENTRIES_PER_PAIR`]): "maybe seen" for a pair that was not seen, when the id was not seen
+    /// [`ENTRIES_PER_ROW`]): "maybe seen" for a pair that was not seen, when the id was not seen
     /// either, sends a new row down the slow path of a probable copy, so it must be rarer than
     /// one in a billion or so. With a pair of eight bits it came about once in ten million rows
     /// (both answers false at about one in 3,000 each); in the id's own block, a block crowded
@@ -190,7 +191,7 @@ impl Seen {
     pub fn insert_pair(&mut self, key: IdKey, content: u64) -> (bool, bool) {
         let pair = pair_key(key, content);
         let id = self.insert_mask(key, id_mask(key), 1);
-        let pair = self.insert_mask(pair, pair_mask(pair), ENTRIES_PER_PAIR - 1);
+        let pair = self.insert_mask(pair, pair_mask(pair), ENTRIES_PER_ROW - 1);
         (id, pair)
     }
 
@@ -202,7 +203,7 @@ impl Seen {
             self.grow(0);
         }
         let older = self.full.iter().any(|f| f.contains(key, mask));
-        self.current.len += entries - 1;
+        self.current.len += entries;
         self.current.insert(key, mask) || older
     }
 
@@ -216,7 +217,7 @@ impl Seen {
 
     /// Asks the processor to bring `key`'s block into cache, for an insert a little later.
     #[inline]
-    pub fn prefetch(&self, key: IdKey) {
+    fn prefetch(&self, key: IdKey) {
         let block = &self.current.blocks[self.current.block(key)];
         #[cfg(target_arch = "x86_64")]
         // SAFETY: prefetching is only a hint and never faults; the address is a live block.
@@ -263,7 +264,7 @@ mod tests {
     #[test]
     fn an_id_with_its_values_again_is_maybe_seen_with_other_values_rarely() {
         // 100,000 ids with their values, in a filter sized for them.
-        let mut seen = Seen::with_capacity(100_000 * ENTRIES_PER_PAIR);
+        let mut seen = Seen::with_capacity(100_000 * ENTRIES_PER_ROW);
         let key = |i: u32| id_key(&format!("O{i:08}"));
         for i in 0..100_000u32 {
             seen.insert_pair(key(i), u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15));

@@ -772,7 +772,7 @@ impl<'a> SourceRun<'a> {
             // Entries for each row's id, and for its id with its values.
             Some(d) => d
                 .seen
-                .reserve(rows.saturating_mul(crate::seen::ENTRIES_PER_PAIR)),
+                .reserve(rows.saturating_mul(crate::seen::ENTRIES_PER_ROW)),
             None => self.index.reserve(rows),
         }
         // The per-row vectors likewise: grown by doubling from empty, a vector of 20M entries
@@ -973,9 +973,9 @@ impl<'a> SourceRun<'a> {
     ) -> Result<Decision, IngestError> {
         let id_name = self.config.fields[self.checker.id].name.clone();
         let id_field = Some(self.checker.id);
-        let here = format!("{}:{}", self.file_names[self.file], line);
+        let here = self.place_text((self.file, line));
         let (old_file, old_line) = self.place(valid.key, old);
-        let there = format!("{}:{}", self.file_names[old_file], old_line);
+        let there = self.place_text((old_file, old_line));
         if !old.is_live() {
             let message = messages::already_rejected(&id_name, id, &there);
             self.reject(
@@ -1035,6 +1035,11 @@ impl<'a> SourceRun<'a> {
         self.index.insert(valid.key, new);
         self.accept(valid, line, true);
         Ok(Decision::Keep)
+    }
+
+    /// `file:line` of a row, as messages name it.
+    fn place_text(&self, (file, line): (usize, u64)) -> String {
+        format!("{}:{}", self.file_names[file], line)
     }
 
     /// Takes back a staged row: it is left out of the clean table and reported as conflicting.

@@ -23,7 +23,7 @@ use arrow_schema::{DataType, TimeUnit};
 use tessera_core::schema::FieldType;
 
 /// A stored column, downcast once, for hashing its values row by row.
-pub(super) enum Stored<'a> {
+enum Stored<'a> {
     Text(&'a StringArray),
     Int(&'a PrimitiveArray<Int64Type>),
     Micros(&'a PrimitiveArray<TimestampMicrosecondType>),
@@ -34,7 +34,7 @@ pub(super) enum Stored<'a> {
 }
 
 impl<'a> Stored<'a> {
-    pub(super) fn new(a: &'a ArrayRef) -> Self {
+    fn new(a: &'a ArrayRef) -> Self {
         match a.data_type() {
             DataType::Utf8 => Stored::Text(a.as_string::<i32>()),
             DataType::Int64 => Stored::Int(a.as_primitive()),
@@ -58,7 +58,7 @@ impl<'a> Stored<'a> {
 
     /// Folds this column's values into the content hash of each row ([`Checker::content_hash`]);
     /// `bytes` is scratch space.
-    pub(super) fn fold_into(&self, hashes: &mut [u64], bytes: &mut Vec<u8>) {
+    fn fold_into(&self, hashes: &mut [u64], bytes: &mut Vec<u8>) {
         match self {
             Stored::Text(a) => fold(hashes, a.nulls(), |i| content::text(a.value(i))),
             Stored::Int(a) => fold(hashes, a.nulls(), |i| content::int(a.value(i))),

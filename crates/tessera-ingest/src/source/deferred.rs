@@ -318,9 +318,6 @@ impl Settling<'_> {
                 (h.valid.key, h.valid.content, None, (h.file, h.line))
             }
         };
-        let place = |run: &SourceRun, (file, line): (usize, u64)| {
-            format!("{}:{}", run.file_names[file], line)
-        };
         let id = |s: &Self| s.ids.get(&key).cloned().unwrap_or_default();
         match self.prior.get(&key).copied() {
             None => self.keep(run, row, key, content),
@@ -336,13 +333,14 @@ impl Settling<'_> {
                 let there = run.places.find(old);
                 if policy != ConflictPolicy::First {
                     let message =
-                        messages::withdrawn(policy, &self.id_name, &id, &place(run, here));
+                        messages::withdrawn(policy, &self.id_name, &id, &run.place_text(here));
                     run.withdraw(old, there, message);
                 }
                 if policy == ConflictPolicy::Last {
                     self.keep(run, row, key, content);
                 } else {
-                    let message = messages::refused(policy, &self.id_name, &id, &place(run, there));
+                    let message =
+                        messages::refused(policy, &self.id_name, &id, &run.place_text(there));
                     refuse(run, staged, here, message);
                     if policy == ConflictPolicy::Reject {
                         self.prior.insert(key, Prior::Conflicted { first: there });
@@ -351,7 +349,7 @@ impl Settling<'_> {
             }
             Some(Prior::Conflicted { first }) => {
                 let message =
-                    messages::already_rejected(&self.id_name, &id(self), &place(run, first));
+                    messages::already_rejected(&self.id_name, &id(self), &run.place_text(first));
                 refuse(run, staged, here, message);
             }
         }
