@@ -4,6 +4,9 @@
 #   bench/features.sh [ORDERS] [CUSTOMERS] [RUNS]     (defaults: 20000000 1000000 3)
 #
 # Tessera: `tessera features` (ingest with validation, then the feature table, written to Parquet).
+# Floor: `orders-floor` (bench/floor), the least work a checked feature run does: every order id
+# put in a filter, every customer looked up, purchases counted and summed; nothing validated,
+# settled or written. Its time bounds from below any tool making those checks.
 # DuckDB: the reference RFM query (aggregate + three ntile windows), written to Parquet, over the
 # same orders; and the same query after the checks Tessera makes on the way in ("duckdb + checks"). Both run here, one after the other, medians of RUNS.
 # DuckDB and pyarrow are installed from PyPI into a venv under $BENCH_DIR.
@@ -15,6 +18,7 @@ RUNS="${3:-3}"
 BENCH_DIR="${BENCH_DIR:-$HOME/.cache/tessera-bench/features}"
 BENCH_PIP="duckdb pyarrow"
 . bench/common.sh
+FLOOR="$CARGO_TARGET_DIR/release/orders-floor"
 
 data="$BENCH_DIR/data-$ORDERS-$CUSTOMERS"
 orders_data "$data"
@@ -66,6 +70,9 @@ results="$BENCH_DIR/results.jsonl"
 for fmt in parquet csv; do
   python3 bench/measure.py "$RUNS" "tessera features ($fmt)" -- \
     "$TESSERA" --quiet features --config "$data/tessera-$fmt.toml" --out "$data/out-$fmt" --as-of "$AS_OF" | tee -a "$results"
+  python3 bench/measure.py "$RUNS" "floor ($fmt)" -- "$FLOOR" --customers "$data/customers.csv" \
+    --orders "$data/orders.$fmt" --as-of "$AS_OF" | tee -a "$results"
+  "$FLOOR" --customers "$data/customers.csv" --orders "$data/orders.$fmt" --as-of "$AS_OF" > "$data/floor-$fmt.json"
   python3 bench/measure.py "$RUNS" "duckdb ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-$fmt.sql" | tee -a "$results"
   python3 bench/measure.py "$RUNS" "duckdb + checks ($fmt)" -- "$PY" "$data/duckdb_run.py" "$data/duckdb-checked-$fmt.sql" | tee -a "$results"
 done
@@ -73,7 +80,7 @@ done
 # Same answers, for each input: recency, frequency and monetary total of every purchasing
 # customer, and their r, f and m scores.
 "$PY" - "$data" <<'PYEOF'
-import sys, duckdb
+import json, sys, duckdb
 d = sys.argv[1]
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
@@ -89,6 +96,11 @@ for fmt in ("parquet", "csv"):
       FULL JOIN (SELECT * FROM read_parquet('{d}/out-{fmt}/features.parquet') WHERE frequency > 0) t
       USING (customer_id)""").fetchone()
     print(f"{fmt}: of {diff[2]} purchasing customers, recency/frequency/monetary differ for {diff[0]}, r/f/m scores for {diff[1]}")
+    # The floor counts what the reference query does: customers with a purchase, purchases, spend.
+    floor = json.load(open(f"{d}/floor-{fmt}.json"))
+    ref = con.execute(f"SELECT count(*), sum(frequency), sum(round(monetary_sum * 100)::BIGINT) FROM read_parquet('{d}/duckdb-{fmt}.parquet')").fetchone()
+    got = (floor["buyers"], floor["purchases"], floor["spend_minor"])
+    print(f"{fmt}: floor buyers/purchases/spend {got}, reference query {tuple(ref)}: {'same' if got == tuple(ref) else 'DIFFERENT'}")
 PYEOF
 python3 - "$results" <<'PYEOF'
 import json, sys
@@ -98,4 +110,6 @@ for fmt in ("parquet", "csv"):
     for label in ("duckdb", "duckdb + checks"):
         k = rows[f"{label} ({fmt})"]
         print(f"{fmt:8} tessera {t['wall_s_median']:7.2f} s {t['peak_rss_mib_median']:7.1f} MiB | {label:15} {k['wall_s_median']:7.2f} s {k['peak_rss_mib_median']:7.1f} MiB | ratio {t['wall_s_median'] / k['wall_s_median']:.2f}x")
+    f, k = rows[f"floor ({fmt})"], rows[f"duckdb ({fmt})"]
+    print(f"{fmt:8} floor   {f['wall_s_median']:7.2f} s {f['peak_rss_mib_median']:7.1f} MiB | {'duckdb':15} {k['wall_s_median']:7.2f} s {k['peak_rss_mib_median']:7.1f} MiB | ratio {f['wall_s_median'] / k['wall_s_median']:.2f}x")
 PYEOF
