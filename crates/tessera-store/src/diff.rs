@@ -532,6 +532,7 @@ fn match_clusters(
     b: &serde_json::Value,
     migration: &Migration,
 ) -> Option<ClusterMatching> {
+    use tessera_models::cluster::labels::min_cost_assignment;
     use tessera_models::cluster::{FittedTransform, Matrix};
     let features: Vec<String> = serde_json::from_value(a["clustering"]["features"].clone()).ok()?;
     let features_b: Vec<String> =
@@ -556,21 +557,21 @@ fn match_clusters(
         mapped.unwrap_or(raw)
     };
     let (sa, sb) = (space(&ca), space(&cb));
-    let cost: Vec<Vec<f64>> = sa
+    // Distances between the old centres (rows) and the new (columns), row-major. A centre that
+    // is not a finite point matches nothing.
+    let cost: Vec<f64> = sa
         .iter()
-        .map(|x| {
-            sb.iter()
-                .map(|y| {
-                    x.iter()
-                        .zip(y)
-                        .map(|(p, q)| (p - q) * (p - q))
-                        .sum::<f64>()
-                        .sqrt()
-                })
-                .collect()
+        .flat_map(|x| {
+            sb.iter().map(move |y| {
+                x.iter()
+                    .zip(y)
+                    .map(|(p, q)| (p - q) * (p - q))
+                    .sum::<f64>()
+                    .sqrt()
+            })
         })
         .collect();
-    let assignment = hungarian(&cost);
+    let assignment = min_cost_assignment(&cost, sa.len(), sb.len()).ok()?;
     let cell = |from: &str, to: &str| -> (u64, u64) {
         let i = migration.from.iter().position(|l| l == from);
         let j = migration.to.iter().position(|l| l == to);
@@ -590,7 +591,7 @@ fn match_clusters(
         pairs.push(ClusterPair {
             from: ca[i].0.clone(),
             to: cb[j].0.clone(),
-            distance: cost[i][j],
+            distance: cost[i * cb.len() + j],
             drift: features
                 .iter()
                 .enumerate()
@@ -622,131 +623,42 @@ fn match_clusters(
     })
 }
 
-/// The assignment of rows to distinct columns with the least total cost (Kuhn–Munkres with
-/// potentials, O(n²m)): for each row its column, `None` for the rows left over when there are
-/// more rows than columns.
-pub fn hungarian(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
-    let n = cost.len();
-    let m = cost.first().map_or(0, Vec::len);
-    if n == 0 || m == 0 {
-        return vec![None; n];
-    }
-    if n > m {
-        // Solve the transpose: each column gets a row.
-        let t: Vec<Vec<f64>> = (0..m)
-            .map(|j| (0..n).map(|i| cost[i][j]).collect())
-            .collect();
-        let cols = hungarian(&t);
-        let mut out = vec![None; n];
-        for (j, i) in cols.iter().enumerate() {
-            if let Some(i) = *i {
-                out[i] = Some(j);
-            }
-        }
-        return out;
-    }
-    // 1-based arrays; p[j] is the row matched to column j, 0 for none.
-    let (mut u, mut v) = (vec![0.0; n + 1], vec![0.0; m + 1]);
-    let (mut p, mut way) = (vec![0usize; m + 1], vec![0usize; m + 1]);
-    for i in 1..=n {
-        p[0] = i;
-        let mut j0 = 0;
-        let mut minv = vec![f64::INFINITY; m + 1];
-        let mut used = vec![false; m + 1];
-        loop {
-            used[j0] = true;
-            let i0 = p[j0];
-            let mut delta = f64::INFINITY;
-            let mut j1 = 0;
-            for j in 1..=m {
-                if !used[j] {
-                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
-                    if cur < minv[j] {
-                        minv[j] = cur;
-                        way[j] = j0;
-                    }
-                    if minv[j] < delta {
-                        delta = minv[j];
-                        j1 = j;
-                    }
-                }
-            }
-            for j in 0..=m {
-                if used[j] {
-                    u[p[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if p[j0] == 0 {
-                break;
-            }
-        }
-        loop {
-            let j1 = way[j0];
-            p[j0] = p[j1];
-            j0 = j1;
-            if j0 == 0 {
-                break;
-            }
-        }
-    }
-    let mut out = vec![None; n];
-    for j in 1..=m {
-        if p[j] != 0 {
-            out[p[j] - 1] = Some(j - 1);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every assignment of rows to distinct columns, by brute force.
-    fn best(cost: &[Vec<f64>]) -> f64 {
-        fn go(cost: &[Vec<f64>], i: usize, used: &mut Vec<bool>) -> f64 {
-            if i == cost.len() {
-                return 0.0;
-            }
-            let mut best = f64::INFINITY;
-            for j in 0..used.len() {
-                if !used[j] {
-                    used[j] = true;
-                    best = best.min(cost[i][j] + go(cost, i + 1, used));
-                    used[j] = false;
-                }
-            }
-            best
-        }
-        go(cost, 0, &mut vec![false; cost[0].len()])
+    /// A run summary with a clustering over `x` and `y` and these cluster centres.
+    fn clustered(centres: &[(&str, f64, f64)]) -> serde_json::Value {
+        let clusters: Vec<serde_json::Value> = centres
+            .iter()
+            .map(|(c, x, y)| serde_json::json!({"cluster": c, "center": {"x": x, "y": y}}))
+            .collect();
+        serde_json::json!({"clustering": {"features": ["x", "y"], "clusters": clusters}})
     }
 
     #[test]
-    fn hungarian_matches_brute_force() {
-        use proptest::prelude::*;
-        let strategy = (1usize..6, 0usize..3).prop_flat_map(|(n, extra)| {
-            proptest::collection::vec(proptest::collection::vec(0.0f64..100.0, n + extra), n)
-        });
-        proptest!(|(cost in strategy)| {
-            let a = hungarian(&cost);
-            let mut cols: Vec<usize> = a.iter().map(|j| j.unwrap()).collect();
-            let total: f64 = a.iter().enumerate().map(|(i, j)| cost[i][j.unwrap()]).sum();
-            prop_assert!((total - best(&cost)).abs() < 1e-9);
-            cols.sort();
-            cols.dedup();
-            prop_assert_eq!(cols.len(), cost.len());
-        });
-    }
-
-    #[test]
-    fn hungarian_leaves_extra_rows_unmatched() {
-        // Rows 0 and 2 sit at the two columns; row 1 is far from both.
-        let cost = vec![vec![0.0, 9.0], vec![50.0, 50.0], vec![9.0, 0.0]];
-        assert_eq!(hungarian(&cost), vec![Some(0), None, Some(1)]);
+    fn clusters_match_by_least_total_distance_and_extra_ones_stay_unmatched() {
+        // Old clusters 0 and 2 sit near new clusters b and a; old cluster 1 is far from both.
+        let old = clustered(&[("0", 0.0, 0.0), ("1", 50.0, 50.0), ("2", 9.0, 0.0)]);
+        let new = clustered(&[("a", 9.0, 1.0), ("b", 0.0, 1.0)]);
+        let migration = Migration {
+            family: "cluster".into(),
+            from: vec!["0".into(), "1".into(), "2".into(), NONE.into()],
+            to: vec!["a".into(), "b".into(), NONE.into()],
+            counts: vec![vec![1, 7, 0], vec![2, 2, 0], vec![5, 0, 1], vec![0, 0, 0]],
+        };
+        let m = match_clusters(&old, &new, &migration).unwrap();
+        let pairs: Vec<(&str, &str, f64, u64)> = m
+            .pairs
+            .iter()
+            .map(|p| (p.from.as_str(), p.to.as_str(), p.distance, p.stayed))
+            .collect();
+        assert_eq!(pairs, [("0", "b", 1.0, 7), ("2", "a", 1.0, 5)]);
+        assert_eq!(m.unmatched_from, ["1"]);
+        assert!(m.unmatched_to.is_empty());
+        // A centre that is not a number matches nothing.
+        let broken = clustered(&[("0", 0.0, f64::NAN)]);
+        assert!(match_clusters(&broken, &new, &migration).is_none());
     }
 
     #[test]
