@@ -18,6 +18,7 @@ RUNS="${3:-3}"
 BENCH_DIR="${BENCH_DIR:-$HOME/.cache/tessera-bench/features}"
 BENCH_PIP="duckdb pyarrow"
 . bench/common.sh
+cargo build --release --locked --quiet -p tessera-bench-floor
 FLOOR="$CARGO_TARGET_DIR/release/orders-floor"
 
 data="$BENCH_DIR/data-$ORDERS-$CUSTOMERS"
