@@ -225,6 +225,14 @@ fn advise_huge_pages(start: usize, size: usize) {
     let _ = (start, size);
 }
 
+/// The customer of the order before and their position: orders come grouped by customer, so
+/// most lookups are this one.
+#[derive(Default)]
+struct LastCustomer {
+    id: Vec<u8>,
+    position: Option<u32>,
+}
+
 /// Rows ahead whose filter word is fetched before it is needed.
 const PREFETCH: usize = 16;
 
@@ -239,7 +247,7 @@ impl Work<'_> {
     fn order(
         &self,
         t: &mut Totals,
-        last: &mut (Vec<u8>, Option<u32>),
+        last: &mut LastCustomer,
         id: u64,
         customer: &[u8],
         day: i32,
@@ -247,12 +255,12 @@ impl Work<'_> {
     ) {
         t.orders += 1;
         t.maybe_seen += u64::from(self.filter.insert(id));
-        if last.0 != customer {
-            last.0.clear();
-            last.0.extend_from_slice(customer);
-            last.1 = self.customers.get(customer).copied();
+        if last.id != customer {
+            last.id.clear();
+            last.id.extend_from_slice(customer);
+            last.position = self.customers.get(customer).copied();
         }
-        let Some(c) = last.1 else {
+        let Some(c) = last.position else {
             t.unknown += 1;
             return;
         };
@@ -282,7 +290,7 @@ impl Work<'_> {
                 .with_projection(mask)
                 .with_batch_size(64 * 1024)
                 .build()?;
-            let mut last = (Vec::new(), None);
+            let mut last = LastCustomer::default();
             for batch in reader {
                 self.parquet_batch(t, &mut last, &batch?)?;
             }
@@ -317,7 +325,7 @@ impl Work<'_> {
     fn parquet_batch(
         &self,
         t: &mut Totals,
-        last: &mut (Vec<u8>, Option<u32>),
+        last: &mut LastCustomer,
         batch: &RecordBatch,
     ) -> Result<(), Error> {
         let column = |name: &str| {
@@ -367,7 +375,7 @@ impl Work<'_> {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .from_reader(file.take(end - start));
-            let (mut record, mut last) = (csv::ByteRecord::new(), (Vec::new(), None));
+            let (mut record, mut last) = (csv::ByteRecord::new(), LastCustomer::default());
             while reader.read_byte_record(&mut record)? {
                 let field = |k: usize| record.get(k).unwrap_or_default();
                 let day = civil_day(field(2)).ok_or("date is not YYYY-MM-DD")?;
