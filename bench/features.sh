@@ -6,7 +6,7 @@
 # Tessera: `tessera features` (ingest with validation, then the feature table, written to Parquet).
 # Floor: `orders-floor` (bench/floor), the least work a checked feature run does: every order id
 # put in a filter, every customer looked up, purchases counted and summed; nothing validated,
-# settled or written. Its time bounds from below any tool making those checks.
+# settled or written: what those checks cost, done as fast as we know how.
 # DuckDB: the reference RFM query (aggregate + three ntile windows), written to Parquet, over the
 # same orders; and the same query after the checks Tessera makes on the way in ("duckdb + checks"). Both run here, one after the other, medians of RUNS.
 # DuckDB and pyarrow are installed from PyPI into a venv under $BENCH_DIR.

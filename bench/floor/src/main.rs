@@ -6,8 +6,7 @@
 //! customers file (the least a check for unknown customers needs), and purchases before
 //! `--as-of` are counted, summed and dated per customer (the least RFM needs). Nothing else: no
 //! value is validated, no repeated id settled, no other feature worked out, nothing written.
-//! Its time bounds from below what any tool making those two checks can take; it is not a
-//! competitor.
+//! It is not a competitor: its time is what those two checks and RFM's sums cost.
 //!
 //! Prints one JSON line: orders read, ids the filter may have seen, orders of unknown
 //! customers, customers with a purchase, purchases and their spend in minor units.
