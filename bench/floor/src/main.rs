@@ -17,13 +17,14 @@ use arrow_array::{Array, RecordBatch};
 use clap::Parser;
 use hashbrown::HashMap;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tessera_core::value::parse_date;
 
 #[derive(Parser)]
 #[command(about = "The least work a checked feature run does: a floor for bench/features.sh")]
@@ -44,26 +45,30 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 fn main() -> Result<(), Error> {
     let args = Args::parse();
     let started = Instant::now();
-    let as_of = civil_day(args.as_of.as_bytes())
-        .ok_or_else(|| format!("--as-of {}: not a YYYY-MM-DD date", args.as_of))?;
+    let as_of = parse_date(&args.as_of, None).map_err(|e| format!("--as-of: {e}"))?;
     let text = std::fs::read(&args.customers)?;
     let customers = customer_ids(&text, &args.customers)?;
     let csv = args.orders.extension().is_some_and(|e| e == "csv");
-    let rows = match csv {
-        true => std::fs::metadata(&args.orders)?.len() / 32,
-        false => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&args.orders)?)?;
-            builder.metadata().file_metadata().num_rows() as u64
-        }
+    // The Parquet footer, read once; CSV rows guessed from the file's size.
+    let footer = match csv {
+        true => None,
+        false => Some(ArrowReaderMetadata::load(
+            &File::open(&args.orders)?,
+            Default::default(),
+        )?),
+    };
+    let rows = match &footer {
+        None => std::fs::metadata(&args.orders)?.len() / 32,
+        Some(f) => f.metadata().file_metadata().num_rows() as u64,
     };
     let work = Work {
         filter: Filter::new(rows as usize),
         customers: &customers,
         as_of,
     };
-    let totals = match csv {
-        true => work.csv(&args.orders)?,
-        false => work.parquet(&args.orders)?,
+    let totals = match footer {
+        None => work.csv(&args.orders)?,
+        Some(footer) => work.parquet(&args.orders, &footer)?,
     };
     let buyers = totals.per_customer.iter().filter(|c| c.purchases > 0);
     println!(
@@ -96,29 +101,6 @@ fn customer_ids<'t>(text: &'t [u8], path: &Path) -> Result<HashMap<&'t [u8], u32
         }
     }
     Ok(ids)
-}
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (the proleptic Gregorian calendar).
-fn civil_day(s: &[u8]) -> Option<i32> {
-    let digits = |r: std::ops::Range<usize>| -> Option<i32> {
-        s.get(r)?.iter().try_fold(0i32, |n, &b| {
-            b.is_ascii_digit().then(|| n * 10 + i32::from(b - b'0'))
-        })
-    };
-    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil, counting years from March so that the leap day comes last.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
 }
 
 /// A customer's purchases so far.
@@ -276,12 +258,13 @@ impl Work<'_> {
         }
     }
 
-    fn parquet(&self, path: &Path) -> Result<Totals, Error> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
-        let groups = builder.metadata().num_row_groups();
-        let groups: Vec<usize> = (0..groups).collect();
+    fn parquet(&self, path: &Path, footer: &ArrowReaderMetadata) -> Result<Totals, Error> {
+        let groups: Vec<usize> = (0..footer.metadata().num_row_groups()).collect();
         self.per_thread(&groups, |t, &group| {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                File::open(path)?,
+                footer.clone(),
+            );
             let wanted = ["order_id", "customer_id", "date", "amount"];
             let mask = ProjectionMask::columns(builder.parquet_schema(), wanted);
             let reader = builder
@@ -377,7 +360,7 @@ impl Work<'_> {
             let (mut record, mut last) = (csv::ByteRecord::new(), LastCustomer::default());
             while reader.read_byte_record(&mut record)? {
                 let field = |k: usize| record.get(k).unwrap_or_default();
-                let day = civil_day(field(2)).ok_or("date is not YYYY-MM-DD")?;
+                let day = parse_date(std::str::from_utf8(field(2))?, None)?;
                 let amount: f64 = std::str::from_utf8(field(3))?.parse()?;
                 let id = xxhash_rust::xxh3::xxh3_64(field(0));
                 self.order(t, &mut last, id, field(1), day, amount);
@@ -396,25 +379,4 @@ fn line_start(path: &Path, at: u64) -> Result<u64, Error> {
     let mut skipped = Vec::new();
     let n = file.read_until(b'\n', &mut skipped)? as u64;
     Ok(at.saturating_sub(1) + n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_day;
-    use chrono::{Days, NaiveDate};
-
-    #[test]
-    fn civil_days_agree_with_chrono() {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-        let first = NaiveDate::from_ymd_opt(1896, 1, 1).unwrap();
-        for n in 0..100_000u64 {
-            let date = first.checked_add_days(Days::new(n)).unwrap();
-            let text = date.format("%Y-%m-%d").to_string();
-            let days = (date - epoch).num_days() as i32;
-            assert_eq!(civil_day(text.as_bytes()), Some(days), "{text}");
-        }
-        assert_eq!(civil_day(b"2026-13-01"), None);
-        assert_eq!(civil_day(b"2026-1-01"), None);
-        assert_eq!(civil_day(b"2026-01-0x"), None);
-    }
 }
