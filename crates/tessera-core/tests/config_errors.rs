@@ -184,7 +184,7 @@ fn features_and_rfm_sections() {
         tessera_core::config::TimeUnitName::Days
     );
     assert_eq!(c.rfm.bins, 4);
-    assert_eq!(c.rfm.segments.as_ref().unwrap()[0].f, [3, 4]);
+    assert_eq!(c.rfm.segments.as_ref().unwrap()[0].f, Some([3, 4]));
     let d = Config::from_toml(base, "t.toml".as_ref()).unwrap();
     assert_eq!(
         (d.features.windows.as_slice(), d.rfm.bins),
@@ -197,13 +197,43 @@ fn features_and_rfm_sections() {
     );
     assert_eq!(
         err(&format!("{base}[rfm]\nbins = 12\n")),
-        "shop/tessera.toml:4:8: rfm.bins must be 2..=10, got 12"
+        "shop/tessera.toml:4:8: rfm.bins must be between 2 and 10, got 12"
     );
     assert_eq!(
         err(&format!(
             "{base}[rfm]\nbins = 4\n[[rfm.segments]]\nname = \"Top\"\nr = [4, 5]\nf = [1, 4]\nm = [1, 4]\n"
         )),
-        "shop/tessera.toml:5:1: rfm segment `Top`: r = [4, 5] must be a range within 1..=4"
+        "shop/tessera.toml:5:1: rfm segment `Top`: r = [4, 5] is not a range within 1..=4 for 4 bins"
+    );
+    // Ranges are optional; `fm` bounds the average of F and M, within the bins like the others.
+    let c = Config::from_toml(
+        &format!("{base}[rfm]\nbins = 4\n[[rfm.segments]]\nname = \"Slipping\"\nr = [1, 2]\nfm = [3, 4]\n[[rfm.segments]]\nname = \"Others\"\n"),
+        "t.toml".as_ref(),
+    )
+    .unwrap();
+    let rules = c.rfm.segments.unwrap();
+    assert_eq!(
+        (rules[0].r, rules[0].f, rules[0].m, rules[0].fm),
+        (Some([1, 2]), None, None, Some([3, 4]))
+    );
+    assert_eq!(
+        (
+            rules[1].name.as_str(),
+            rules[1].r,
+            rules[1].fm,
+            rules[1].at.as_str()
+        ),
+        ("Others", None, None, "t.toml:9:1")
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}[rfm]\nbins = 4\n[[rfm.segments]]\nname = \"Top\"\nfm = [2, 5]\n"
+        )),
+        "shop/tessera.toml:5:1: rfm segment `Top`: fm = [2, 5] is not a range within 1..=4 for 4 bins"
+    );
+    assert_eq!(
+        err(&format!("{base}[rfm]\n[[rfm.segments]]\nname = \" \"\n")),
+        "shop/tessera.toml:4:1: rfm segment rule 1 has an empty name"
     );
     assert_eq!(
         err(&format!("{base}[features]\ntime_unit = \"week\"\n")),

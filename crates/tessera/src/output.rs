@@ -17,6 +17,9 @@ pub fn load_config(path: &Path) -> Result<(Config, String), Failure> {
         .with_context(|| format!("cannot read config {}", path.display()))
         .map_err(Failure::Input)?;
     let config = Config::from_toml(&text, path).map_err(|e| Failure::Input(e.into()))?;
+    // The RFM segment map must name a segment for every combination of scores: known now,
+    // before any source is read.
+    crate::stages::scorer(&config.rfm)?;
     Ok((config, text))
 }
 

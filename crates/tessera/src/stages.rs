@@ -10,26 +10,33 @@ use std::sync::Arc;
 use tessera_core::config::RfmConfig;
 use tessera_models::rfm::{RfmInput, RfmParams, SegmentMap, SegmentRule};
 
-/// The RFM scorer the config asks for: its bins, and its own segment map if it has one.
-fn scorer(config: &RfmConfig) -> Result<tessera_models::rfm::CheckedRfm, Failure> {
+/// The RFM scorer the config asks for: its bins, and its own segment map if it has one. A map
+/// that leaves some combination of scores without a segment is refused here, at its last rule.
+pub fn scorer(config: &RfmConfig) -> Result<tessera_models::rfm::CheckedRfm, Failure> {
     let mut params = RfmParams::new().bins(config.bins);
     if let Some(segments) = &config.segments {
         let rules = segments
             .iter()
-            .map(|s| {
-                SegmentRule::new(&s.name)
-                    .r(s.r[0], s.r[1])
-                    .f(s.f[0], s.f[1])
-                    .m(s.m[0], s.m[1])
+            .map(|s| SegmentRule {
+                name: s.name.clone(),
+                r: s.r,
+                f: s.f,
+                m: s.m,
+                fm: s.fm,
             })
             .collect();
-        let map = SegmentMap::from_rules(config.bins, rules)
-            .map_err(|e| Failure::Input(anyhow::anyhow!("[rfm] segments: {e}")))?;
+        let map = SegmentMap::from_rules(config.bins, rules).map_err(|e| {
+            let at = segments.last().map(|s| format!("{}: ", s.at));
+            Failure::Input(anyhow::anyhow!(
+                "{}rfm segments: {e}",
+                at.unwrap_or_default()
+            ))
+        })?;
         params = params.map(map);
     }
     params
         .check()
-        .map_err(|e| Failure::Input(anyhow::anyhow!("[rfm]: {e}")))
+        .map_err(|e| Failure::Input(anyhow::anyhow!("rfm: {e}")))
 }
 
 /// Adds `r_score`, `f_score`, `m_score`, `rfm_code` and `rfm_segment` to the feature table.

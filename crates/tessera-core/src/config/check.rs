@@ -694,34 +694,49 @@ impl Ctx<'_> {
         ))
     }
 
+    /// `[rfm]`: the bins, and each rule of the user's segment map on its own (a name, ranges
+    /// within `1..=bins`). Whether the rules cover every combination of scores is the RFM
+    /// model's to say; the command line asks it as soon as the config is read.
     fn rfm(&self, raw: &RawRfm) -> Result<RfmConfig, ConfigError> {
         let mut r = RfmConfig::default();
         if let Some(b) = &raw.bins {
             if !(2..=10).contains(b.get_ref()) {
                 return Err(self.at(
                     b.span(),
-                    format!("rfm.bins must be 2..=10, got {}", b.get_ref()),
+                    format!("rfm.bins must be between 2 and 10, got {}", b.get_ref()),
                 ));
             }
             r.bins = *b.get_ref() as u8;
         }
         if let Some(segments) = &raw.segments {
             let mut out = Vec::new();
-            for s in segments {
+            for (index, s) in segments.iter().enumerate() {
                 let g = s.get_ref();
-                for (axis, [lo, hi]) in [("r", g.r), ("f", g.f), ("m", g.m)] {
-                    if lo < 1 || hi > r.bins || lo > hi {
+                if g.name.trim().is_empty() {
+                    return Err(self.at(
+                        s.span(),
+                        format!("rfm segment rule {} has an empty name", index + 1),
+                    ));
+                }
+                let axes = [("r", g.r), ("f", g.f), ("m", g.m), ("fm", g.fm)];
+                for (axis, range) in axes {
+                    if let Some([lo, hi]) = range
+                        && !(1 <= lo && lo <= hi && hi <= r.bins)
+                    {
                         return Err(self.at(s.span(), format!(
-                            "rfm segment `{}`: {axis} = [{lo}, {hi}] must be a range within 1..={}",
-                            g.name, r.bins
+                            "rfm segment `{}`: {axis} = [{lo}, {hi}] is not a range within 1..={} for {} bins",
+                            g.name, r.bins, r.bins
                         )));
                     }
                 }
+                let e = self.at(s.span(), "");
                 out.push(RfmSegmentConfig {
                     name: g.name.clone(),
                     r: g.r,
                     f: g.f,
                     m: g.m,
+                    fm: g.fm,
+                    at: format!("{}:{}:{}", e.file, e.line, e.column),
                 });
             }
             r.segments = Some(out);

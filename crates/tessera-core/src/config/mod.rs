@@ -613,13 +613,18 @@ pub struct CustomFeature {
     pub at: String,
 }
 
-/// One named RFM segment: inclusive score ranges for R, F and M.
+/// One rule of the user's RFM segment map: a name and inclusive score ranges, each optional (a
+/// range left out matches every score). `fm` bounds the average of F and M.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RfmSegmentConfig {
     pub name: String,
-    pub r: [u8; 2],
-    pub f: [u8; 2],
-    pub m: [u8; 2],
+    pub r: Option<[u8; 2]>,
+    pub f: Option<[u8; 2]>,
+    pub m: Option<[u8; 2]>,
+    pub fm: Option<[u8; 2]>,
+    /// Where the rule starts, `file:line:col`, for messages about the map it is part of.
+    #[serde(skip)]
+    pub at: String,
 }
 
 /// `[rfm]`: score bins and, optionally, the user's own segment map (first match wins).

@@ -163,9 +163,10 @@ pub(super) struct RawRfm {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRfmSegment {
     pub(super) name: String,
-    pub(super) r: [u8; 2],
-    pub(super) f: [u8; 2],
-    pub(super) m: [u8; 2],
+    pub(super) r: Option<[u8; 2]>,
+    pub(super) f: Option<[u8; 2]>,
+    pub(super) m: Option<[u8; 2]>,
+    pub(super) fm: Option<[u8; 2]>,
 }
 
 #[derive(Deserialize, Default)]
