@@ -49,6 +49,8 @@ pub struct OrderParams {
 pub struct OrderFeatures {
     /// Purchases (orders with a positive amount).
     pub frequency: u32,
+    /// The day of the first order of any amount (refunds too).
+    pub first_order: Option<i32>,
     /// Distinct days with a purchase.
     pub purchase_days: u32,
     pub monetary_total: i64,
@@ -437,6 +439,7 @@ fn one_customer(
 ) {
     let mut prev_purchase_day = None;
     for o in orders.iter().filter(|o| o.day < p.as_of) {
+        f.first_order.get_or_insert(o.day);
         if o.amount < 0 {
             f.refunds += 1;
             f.refund_amount -= o.amount;

@@ -461,17 +461,34 @@ struct Parts<'a> {
     events: &'a [u32],
 }
 
-/// A column name made of a value: lower case, runs of other characters as `_`.
-fn column_suffix(value: &str) -> String {
-    let mut s = String::new();
-    for c in value.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            s.push(c);
-        } else if !s.ends_with('_') {
-            s.push('_');
+/// Column names made of values, one per value in order: letters and digits lower-cased, runs of
+/// other characters as one `_`, none at either end; `unnamed` when nothing is left. A name
+/// already given to an earlier value gets `_2`, `_3`, … so that no two values share a column.
+fn column_suffixes<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for value in values {
+        let mut s = String::new();
+        for c in value.chars().flat_map(char::to_lowercase) {
+            if c.is_alphanumeric() {
+                s.push(c);
+            } else if !s.is_empty() && !s.ends_with('_') {
+                s.push('_');
+            }
         }
+        let s = match s.trim_end_matches('_') {
+            "" => "unnamed",
+            s => s,
+        };
+        let mut name = s.to_string();
+        let mut k = 1;
+        while !taken.insert(name.clone()) {
+            k += 1;
+            name = format!("{s}_{k}");
+        }
+        out.push(name);
     }
-    s.trim_matches('_').to_string()
+    out
 }
 
 /// At most this many `category_share_<name>` columns: the categories with the most spend.
@@ -488,8 +505,11 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
     let mut add = |name: &str, make: Column<'a>| columns.push((name.to_string(), make));
     let id = parts.id.clone();
     add("customer_id", Box::new(move || id.clone()));
+    // First seen: the earlier of the sign-up and the first order of any kind, both before
+    // `as_of` (a sign-up after it has not happened yet, as of then).
     let tenure = f.iter().zip(signup).map(|(x, s)| {
-        let seen = match (*s, x.btyd.as_ref().map(|b| b.first_day)) {
+        let signup = s.filter(|&d| d < p.as_of);
+        let seen = match (signup, x.first_order) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -638,12 +658,13 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
         }),
     );
     // Share of purchase spend per category, for the categories with the most spend overall.
-    for &k in parts.shown {
+    let shown = parts.shown.iter().map(|&k| parts.categories[k].as_str());
+    for (&k, suffix) in parts.shown.iter().zip(column_suffixes(shown)) {
         let share = f.iter().map(move |x| {
             (x.monetary_total > 0).then(|| x.category_spend[k] as f64 / x.monetary_total as f64)
         });
         add(
-            &format!("category_share_{}", column_suffix(&parts.categories[k])),
+            &format!("category_share_{suffix}"),
             Box::new(move || Arc::new(share.clone().collect::<Float64Array>())),
         );
     }
@@ -658,14 +679,15 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
         }),
     );
     let width = parts.event_names.len() * p.windows.len();
-    for (k, name) in parts.event_names.iter().enumerate() {
+    let suffixes = column_suffixes(parts.event_names.iter().map(String::as_str));
+    for (k, suffix) in suffixes.iter().enumerate() {
         for (w, len) in p.windows.iter().enumerate() {
             let col = parts
                 .events
                 .chunks_exact(width)
                 .map(move |c| Some(c[k * p.windows.len() + w]));
             add(
-                &format!("events_{}_{len}d", column_suffix(name)),
+                &format!("events_{suffix}_{len}d"),
                 Box::new(move || Arc::new(col.clone().collect::<UInt32Array>())),
             );
         }
@@ -713,6 +735,39 @@ mod tests {
         let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
+    }
+
+    #[test]
+    fn values_become_distinct_column_names() {
+        let values = [
+            "Shoes",
+            "shoes",
+            "Home & Garden",
+            " Café ",
+            "日本",
+            "中国",
+            "--",
+            "",
+            "Page View",
+            "page_view",
+            "shoes_2",
+        ];
+        assert_eq!(
+            column_suffixes(values),
+            [
+                "shoes",
+                "shoes_2",
+                "home_garden",
+                "café",
+                "日本",
+                "中国",
+                "unnamed",
+                "unnamed_2",
+                "page_view",
+                "page_view_2",
+                "shoes_2_2",
+            ]
+        );
     }
 
     #[test]

@@ -67,3 +67,52 @@ fn cdnow_summaries_come_out_of_the_pipeline() {
     assert_eq!(n, 2357);
     assert_eq!(got.len(), 2357);
 }
+
+#[test]
+fn tenure_counts_from_the_first_day_the_customer_was_seen_before_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id,signed_up_at\n\
+         refund_only,\n\
+         refund_first,2025-12-20\n\
+         signs_up_later,2026-01-05\n\
+         buys_then_signs_up,2026-02-01\n\
+         buys_later,2025-06-01\n\
+         zero_order,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount\n\
+         1,refund_only,2025-12-01,-5.00\n\
+         2,refund_first,2025-11-01,-3.00\n\
+         3,refund_first,2025-12-25,20.00\n\
+         4,buys_then_signs_up,2025-12-31,9.00\n\
+         5,buys_later,2026-01-03,9.00\n\
+         6,zero_order,2025-12-10,0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+    )
+    .unwrap();
+    let got: HashMap<String, String> = common::features_csv(dir.path(), "2026-01-01")
+        .into_iter()
+        .map(|row| (row["customer_id"].clone(), row["tenure_days"].clone()))
+        .collect();
+    // Days from the first day seen to as_of 2026-01-01, counted by hand: a refund or an order of
+    // zero is an order the customer was seen at; a sign-up on or after as_of has not happened.
+    let expected = [
+        ("refund_only", "31"),       // refund 2025-12-01
+        ("refund_first", "61"),      // refund 2025-11-01, before sign-up and purchase
+        ("signs_up_later", ""),      // seen only after as_of
+        ("buys_then_signs_up", "1"), // order 2025-12-31
+        ("buys_later", "214"),       // sign-up 2025-06-01; the order is after as_of
+        ("zero_order", "22"),        // order of zero 2025-12-10
+    ];
+    for (id, tenure) in expected {
+        assert_eq!(got[id], tenure, "{id}");
+    }
+}

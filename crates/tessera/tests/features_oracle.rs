@@ -146,7 +146,16 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
         }
     }
 
+    // Sign-up days by customer.
+    let customers = table(&clean.join("customers.parquet"));
+    let signed_up: HashMap<String, chrono::NaiveDate> = strings(&customers, "customer_id")
+        .into_iter()
+        .zip(ints::<TimestampMicrosecondType>(&customers, "signed_up_at"))
+        .filter_map(|(id, t)| Some((id?, day(t?))))
+        .collect();
+
     let ids = strings(&features, "customer_id");
+    let tenure = ints::<Int32Type>(&features, "tenure_days");
     let (freq, total, recency) = (
         ints::<UInt32Type>(&features, "frequency"),
         ints::<Int64Type>(&features, "monetary_total"),
@@ -182,6 +191,17 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
             .map(|v| v.iter().filter(|o| o.0 < as_of).cloned().collect())
             .unwrap_or_default();
         let purchases: Vec<_> = mine.iter().filter(|o| o.1 > 0).collect();
+        // First seen: sign-up or first order of any amount, whichever is earlier, before as_of.
+        let seen = mine
+            .iter()
+            .map(|o| o.0)
+            .chain(signed_up.get(&id).copied().filter(|d| *d < as_of))
+            .min();
+        assert_eq!(
+            tenure[i],
+            seen.map(|d| (as_of - d).num_days() as i32),
+            "{id} tenure_days"
+        );
         assert_eq!(freq[i], Some(purchases.len() as u32), "{id} frequency");
         assert_eq!(
             total[i],
