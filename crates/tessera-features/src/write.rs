@@ -72,13 +72,31 @@ fn write_in_groups(
     Ok(())
 }
 
-/// Writes the feature table as CSV: dates as `YYYY-MM-DD`, nulls as empty fields.
+/// Writes the feature table as CSV: dates as `YYYY-MM-DD`, nulls as empty fields; columns of
+/// other types (custom features: booleans, timestamps, …) as Arrow displays them (`true`,
+/// `2025-03-01T10:00:00Z`). A file that could not be written whole is removed.
 pub fn write_csv(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
+    let written = write_csv_rows(batch, path);
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
+fn write_csv_rows(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
     use arrow_array::types::{Date32Type, Float64Type, Int32Type, UInt8Type, UInt32Type};
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
     let err = |e: &dyn std::fmt::Display| FeatureError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    let options = FormatOptions::default();
+    let others = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(&e))?;
     let mut w = std::io::BufWriter::new(File::create(path).map_err(|e| err(&e))?);
     use std::io::Write;
     let schema = batch.schema();
@@ -115,7 +133,7 @@ pub fn write_csv(batch: &RecordBatch, path: &Path) -> Result<(), FeatureError> {
                     &tessera_core::value::days_to_date(col.as_primitive::<Date32Type>().value(row))
                         .to_string(),
                 ),
-                other => return Err(err(&format!("no CSV form for {other}"))),
+                _ => line.push_str(&csv_field(&others[k].value(row).to_string())),
             }
         }
         writeln!(w, "{line}").map_err(|e| err(&e))?;
@@ -202,5 +220,47 @@ mod tests {
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().num_row_groups(), 0);
         assert_eq!(reader.schema().as_ref(), table(0).schema().as_ref());
+    }
+
+    #[test]
+    fn csv_has_a_form_for_custom_features_of_any_type() {
+        use arrow_array::{BooleanArray, TimestampMicrosecondArray};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("features.csv");
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "customer_id",
+                Arc::new(StringArray::from(vec!["a,b", "c\"d", "e"])) as ArrayRef,
+            ),
+            (
+                "first_order_at",
+                Arc::new(Date32Array::from(vec![Some(20_089), None, Some(0)])),
+            ),
+            (
+                "any_refund",
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+            ),
+            (
+                "last_seen",
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        Some(1_735_689_600_000_000 + 90_000_000),
+                        None,
+                        Some(0),
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            ),
+        ])
+        .unwrap();
+        write_csv(&batch, &path).unwrap();
+        // 2025-01-01 is day 20,089 and 1,735,689,600 s after the epoch.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "customer_id,first_order_at,any_refund,last_seen\n\
+             \"a,b\",2025-01-01,true,2025-01-01T00:01:30Z\n\
+             \"c\"\"d\",,false,\n\
+             e,1970-01-01,,1970-01-01T00:00:00Z\n"
+        );
     }
 }
