@@ -195,24 +195,51 @@ pub fn check(
                     ),
                 ));
             }
-            let expr = parse_expression(f)?;
-            let query = grouped_query(f.over, &[(f, expr)]);
+            let one = [(f, parse_expression(f)?)];
+            let query = grouped_query(f.over, &one);
             let df = ctx.sql(&query).await.map_err(|e| {
                 let message = engine_message(&e);
                 if message.contains("must appear in the GROUP BY") {
-                    custom_error(
-                        f,
-                        "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`, and cannot name a column of one row",
-                    )
+                    custom_error(f, NOT_AN_AGGREGATE)
                 } else {
                     custom_error(f, message)
                 }
             })?;
             let ty = df.schema().field(1).data_type().clone();
             stored_type(&ty).map_err(|m| custom_error(f, m))?;
+            if scans(df.logical_plan()) > 1 {
+                return Err(custom_error(
+                    f,
+                    "reads rows of its own (a subquery): a custom feature sums up the customer's rows of its one table",
+                ));
+            }
+            // Over no rows an aggregate gives one row (`count(*)` 0, `sum(...)` null); an
+            // expression that gives none aggregates nothing: a constant, a window function.
+            let none = ctx.sql(&empty_query(f.over, &one)).await;
+            let none = match none {
+                Ok(df) => df.collect().await,
+                Err(e) => Err(e),
+            };
+            if none.is_ok_and(|b| b.iter().map(RecordBatch::num_rows).sum::<usize>() != 1) {
+                return Err(custom_error(f, NOT_AN_AGGREGATE));
+            }
         }
         Ok(())
     })
+}
+
+const NOT_AN_AGGREGATE: &str = "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`, and cannot name a column of one row";
+
+/// How many tables `plan` reads, its subqueries' included.
+fn scans(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    let mut n = 0;
+    let _ = plan.apply_with_subqueries(|node| {
+        n += usize::from(matches!(node, LogicalPlan::TableScan(_)));
+        Ok(TreeNodeRecursion::Continue)
+    });
+    n
 }
 
 /// DataFusion's message without its error-kind prefixes.
@@ -315,12 +342,17 @@ pub fn evaluate(
             for (f, expr) in &exprs {
                 let one = [(*f, expr.clone())];
                 let query = async |sql: String| ctx.sql(&sql).await?.collect().await;
-                let grouped = query(grouped_query(over, &one)).await.map_err(engine)?;
-                let empty = query(empty_query(over, &one)).await.map_err(engine)?;
+                // An error here depends on the data (a division by zero): it names the feature.
+                let failed = |e: datafusion::error::DataFusionError| {
+                    let message = engine_message(&e);
+                    custom_error(f, format!("over {}: {message}", path.display()))
+                };
+                let grouped = query(grouped_query(over, &one)).await.map_err(failed)?;
+                let empty = query(empty_query(over, &one)).await.map_err(failed)?;
                 let empty = empty
                     .into_iter()
                     .find(|b| b.num_rows() == 1)
-                    .ok_or_else(|| engine_error("an aggregate over no rows gave no row"))?;
+                    .ok_or_else(|| custom_error(f, NOT_AN_AGGREGATE))?;
                 let none = empty.column(0);
                 let to = stored_type(none.data_type()).map_err(|m| custom_error(f, m))?;
                 let none = cast_to(none, &to, f)?;

@@ -276,6 +276,18 @@ fn custom_features_are_checked_before_any_data_is_read() {
             "expected one SQL expression",
         ),
         ("max(amount) filter (where", "Expected"),
+        // A constant and a window function aggregate nothing.
+        ("1", "is not an aggregate"),
+        ("count(*) over ()", "is not an aggregate"),
+        // Subqueries read rows beyond the customer's own.
+        (
+            "max(amount) + (select count(*) from orders)",
+            "reads rows of its own (a subquery)",
+        ),
+        (
+            "bool_or(amount in (select amount from orders))",
+            "reads rows of its own (a subquery)",
+        ),
     ];
     for (sql, expected) in cases {
         config(sql);
@@ -306,6 +318,17 @@ fn custom_features_are_checked_before_any_data_is_read() {
         format!(
             "error: tessera.toml:{custom_line}:13: features.custom.frequency: `frequency` is already a column of the feature table; choose another name"
         )
+    );
+    // A mistake that only the data shows stops the run naming the entry: C1 has no refund.
+    config("sum(amount) / count(*) filter (where amount < 0)");
+    let out = tessera(&["run", "--out", "out"], dir.path());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: tessera.toml:{custom_line}:7: features.custom.big: over "
+        )) && err.contains("Divide by zero"),
+        "{err}"
     );
     // A good one runs: customers without orders get the value over no rows.
     config("count(*) filter (where amount > 500)");
