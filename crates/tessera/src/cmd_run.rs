@@ -22,6 +22,26 @@ pub struct RunRequest<'a> {
     pub features_only: bool,
 }
 
+/// Removes what an earlier run into `out` wrote and this one writes again (or, like
+/// `features.csv` without `--csv`, does not), so that a run that stops part way leaves nothing
+/// that looks current.
+fn remove_earlier_outputs(out: &Path, features_only: bool) -> Result<(), Failure> {
+    let mut names = vec!["run.json", "features.parquet", "features.csv"];
+    if !features_only {
+        names.extend(["assignments.parquet", "profiles.json", "report.html"]);
+    }
+    for name in names {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::anyhow!("cannot remove {}: {e}", path.display()).into());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Runs the pipeline on a config into `out` and writes `out/run.json`.
 pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSummary, Failure> {
     let (mut config, text) = load_config(config_path)?;
@@ -42,6 +62,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     check_custom_features(&config)?;
     check_rule_syntax(&config)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    remove_earlier_outputs(out, req.features_only)?;
     // Customers forgotten are left out of the inputs; the run is recorded in the store.
     let suppressed = crate::history_stage::suppression(&config)?;
     let mut store = if config.store.enabled && !req.features_only {
@@ -64,114 +85,112 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         steps: BTreeMap::new(),
     };
     let mut stages = BTreeMap::from([("ingest".to_string(), seconds(started))]);
-    let as_of = as_of
+    let day = as_of
         .or(config.as_of)
-        .or_else(|| outcome.default_as_of(&config));
+        .or_else(|| outcome.default_as_of(&config))
+        .ok_or_else(|| {
+            Failure::Input(anyhow::anyhow!(
+                "{}: no as_of to describe the customers at: no order, event or feedback has a \
+                 time to take it from; give --as-of YYYY-MM-DD or [project] as_of",
+                config_path.display()
+            ))
+        })?;
     let (mut segments, mut groups, mut clustering, mut clv) = Default::default();
     let mut exports = BTreeMap::new();
     let mut report = None;
-    let mut recorded_features = None;
-    if let Some(day) = as_of {
+    let started = Instant::now();
+    let models = !req.features_only;
+    let keep_rows = models && !config.segments.is_empty();
+    let built = build_features(
+        &config,
+        out,
+        day,
+        keep_rows && models,
+        outcome.order_customers.take(),
+    )?;
+    let (mut features, order_rows) = (built.table, built.rows);
+    let mut feature_seconds = started.elapsed().as_secs_f64();
+    if let Some(c) = config.clv.as_ref().filter(|_| models) {
         let started = Instant::now();
-        let models = !req.features_only;
-        let keep_rows = models && !config.segments.is_empty();
-        let built = build_features(
-            &config,
-            out,
-            day,
-            keep_rows && models,
-            outcome.order_customers.take(),
+        let (columns, report) =
+            crate::clv_stage::clv_customers(&config, c, &features, built.holdout.as_ref())?;
+        for (name, column) in columns {
+            features = with_column(&features, name, column)?;
+        }
+        clv = Some(report);
+        stages.insert("clv".to_string(), seconds(started));
+    }
+    // The customer row (clean customers beside the feature table), built once for the
+    // clustering and the segments.
+    let mut customers = None;
+    if let Some(c) = config.clustering.as_ref().filter(|_| models) {
+        let started = Instant::now();
+        let mut table = crate::segment_stage::customer_table(&config, out, &features)?;
+        let (cluster, report) = crate::cluster_stage::cluster_customers(&config, c, &table)?;
+        features = with_column(&features, "cluster", cluster.clone())?;
+        table.push("cluster", tessera_rules::Type::Int, cluster);
+        customers = Some(table);
+        clustering = Some(serde_json::to_value(&report)?);
+        stages.insert("clustering".to_string(), seconds(started));
+    }
+    let started = Instant::now();
+    write_features(&features, out, req.csv)?;
+    let recorded_features = features.clone();
+    feature_seconds += started.elapsed().as_secs_f64();
+    stages.insert(
+        "features".to_string(),
+        StageTime {
+            seconds: feature_seconds,
+            steps: BTreeMap::new(),
+        },
+    );
+    if models && (!config.segments.is_empty() || config.clustering.is_some()) {
+        let started = Instant::now();
+        let table = match customers {
+            Some(table) => table,
+            None => crate::segment_stage::customer_table(&config, out, &features)?,
+        };
+        let mut prepared = crate::segment_stage::prepare_table(&config, out, day, table, started)?;
+        prepared.orders = order_rows;
+        let mut ev = prepared.evaluate()?;
+        let write = Instant::now();
+        crate::segment_stage::write_assignments(
+            &ev.run.set,
+            &ev.run.customers,
+            &ev.members,
+            &out.join("assignments.parquet"),
         )?;
-        let (mut features, order_rows) = (built.table, built.rows);
-        let mut feature_seconds = started.elapsed().as_secs_f64();
-        if let Some(c) = config.clv.as_ref().filter(|_| models) {
+        ev.steps.push(("write", write.elapsed().as_secs_f64()));
+        if !config.exports.is_empty() {
             let started = Instant::now();
-            let (columns, report) =
-                crate::clv_stage::clv_customers(&config, c, &features, built.holdout.as_ref())?;
-            for (name, column) in columns {
-                features = with_column(&features, name, column)?;
+            let dir = out.join("exports");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for e in &config.exports {
+                let file = dir.join(format!("{}.{}", e.name, e.format.key()));
+                let s =
+                    crate::cmd_export::write_export(&config, e, &ev, &file, suppressed.as_ref())?;
+                exports.insert(
+                    e.name.clone(),
+                    crate::cmd_export::summary_json(e, &s, &file),
+                );
             }
-            clv = Some(report);
-            stages.insert("clv".to_string(), seconds(started));
+            ev.steps.push(("exports", started.elapsed().as_secs_f64()));
         }
-        // The customer row (clean customers beside the feature table), built once for the
-        // clustering and the segments.
-        let mut customers = None;
-        if let Some(c) = config.clustering.as_ref().filter(|_| models) {
-            let started = Instant::now();
-            let mut table = crate::segment_stage::customer_table(&config, out, &features)?;
-            let (cluster, report) = crate::cluster_stage::cluster_customers(&config, c, &table)?;
-            features = with_column(&features, "cluster", cluster.clone())?;
-            table.push("cluster", tessera_rules::Type::Int, cluster);
-            customers = Some(table);
-            clustering = Some(serde_json::to_value(&report)?);
-            stages.insert("clustering".to_string(), seconds(started));
-        }
-        let started = Instant::now();
-        write_features(&features, out, req.csv)?;
-        recorded_features = Some(features.clone());
-        feature_seconds += started.elapsed().as_secs_f64();
-        stages.insert(
-            "features".to_string(),
-            StageTime {
-                seconds: feature_seconds,
-                steps: BTreeMap::new(),
-            },
-        );
-        if models && (!config.segments.is_empty() || config.clustering.is_some()) {
-            let started = Instant::now();
-            let table = match customers {
-                Some(table) => table,
-                None => crate::segment_stage::customer_table(&config, out, &features)?,
-            };
-            let mut prepared =
-                crate::segment_stage::prepare_table(&config, out, day, table, started)?;
-            prepared.orders = order_rows;
-            let mut ev = prepared.evaluate()?;
-            let write = Instant::now();
-            crate::segment_stage::write_assignments(
-                &ev.run.set,
-                &ev.run.customers,
-                &ev.members,
-                &out.join("assignments.parquet"),
-            )?;
-            ev.steps.push(("write", write.elapsed().as_secs_f64()));
-            if !config.exports.is_empty() {
-                let started = Instant::now();
-                let dir = out.join("exports");
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                for e in &config.exports {
-                    let file = dir.join(format!("{}.{}", e.name, e.format.key()));
-                    let s = crate::cmd_export::write_export(
-                        &config,
-                        e,
-                        &ev,
-                        &file,
-                        suppressed.as_ref(),
-                    )?;
-                    exports.insert(
-                        e.name.clone(),
-                        crate::cmd_export::summary_json(e, &s, &file),
-                    );
-                }
-                ev.steps.push(("exports", started.elapsed().as_secs_f64()));
-            }
-            let started_profiles = Instant::now();
-            let profiles = crate::profile_stage::write(&ev, config.money_decimals, out)?;
-            ev.steps
-                .push(("profiles", started_profiles.elapsed().as_secs_f64()));
-            (segments, groups) = ev.report();
-            let mut stage = seconds(started);
-            stage.steps = ev.steps.iter().map(|&(k, v)| (k.to_string(), v)).collect();
-            stages.insert("segments".to_string(), stage);
-            report = Some((ev, profiles));
-        }
+        let started_profiles = Instant::now();
+        let profiles = crate::profile_stage::write(&ev, config.money_decimals, out)?;
+        ev.steps
+            .push(("profiles", started_profiles.elapsed().as_secs_f64()));
+        (segments, groups) = ev.report();
+        let mut stage = seconds(started);
+        stage.steps = ev.steps.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+        stages.insert("segments".to_string(), stage);
+        report = Some((ev, profiles));
     }
     let mut summary = RunSummary {
         version: env!("CARGO_PKG_VERSION"),
         config_hash: tessera_ingest::config_hash(&text),
-        as_of: as_of.map(|d| tessera_core::value::days_to_date(d).to_string()),
+        as_of: Some(tessera_core::value::days_to_date(day).to_string()),
         rejected_total: outcome.sources.values().map(|s| s.rejected).sum(),
         sources: outcome.sources,
         reconciled: true,
@@ -184,11 +203,11 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         snapshot: None,
     };
     let run = serde_json::to_value(&summary)?;
-    let snapshot = match (&store, &recorded_features) {
-        (Some(_), Some(features)) => Some(crate::history_stage::Snapshot::build(
+    let snapshot = match &store {
+        Some(_) => Some(crate::history_stage::Snapshot::build(
             &config,
             &text,
-            features,
+            &recorded_features,
             report.as_ref().map(|(ev, _)| ev),
             summary.as_of.clone(),
             out,

@@ -337,3 +337,33 @@ fn custom_features_are_checked_before_any_data_is_read() {
     // C1 has one order of 10.00 (1000 cents); C2's only order is rejected.
     assert_eq!(big, ["1", "0"]);
 }
+
+#[test]
+fn a_run_without_an_as_of_stops_and_leaves_no_earlier_table_behind() {
+    let dir = fixture();
+    common::features_csv(dir.path(), "2025-01-01");
+    assert!(dir.path().join("out/features.parquet").exists());
+    // Now no order has a time to take as_of from, and none is given.
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount\n",
+    )
+    .unwrap();
+    for args in [&["features", "--out", "out"][..], &["run", "--out", "out"]] {
+        let out = tessera(args, dir.path());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("tessera.toml: no as_of to describe the customers at")
+                && err.contains("give --as-of YYYY-MM-DD or [project] as_of"),
+            "{args:?}: {err}"
+        );
+        for stale in ["features.parquet", "features.csv", "run.json"] {
+            assert!(!dir.path().join("out").join(stale).exists(), "{stale}");
+        }
+    }
+    // With one, the table is written again, every customer in it.
+    let rows = common::features_csv(dir.path(), "2025-01-01");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["rfm_segment"] == "No Purchase"));
+}
