@@ -90,7 +90,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         .or_else(|| outcome.default_as_of(&config))
         .ok_or_else(|| {
             Failure::Input(anyhow::anyhow!(
-                "{}: no as_of to describe the customers at: no order, event or feedback has a \
+                "{}: no as_of to describe the customers at: no order or event has a \
                  time to take it from; give --as-of YYYY-MM-DD or [project] as_of",
                 config_path.display()
             ))
