@@ -263,8 +263,8 @@ pub(crate) fn read_feedback(
 /// At most this many event names get `events_<name>_<w>d` columns: the most frequent ones.
 pub const MAX_EVENT_NAMES: usize = 16;
 
-/// Event counts per customer for the configured event names, or else the most frequent ones (in
-/// name order), as [`event_counts`] lays them out.
+/// Event counts per customer for the configured event names, or else the most frequent ones
+/// before `as_of` (in name order), as [`event_counts`] lays them out.
 pub(crate) fn read_events(
     clean_dir: &Path,
     position: &HashMap<&str, u32>,
@@ -294,10 +294,14 @@ pub(crate) fn read_events(
         }
     }
     let (all, map) = names.sorted();
+    // How often each name occurs before `as_of`: later events do not choose the columns of a
+    // table that describes the customers as of then.
     let mut freq = vec![0u64; all.len()];
     for f in &mut facts {
         f.name = remap(&map, f.name);
-        if let Some(c) = freq.get_mut(usize::from(f.name)) {
+        if let Some(c) = freq.get_mut(usize::from(f.name))
+            && f.day < p.as_of
+        {
             *c += 1;
         }
     }
@@ -314,9 +318,9 @@ pub(crate) fn read_events(
                 .collect(),
             wanted.clone(),
         ),
-        // The most frequent names, renumbered in name order.
+        // The most frequent names before `as_of`, renumbered in name order.
         None => {
-            let mut order: Vec<usize> = (0..all.len()).collect();
+            let mut order: Vec<usize> = (0..all.len()).filter(|&k| freq[k] > 0).collect();
             order.sort_by(|a, b| freq[*b].cmp(&freq[*a]).then(a.cmp(b)));
             let mut kept: Vec<usize> = order.into_iter().take(MAX_EVENT_NAMES).collect();
             kept.sort_unstable();

@@ -116,3 +116,62 @@ fn tenure_counts_from_the_first_day_the_customer_was_seen_before_as_of() {
         assert_eq!(got[id], tenure, "{id}");
     }
 }
+
+#[test]
+fn the_event_columns_are_the_names_most_frequent_before_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer_id\na\nb\n").unwrap();
+    // Sixteen names twice each before as_of (and `n00` once more), then a seventeenth, the most
+    // frequent of all, only on and after as_of.
+    let mut events = String::from("event_id,customer_id,occurred_at,name\n");
+    let mut id = 0;
+    let mut event = |customer: &str, day: &str, name: &str| {
+        id += 1;
+        events.push_str(&format!("E{id},{customer},{day}T12:00:00Z,{name}\n"));
+    };
+    for k in 0..16 {
+        let name = format!("n{k:02}");
+        event("a", "2025-12-01", &name);
+        event("b", "2025-12-30", &name);
+    }
+    event("a", "2025-06-01", "n00");
+    for day in ["2026-01-01", "2026-01-02", "2026-02-01"] {
+        for customer in ["a", "b"] {
+            event(customer, day, "launched_later");
+        }
+    }
+    std::fs::write(dir.path().join("events.csv"), events).unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.events]\npath = \"events.csv\"\n",
+    )
+    .unwrap();
+    let rows = common::features_csv(dir.path(), "2026-01-01");
+    let mut columns: Vec<&str> = rows[0]
+        .keys()
+        .map(String::as_str)
+        .filter(|c| c.starts_with("events_") && c.ends_with("_365d"))
+        .collect();
+    columns.sort_unstable();
+    let expected: Vec<String> = (0..16).map(|k| format!("events_n{k:02}_365d")).collect();
+    assert_eq!(columns, expected);
+    // Counted in windows: `a`'s n00 events are 31 and 214 days before as_of, `b`'s n15 2 days.
+    let a = rows.iter().find(|r| r["customer_id"] == "a").unwrap();
+    let b = rows.iter().find(|r| r["customer_id"] == "b").unwrap();
+    assert_eq!(
+        [
+            &a["events_n00_30d"],
+            &a["events_n00_90d"],
+            &a["events_n00_365d"]
+        ],
+        ["0", "1", "2"]
+    );
+    assert_eq!(
+        [
+            &b["events_n15_30d"],
+            &b["events_n15_90d"],
+            &b["events_n15_365d"]
+        ],
+        ["1", "1", "1"]
+    );
+}
