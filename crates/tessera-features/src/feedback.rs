@@ -35,14 +35,17 @@ pub struct FeedbackFeatures {
     pub latest_csat: Option<f64>,
 }
 
-/// Promoter (9-10), passive (7-8) or detractor (0-6), the standard NPS classes.
-pub fn nps_class(score: f64) -> &'static str {
-    if score >= 9.0 {
-        "promoter"
+/// Promoter (9-10), passive (7-8) or detractor (0-6), the standard NPS classes; none for a
+/// score outside the 0-10 scale of the question.
+pub fn nps_class(score: f64) -> Option<&'static str> {
+    if !(0.0..=10.0).contains(&score) {
+        None
+    } else if score >= 9.0 {
+        Some("promoter")
     } else if score >= 7.0 {
-        "passive"
+        Some("passive")
     } else {
-        "detractor"
+        Some("detractor")
     }
 }
 
@@ -107,8 +110,17 @@ mod tests {
         );
         assert_eq!(got[2], FeedbackFeatures::default());
         assert_eq!(
-            (nps_class(10.0), nps_class(7.0), nps_class(6.9)),
-            ("promoter", "passive", "detractor")
+            [10.0, 9.0, 8.9, 7.0, 6.9, 0.0].map(nps_class),
+            [
+                "promoter",
+                "promoter",
+                "passive",
+                "passive",
+                "detractor",
+                "detractor"
+            ]
+            .map(Some)
         );
+        assert_eq!([11.0, -1.0, f64::NAN].map(nps_class), [None; 3]);
     }
 }

@@ -706,7 +706,7 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
         Box::new(move || {
             Arc::new(
                 fb.iter()
-                    .map(|x| x.latest_nps.map(nps_class))
+                    .map(|x| x.latest_nps.and_then(nps_class))
                     .collect::<StringArray>(),
             )
         }),
