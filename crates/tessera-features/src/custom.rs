@@ -221,7 +221,7 @@ pub fn check(
                 Err(e) => Err(e),
             };
             if none.is_ok_and(|b| b.iter().map(RecordBatch::num_rows).sum::<usize>() != 1) {
-                return Err(custom_error(f, NOT_AN_AGGREGATE));
+                return Err(custom_error(f, AGGREGATES_NOTHING));
             }
         }
         Ok(())
@@ -229,6 +229,8 @@ pub fn check(
 }
 
 const NOT_AN_AGGREGATE: &str = "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`, and cannot name a column of one row";
+
+const AGGREGATES_NOTHING: &str = "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`; a constant or a window function (`... over (...)`) gives no single value per customer";
 
 /// How many tables `plan` reads, its subqueries' included.
 fn scans(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
@@ -352,7 +354,7 @@ pub fn evaluate(
                 let empty = empty
                     .into_iter()
                     .find(|b| b.num_rows() == 1)
-                    .ok_or_else(|| custom_error(f, NOT_AN_AGGREGATE))?;
+                    .ok_or_else(|| custom_error(f, AGGREGATES_NOTHING))?;
                 let none = empty.column(0);
                 let to = stored_type(none.data_type()).map_err(|m| custom_error(f, m))?;
                 let none = cast_to(none, &to, f)?;
