@@ -215,12 +215,8 @@ pub fn check(
             }
             // Over no rows an aggregate gives one row (`count(*)` 0, `sum(...)` null); an
             // expression that gives none aggregates nothing: a constant, a window function.
-            let none = ctx.sql(&empty_query(f.over, &one)).await;
-            let none = match none {
-                Ok(df) => df.collect().await,
-                Err(e) => Err(e),
-            };
-            if none.is_ok_and(|b| b.iter().map(RecordBatch::num_rows).sum::<usize>() != 1) {
+            let none = async { ctx.sql(&empty_query(f.over, &one)).await?.collect().await };
+            if none.await.is_ok_and(|b| b.iter().map(RecordBatch::num_rows).sum::<usize>() != 1) {
                 return Err(custom_error(f, AGGREGATES_NOTHING));
             }
         }
@@ -228,9 +224,24 @@ pub fn check(
     })
 }
 
-const NOT_AN_AGGREGATE: &str = "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`, and cannot name a column of one row";
+/// What a custom feature is, for the messages about one that is not an aggregate.
+macro_rules! not_an_aggregate {
+    ($why:literal) => {
+        concat!(
+            "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` \
+             or `count(*) filter (where ...)`",
+            $why
+        )
+    };
+}
 
-const AGGREGATES_NOTHING: &str = "is not an aggregate: a custom feature sums up a customer's rows, e.g. `max(amount)` or `count(*) filter (where ...)`; a constant or a window function (`... over (...)`) gives no single value per customer";
+/// An expression that names a column of one row.
+const NOT_AN_AGGREGATE: &str = not_an_aggregate!(", and cannot name a column of one row");
+
+/// An expression that gives no row over no rows.
+const AGGREGATES_NOTHING: &str = not_an_aggregate!(
+    "; a constant or a window function (`... over (...)`) gives no single value per customer"
+);
 
 /// How many tables `plan` reads, its subqueries' included.
 fn scans(plan: &datafusion::logical_expr::LogicalPlan) -> usize {

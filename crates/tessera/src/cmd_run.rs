@@ -101,13 +101,7 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     let started = Instant::now();
     let models = !req.features_only;
     let keep_rows = models && !config.segments.is_empty();
-    let built = build_features(
-        &config,
-        out,
-        day,
-        keep_rows && models,
-        outcome.order_customers.take(),
-    )?;
+    let built = build_features(&config, out, day, keep_rows, outcome.order_customers.take())?;
     let (mut features, order_rows) = (built.table, built.rows);
     let mut feature_seconds = started.elapsed().as_secs_f64();
     if let Some(c) = config.clv.as_ref().filter(|_| models) {
@@ -135,7 +129,6 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
     }
     let started = Instant::now();
     write_features(&features, out, req.csv)?;
-    let recorded_features = features.clone();
     feature_seconds += started.elapsed().as_secs_f64();
     stages.insert(
         "features".to_string(),
@@ -207,12 +200,12 @@ pub fn execute(config_path: &Path, out: &Path, req: &RunRequest) -> Result<RunSu
         Some(_) => Some(crate::history_stage::Snapshot::build(
             &config,
             &text,
-            &recorded_features,
+            &features,
             report.as_ref().map(|(ev, _)| ev),
             summary.as_of.clone(),
             out,
         )?),
-        _ => None,
+        None => None,
     };
     let mut store_steps = BTreeMap::new();
     if let Some((ev, profiles)) = &report {
