@@ -112,9 +112,11 @@ pub fn lex(text: &str) -> Result<Vec<Token>, RuleError> {
             b'"' | b'\'' => string(text, i)?,
             b'0'..=b'9' => number_or_date(text, i)?,
             b'-' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => number_or_date(text, i)?,
-            c if c == b'_' || c.is_ascii_alphabetic() => {
+            // Names may hold letters and digits of any script, as feature columns made from
+            // category and event names do (`category_share_café`).
+            _ if text[i..].starts_with(|c: char| c == '_' || c.is_alphabetic()) => {
                 let end = text[i..]
-                    .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+                    .find(|c: char| !(c == '_' || c.is_alphanumeric()))
                     .map_or(bytes.len(), |n| i + n);
                 (Tok::Ident(text[i..end].to_string()), end)
             }

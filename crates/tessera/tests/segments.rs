@@ -228,3 +228,70 @@ fn rule_mistakes_stop_the_run_with_their_position() {
         "{err}"
     );
 }
+
+#[test]
+fn rules_name_feature_columns_made_from_names_in_any_script() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id\ncafe_fan\njapan_fan\nshoes_only\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount,category\n\
+         1,cafe_fan,2025-12-01,30.00,Café\n\
+         2,cafe_fan,2025-12-02,10.00,Shoes\n\
+         3,japan_fan,2025-12-03,20.00,日本\n\
+         4,shoes_only,2025-12-04,5.00,Shoes\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n\
+         [sources.orders]\npath = \"orders.csv\"\n\
+         [segments.cafe]\nrule = 'category_share_café >= 0.5'\n\
+         [segments.japan]\nrule = 'category_share_日本 > 0 and not category_share_café > 0'\n",
+    )
+    .unwrap();
+    run_ok(
+        dir.path(),
+        &["--quiet", "run", "--out", "out", "--as-of", "2026-01-01"],
+    );
+    let batch = common::read_parquet(&dir.path().join("out/assignments.parquet"));
+    let ids = batch
+        .column_by_name("customer_id")
+        .unwrap()
+        .as_string::<i32>();
+    let segs = batch.column_by_name("segments").unwrap().as_list::<i32>();
+    let got: HashMap<String, Vec<String>> = (0..batch.num_rows())
+        .map(|r| {
+            let list = segs.value(r);
+            let names = list.as_string::<i32>().iter().flatten().map(str::to_string);
+            (ids.value(r).to_string(), names.collect())
+        })
+        .collect();
+    // Shares of spend by hand: cafe_fan 30 of 40 in Café, japan_fan all of 20 in 日本.
+    let expected = [
+        ("cafe_fan", vec!["cafe"]),
+        ("japan_fan", vec!["japan"]),
+        ("shoes_only", vec![]),
+    ];
+    for (id, segments) in expected {
+        assert_eq!(got[id], segments, "{id}");
+        // The row path reads the same columns.
+        let out = run_ok(
+            dir.path(),
+            &["explain", "--run", "out", "--customer", id, "--json"],
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for e in doc["segments"].as_array().unwrap() {
+            let name = e["segment"].as_str().unwrap();
+            assert_eq!(
+                e["member"].as_bool().unwrap(),
+                segments.contains(&name),
+                "{id} {name}"
+            );
+        }
+    }
+}
