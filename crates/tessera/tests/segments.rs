@@ -53,6 +53,24 @@ fn assignments(path: &std::path::Path) -> Vec<(String, Vec<String>, Option<Strin
     out
 }
 
+/// Asserts that `tessera explain` (the row path) finds customer `id` a member of exactly the
+/// segments `segments` of the run in `dir/out`.
+fn assert_explain_agrees(dir: &std::path::Path, id: &str, segments: &[impl AsRef<str>]) {
+    let out = run_ok(
+        dir,
+        &["explain", "--run", "out", "--customer", id, "--json"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for e in doc["segments"].as_array().unwrap() {
+        let name = e["segment"].as_str().unwrap();
+        assert_eq!(
+            e["member"].as_bool().unwrap(),
+            segments.iter().any(|s| s.as_ref() == name),
+            "{id} {name}"
+        );
+    }
+}
+
 #[test]
 fn run_writes_assignments_that_explain_and_run_json_agree_with() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,19 +118,7 @@ fn run_writes_assignments_that_explain_and_run_json_agree_with() {
 
     // The row path agrees with the batch path, customer by customer.
     for (id, segs, _) in rows.iter().step_by(97) {
-        let out = run_ok(
-            &shop,
-            &["explain", "--run", "out", "--customer", id, "--json"],
-        );
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for e in doc["segments"].as_array().unwrap() {
-            let name = e["segment"].as_str().unwrap();
-            assert_eq!(
-                e["member"].as_bool().unwrap(),
-                segs.iter().any(|s| s == name),
-                "{id} {name}"
-            );
-        }
+        assert_explain_agrees(&shop, id, segs);
     }
 
     // Text explanations show the values behind each test.
@@ -280,18 +286,6 @@ fn rules_name_feature_columns_made_from_names_in_any_script() {
     for (id, segments) in expected {
         assert_eq!(got[id], segments, "{id}");
         // The row path reads the same columns.
-        let out = run_ok(
-            dir.path(),
-            &["explain", "--run", "out", "--customer", id, "--json"],
-        );
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for e in doc["segments"].as_array().unwrap() {
-            let name = e["segment"].as_str().unwrap();
-            assert_eq!(
-                e["member"].as_bool().unwrap(),
-                segments.contains(&name),
-                "{id} {name}"
-            );
-        }
+        assert_explain_agrees(dir.path(), id, &segments);
     }
 }
