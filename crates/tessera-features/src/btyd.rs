@@ -90,7 +90,7 @@ pub fn summarize(
     let mut prev_day = first.day;
     let mut repeats = 0u32;
     let mut repeat_total = 0i128;
-    let mut day_total = 0i64;
+    let mut day_total = 0i128;
     for p in purchases {
         if p.day < prev_day {
             return Err(BtydError::Unsorted {
@@ -106,16 +106,16 @@ pub fn summarize(
         }
         if p.day != prev_day {
             if prev_day != first.day {
-                repeat_total += i128::from(day_total);
+                repeat_total += day_total;
             }
             repeats += 1;
             day_total = 0;
             prev_day = p.day;
         }
-        day_total += p.amount;
+        day_total += i128::from(p.amount);
     }
     if prev_day != first.day {
-        repeat_total += i128::from(day_total);
+        repeat_total += day_total;
     }
     let per = unit.days();
     Ok(Some(BtydSummary {

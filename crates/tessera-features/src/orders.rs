@@ -77,6 +77,9 @@ pub struct OrderFeatures {
     pub top_category: Option<u16>,
     /// The channel with the most purchases (ties: the lowest index).
     pub preferred_channel: Option<u16>,
+    /// Which of the customer's sums does not fit in an amount (`"purchases"` or `"refunds"`),
+    /// when one does not; the other features are then incomplete.
+    pub overflow: Option<&'static str>,
 }
 
 /// An order as a customer's features are worked out from it.
@@ -352,14 +355,15 @@ impl ByCustomer {
     /// indexed like `OrderParams::categories`: the sum of every customer's
     /// [`OrderFeatures::category_spend`]. Every fact of the runs not yet taken is looked at:
     /// room counted but not filled holds a zero amount, which is no purchase.
-    pub fn category_spend(&self, p: &OrderParams) -> Vec<i64> {
-        let mut spend = vec![0i64; p.categories];
+    /// Summed wider than an amount: the spend of all customers may exceed what one holds.
+    pub fn category_spend(&self, p: &OrderParams) -> Vec<i128> {
+        let mut spend = vec![0i128; p.categories];
         // Facts kept without kinds (no categories) are spent on none.
         for run in &self.runs {
             for (o, [category, _]) in run.facts.iter().zip(&run.kinds) {
                 let counts = o.day < p.as_of && o.amount() > 0;
                 if let Some(s) = spend.get_mut(usize::from(*category)).filter(|_| counts) {
-                    *s += o.amount();
+                    *s += i128::from(o.amount());
                 }
             }
         }
@@ -442,7 +446,13 @@ fn one_customer(
         f.first_order.get_or_insert(o.day);
         if o.amount < 0 {
             f.refunds += 1;
-            f.refund_amount -= o.amount;
+            match f.refund_amount.checked_sub(o.amount) {
+                Some(total) => f.refund_amount = total,
+                None => {
+                    f.overflow = Some("refunds");
+                    return;
+                }
+            }
             continue;
         }
         transactions.push(Purchase {
@@ -453,7 +463,14 @@ fn one_customer(
             continue;
         }
         f.frequency += 1;
-        f.monetary_total += o.amount;
+        // Every sum below is of some of these purchases, and no larger.
+        match f.monetary_total.checked_add(o.amount) {
+            Some(total) => f.monetary_total = total,
+            None => {
+                f.overflow = Some("purchases");
+                return;
+            }
+        }
         if prev_purchase_day != Some(o.day) {
             f.purchase_days += 1;
             prev_purchase_day = Some(o.day);

@@ -39,6 +39,15 @@ pub enum FeatureError {
     },
     #[error("query engine: {0}")]
     Engine(String),
+    #[error(
+        "customer `{customer}`: their {what} before as_of add up to more than an amount can hold \
+         ({} minor units); a smaller `money_decimals` in [project] leaves room",
+        i64::MAX
+    )]
+    Overflow {
+        customer: String,
+        what: &'static str,
+    },
 }
 
 /// What the feature table describes.
@@ -301,11 +310,13 @@ fn build_in_runs(
         categories: categories.len(),
         channels: channels.len(),
     };
-    // Categories with a share column: those with the most purchase spend overall.
-    let mut by_spend: Vec<(i64, usize)> = grouped
+    // Categories with a share column: those with the most purchase spend overall. A category
+    // without a purchase before `as_of` (only refunds, or only later orders) gets none.
+    let mut by_spend: Vec<(i128, usize)> = grouped
         .category_spend(&op)
         .into_iter()
         .enumerate()
+        .filter(|(_, spend)| *spend > 0)
         .map(|(k, spend)| (spend, k))
         .collect();
     by_spend.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -338,6 +349,14 @@ fn build_in_runs(
         // memory back only when asked to.
         crate::memory::release_unused();
         let end = at + orders.len();
+        if let Some((k, what)) = orders
+            .iter()
+            .enumerate()
+            .find_map(|(k, o)| o.overflow.map(|what| (k, what)))
+        {
+            let customer = id.as_string::<i32>().value(at + k).to_string();
+            return Err(FeatureError::Overflow { customer, what });
+        }
         // Without feedback, every customer's are the defaults.
         let run_feedback: std::borrow::Cow<[FeedbackFeatures]> = match feedback.is_empty() {
             true => vec![FeedbackFeatures::default(); end - at].into(),

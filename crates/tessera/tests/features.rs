@@ -175,3 +175,99 @@ fn the_event_columns_are_the_names_most_frequent_before_as_of() {
         ["1", "1", "1"]
     );
 }
+
+#[test]
+fn only_categories_bought_before_as_of_get_share_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer_id\na\nb\n").unwrap();
+    // Before as_of: purchases in `shoes` and `hats`, a refund only in `boots`. On and after
+    // it: `Shoes` (the same column name once lower-cased) and `later`, bought only then.
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount,category\n\
+         1,a,2025-12-01,30.00,shoes\n\
+         2,a,2025-12-02,10.00,hats\n\
+         3,b,2025-12-03,-4.00,boots\n\
+         4,b,2025-12-04,5.00,hats\n\
+         5,a,2026-01-01,7.00,Shoes\n\
+         6,b,2026-02-01,9.00,later\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+    )
+    .unwrap();
+    let rows = common::features_csv(dir.path(), "2026-01-01");
+    let mut columns: Vec<&str> = rows[0]
+        .keys()
+        .map(String::as_str)
+        .filter(|c| c.starts_with("category_share_"))
+        .collect();
+    columns.sort_unstable();
+    assert_eq!(columns, ["category_share_hats", "category_share_shoes"]);
+    // Shares of purchase spend before as_of, by hand: a 30 of 40 in shoes, b all 5 in hats.
+    let a = rows.iter().find(|r| r["customer_id"] == "a").unwrap();
+    let b = rows.iter().find(|r| r["customer_id"] == "b").unwrap();
+    assert_eq!(
+        [&a["category_share_shoes"], &a["category_share_hats"]],
+        ["0.75", "0.25"]
+    );
+    assert_eq!(
+        [&b["category_share_shoes"], &b["category_share_hats"]],
+        ["0", "1"]
+    );
+}
+
+#[test]
+fn sums_beyond_what_an_amount_holds_stop_the_run_naming_the_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer_id\na\nb\n").unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[project]\nmoney_decimals = 9\n\
+         [sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+    )
+    .unwrap();
+    let run = |orders: &str| {
+        std::fs::write(
+            dir.path().join("orders.csv"),
+            format!("order_id,customer_id,ordered_at,amount\n{orders}"),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([
+                "--quiet",
+                "features",
+                "--out",
+                "out",
+                "--as-of",
+                "2026-01-01",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // 5e9 at 9 decimals is 5e18 minor units; two of them exceed 2^63 - 1 (9.22e18).
+    let out = run("1,b,2025-12-01,1\n2,a,2025-12-01,5000000000\n3,a,2025-12-02,5000000000\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "customer `a`: their purchases before as_of add up to more than an amount can hold"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/features.parquet").exists());
+    let out = run("1,b,2025-12-01,-5000000000\n2,b,2025-12-02,-5000000000\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("customer `b`: their refunds before"), "{err}");
+    // Each within range, and their sum too: the table is written.
+    let out = run("1,a,2025-12-01,4000000000\n2,a,2025-12-02,5000000000\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
