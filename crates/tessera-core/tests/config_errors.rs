@@ -235,6 +235,29 @@ fn features_and_rfm_sections() {
         err(&format!("{base}[rfm]\n[[rfm.segments]]\nname = \" \"\n")),
         "shop/tessera.toml:4:1: rfm segment rule 1 has an empty name"
     );
+    // A range is exactly two whole scores.
+    assert_eq!(
+        err(&format!(
+            "{base}[rfm]\n[[rfm.segments]]\nname = \"Top\"\nr = [1, 2, 99]\n"
+        )),
+        "shop/tessera.toml:6:5: invalid length 3, expected [lowest, highest], two whole scores"
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}[rfm]\n[[rfm.segments]]\nname = \"Top\"\nfm = [1.5, 2.5]\n"
+        )),
+        "shop/tessera.toml:6:7: invalid type: floating point `1.5`, expected a whole score (1 to the number of bins)"
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}[rfm]\n[[rfm.segments]]\nname = \"no purchase\"\n"
+        )),
+        "shop/tessera.toml:4:1: rfm segment rule 1: `No Purchase` is the segment of customers without purchases; choose another name"
+    );
+    assert_eq!(
+        err(&format!("{base}[features]\nevents = [\"page_view\"]\n")),
+        "shop/tessera.toml:4:10: features.events names events to count, but the config has no [sources.events]"
+    );
     assert_eq!(
         err(&format!("{base}[features]\ntime_unit = \"week\"\n")),
         "shop/tessera.toml:4:13: unknown variant `week`, expected one of `days`, `weeks`, `months`, `years`; did you mean `weeks`?"
@@ -246,7 +269,7 @@ fn custom_features_and_event_names() {
     use tessera_core::config::CustomOver;
     let base = "[sources.customers]\npath = \"c.csv\"\n";
     let text = format!(
-        "{base}[features]\nevents = [\"page_view\", \"checkout\"]\n[features.custom]\nshoes = \"sum(amount) filter (where category = 'shoes')\"\nviews = {{ over = \"events\", sql = \"count(*)\", description = \"all events\" }}\n"
+        "{base}[features]\nevents = [\"page_view\", \"checkout\"]\n[features.custom]\nshoes = \"sum(amount) filter (where category = 'shoes')\"\nviews = {{ over = \"events\", sql = \"count(*)\", description = \"all events\" }}\n[sources.events]\npath = \"e.csv\"\n"
     );
     let c = Config::from_toml(&text, "t.toml".as_ref()).unwrap();
     assert_eq!(

@@ -174,3 +174,11 @@ fn a_segment_map_that_leaves_scores_without_a_segment_is_refused_before_anything
     }
     assert!(!dir.path().join("out").exists(), "nothing was written");
 }
+
+#[test]
+fn the_config_refuses_the_name_the_model_gives_customers_without_purchases() {
+    assert_eq!(
+        tessera_core::config::NO_PURCHASE,
+        tessera_models::rfm::NO_PURCHASE
+    );
+}

@@ -92,6 +92,14 @@ impl Ctx<'_> {
         }
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let features = self.features(&raw.features)?;
+        if let Some(names) = &raw.features.events
+            && !out.iter().any(|s| s.kind == SourceKind::Events)
+        {
+            return Err(self.at(
+                names.span(),
+                "features.events names events to count, but the config has no [sources.events]",
+            ));
+        }
         let rfm = self.rfm(&raw.rfm)?;
         let segments = self.segments(&raw.segments)?;
         let groups = self.groups(&raw.groups, &segments)?;
@@ -716,6 +724,15 @@ impl Ctx<'_> {
                     return Err(self.at(
                         s.span(),
                         format!("rfm segment rule {} has an empty name", index + 1),
+                    ));
+                }
+                if g.name.trim().eq_ignore_ascii_case(NO_PURCHASE) {
+                    return Err(self.at(
+                        s.span(),
+                        format!(
+                            "rfm segment rule {}: `{NO_PURCHASE}` is the segment of customers without purchases; choose another name",
+                            index + 1
+                        ),
                     ));
                 }
                 let axes = [("r", g.r), ("f", g.f), ("m", g.m), ("fm", g.fm)];

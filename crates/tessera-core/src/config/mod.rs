@@ -627,6 +627,10 @@ pub struct RfmSegmentConfig {
     pub at: String,
 }
 
+/// The RFM segment of customers without purchases, which no rule of a map may be named (the
+/// same name as `tessera_models::rfm::NO_PURCHASE`).
+pub const NO_PURCHASE: &str = "No Purchase";
+
 /// `[rfm]`: score bins and, optionally, the user's own segment map (first match wins).
 #[derive(Debug, Clone, Serialize)]
 pub struct RfmConfig {

@@ -163,10 +163,54 @@ pub(super) struct RawRfm {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRfmSegment {
     pub(super) name: String,
+    #[serde(default, deserialize_with = "score_range")]
     pub(super) r: Option<[u8; 2]>,
+    #[serde(default, deserialize_with = "score_range")]
     pub(super) f: Option<[u8; 2]>,
+    #[serde(default, deserialize_with = "score_range")]
     pub(super) m: Option<[u8; 2]>,
+    #[serde(default, deserialize_with = "score_range")]
     pub(super) fm: Option<[u8; 2]>,
+}
+
+/// An RFM rule's `[lowest, highest]`: exactly two whole scores (whether they fit the bins is
+/// checked later, with the rule's place).
+fn score_range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 2]>, D::Error> {
+    struct Range;
+    const EXPECTED: &str = "[lowest, highest], two whole scores";
+    impl<'de> Visitor<'de> for Range {
+        type Value = [u8; 2];
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(EXPECTED)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 2], A::Error> {
+            let mut scores = Vec::new();
+            while let Some(Score(s)) = seq.next_element()? {
+                scores.push(s);
+            }
+            <[u8; 2]>::try_from(scores.as_slice())
+                .map_err(|_| de::Error::invalid_length(scores.len(), &EXPECTED))
+        }
+    }
+    struct Score(u8);
+    impl<'de> Deserialize<'de> for Score {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Score;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a whole score (1 to the number of bins)")
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Score, E> {
+                    u8::try_from(v)
+                        .map(Score)
+                        .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_seq(Range).map(Some)
 }
 
 #[derive(Deserialize, Default)]
