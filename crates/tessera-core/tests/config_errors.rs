@@ -309,6 +309,43 @@ fn custom_features_and_event_names() {
 }
 
 #[test]
+fn attributes_and_custom_features_cannot_take_the_feature_tables_names() {
+    let with = |attribute: &str, tail: &str| {
+        err(&format!(
+            "[sources.customers]\npath = \"c.csv\"\nattributes.{attribute} = {{ type = \"int\" }}\n{tail}"
+        ))
+    };
+    assert_eq!(
+        with("recency_days", ""),
+        "shop/tessera.toml:3:12: attribute `recency_days` is already a column of the feature table (`recency_days`); segment rules could not tell them apart"
+    );
+    assert_eq!(
+        with("t", ""),
+        "shop/tessera.toml:3:12: attribute `t` is already a column of the feature table (`T`); segment rules could not tell them apart"
+    );
+    assert_eq!(
+        with("spend_7d", "[features]\nwindows = [7]\n"),
+        "shop/tessera.toml:3:12: attribute `spend_7d` is already a column of the feature table (`spend_7d`); segment rules could not tell them apart"
+    );
+    assert!(
+        with("category_share_x", "")
+            .contains("is a name the feature table gives its category columns")
+    );
+    assert_eq!(
+        with("vip", "[features.custom]\nvip = \"count(*)\"\n"),
+        "shop/tessera.toml:3:12: attribute `vip` is the name of a custom feature (`vip`); segment rules could not tell them apart"
+    );
+    // With the default windows, `spend_7d` is free.
+    assert!(
+        Config::from_toml(
+            "[sources.customers]\npath = \"c.csv\"\nattributes.spend_7d = { type = \"int\" }\n",
+            "t.toml".as_ref()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn clustering_resolves_with_defaults_and_per_feature_steps() {
     let text = format!(
         "{OK}\n[clustering]\nfeatures = [\"recency_days\", \"frequency\", \"monetary_total\"]\n\

@@ -408,25 +408,6 @@ fn build_in_runs(
     })
 }
 
-/// Column names that later stages of a run add to the feature table.
-pub const MODEL_COLUMNS: [&str; 15] = [
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_code",
-    "rfm_segment",
-    "cluster",
-    "p_alive",
-    "expected_purchases",
-    "expected_spend",
-    "clv",
-    "churn_risk",
-    "expected_purchases_lower",
-    "expected_purchases_upper",
-    "clv_lower",
-    "clv_upper",
-];
-
 /// Appends the custom feature columns.
 fn with_columns(table: RecordBatch, custom: Vec<(Field, ArrayRef)>) -> RecordBatch {
     if custom.is_empty() {
@@ -449,7 +430,8 @@ fn with_columns(table: RecordBatch, custom: Vec<(Field, ArrayRef)>) -> RecordBat
 /// Refuses custom feature names that the table (or a later stage) already uses.
 fn check_names(table: &RecordBatch, custom: &[CustomFeature]) -> Result<(), FeatureError> {
     let taken = |name: &str| {
-        table.schema().column_with_name(name).is_some() || MODEL_COLUMNS.contains(&name)
+        table.schema().column_with_name(name).is_some()
+            || tessera_core::config::FEATURE_COLUMNS.contains(&name)
     };
     match custom.iter().find(|f| taken(&f.name)) {
         Some(f) => Err(FeatureError::Custom {

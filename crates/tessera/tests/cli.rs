@@ -305,20 +305,54 @@ fn custom_features_are_checked_before_any_data_is_read() {
             assert!(!dir.path().join("out/clean").exists(), "{sql}: ingest ran");
         }
     }
-    // A name the feature table already has is refused, with the entry's position.
+    // A name the feature table has, in any case, or makes from the data is refused with the
+    // entry's position, by `check` too, before anything is read.
+    let taken = [
+        (
+            "frequency",
+            "is already a column of the feature table (`frequency`)",
+        ),
+        ("t", "is already a column of the feature table (`T`)"),
+        (
+            "spend_90d",
+            "is already a column of the feature table (`spend_90d`)",
+        ),
+        (
+            "category_share_shoes",
+            "is a name the feature table gives its category columns",
+        ),
+        (
+            "events_page_view_30d",
+            "is a name the feature table gives its event columns",
+        ),
+    ];
+    for (name, why) in taken {
+        std::fs::write(
+            dir.path().join("tessera.toml"),
+            format!("{CONFIG}[features.custom]\n{name} = \"count(*)\"\n"),
+        )
+        .unwrap();
+        for args in [&["check"][..], &["run", "--out", "out"]] {
+            let out = tessera(args, dir.path());
+            assert_eq!(out.status.code(), Some(2));
+            let err = text(&out.stderr);
+            assert!(
+                err.starts_with(&format!(
+                    "error: tessera.toml:{custom_line}:1: features.custom: `{name}` {why}"
+                )),
+                "{err}"
+            );
+            assert!(!dir.path().join("out/clean").exists(), "{name}: ingest ran");
+        }
+    }
+    // Names the data could make but the windows do not are free.
     std::fs::write(
         dir.path().join("tessera.toml"),
-        format!("{CONFIG}[features.custom]\nfrequency = \"count(*)\"\n"),
+        format!("{CONFIG}[features.custom]\nevents_total = \"count(*)\"\ncategory_count = \"count(distinct category)\"\n"),
     )
     .unwrap();
-    let out = tessera(&["run", "--out", "out"], dir.path());
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr).trim(),
-        format!(
-            "error: tessera.toml:{custom_line}:13: features.custom.frequency: `frequency` is already a column of the feature table; choose another name"
-        )
-    );
+    let out = tessera(&["check"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
     // A mistake that only the data shows stops the run naming the entry: C1 has no refund.
     config("sum(amount) / count(*) filter (where amount < 0)");
     let out = tessera(&["run", "--out", "out"], dir.path());

@@ -295,4 +295,24 @@ fn every_feature_matches_a_recomputation_from_the_clean_tables() {
         checked_with_orders += usize::from(!purchases.is_empty());
     }
     assert!(checked_with_orders > 300, "{checked_with_orders}");
+
+    // Every column but the custom features' is one whose name the config refuses to a custom
+    // feature or an attribute, so that no name of one's own can meet a built-in column.
+    let path = dir.path().join("demo/tessera.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = tessera_core::Config::from_toml(&text, &path).unwrap();
+    let custom: Vec<&str> = config
+        .features
+        .custom
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let schema = features[0].schema();
+    let built_in = schema.fields().iter().map(|f| f.name().as_str());
+    let built_in: Vec<&str> = built_in.filter(|n| !custom.contains(n)).collect();
+    assert!(built_in.iter().any(|n| n.starts_with("category_share_")));
+    assert!(built_in.iter().any(|n| n.starts_with("events_")));
+    for name in built_in {
+        assert!(config.features.column_taken(name).is_some(), "{name}");
+    }
 }

@@ -80,6 +80,16 @@ impl Ctx<'_> {
             on_conflict: p.on_conflict.unwrap_or(ConflictPolicy::Reject),
             unknown_customers: p.unknown_customers.unwrap_or(UnknownCustomerPolicy::Reject),
         };
+        // The customers' attributes are fields of the row segment rules see, beside the feature
+        // table's columns: their names must differ.
+        let attributes: Vec<(String, std::ops::Range<usize>)> = s
+            .customers
+            .as_ref()
+            .map(|c| {
+                let names = c.get_ref().attributes.keys();
+                names.map(|n| (n.get_ref().clone(), n.span())).collect()
+            })
+            .unwrap_or_default();
         let mut out = Vec::new();
         for (kind, src) in
             SourceKind::ALL
@@ -92,6 +102,22 @@ impl Ctx<'_> {
         }
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let features = self.features(&raw.features)?;
+        for (name, span) in attributes {
+            let custom = features
+                .custom
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&name));
+            let why = match custom {
+                Some(c) => Some(format!("is the name of a custom feature (`{}`)", c.name)),
+                None => features.column_taken(&name),
+            };
+            if let Some(why) = why {
+                return Err(self.at(
+                    span,
+                    format!("attribute `{name}` {why}; segment rules could not tell them apart"),
+                ));
+            }
+        }
         if let Some(names) = &raw.features.events
             && !out.iter().any(|s| s.kind == SourceKind::Events)
         {
@@ -560,7 +586,17 @@ impl Ctx<'_> {
             f.events = Some(list.clone());
         }
         for (name, custom) in &raw.custom {
-            f.custom.push(self.custom_feature(name, custom)?);
+            let feature = self.custom_feature(name, custom)?;
+            if let Some(why) = f.column_taken(&feature.name) {
+                return Err(self.at(
+                    name.span(),
+                    format!(
+                        "features.custom: `{}` {why}; choose another name",
+                        feature.name
+                    ),
+                ));
+            }
+            f.custom.push(feature);
         }
         Ok(f)
     }

@@ -565,6 +565,83 @@ pub struct FeaturesConfig {
     pub custom: Vec<CustomFeature>,
 }
 
+/// The columns of the feature table that do not depend on the data or the windows, with those
+/// the later stages of a run add (RFM scores, cluster, lifetime value), in table order.
+pub const FEATURE_COLUMNS: [&str; 37] = [
+    "customer_id",
+    "tenure_days",
+    "recency_days",
+    "frequency",
+    "purchase_days",
+    "monetary_total",
+    "monetary_avg",
+    "first_order_at",
+    "last_order_at",
+    "avg_days_between_orders",
+    "refunds_count",
+    "refunds_amount",
+    "x",
+    "t_x",
+    "T",
+    "mean_repeat_spend",
+    "top_category",
+    "preferred_channel",
+    "feedback_count",
+    "nps_latest",
+    "nps_class",
+    "csat_latest",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_code",
+    "rfm_segment",
+    "cluster",
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+    "churn_risk",
+    "expected_purchases_lower",
+    "expected_purchases_upper",
+    "clv_lower",
+    "clv_upper",
+];
+
+impl FeaturesConfig {
+    /// Why `name` cannot be given to a column of one's own (a custom feature, a customer
+    /// attribute): the feature table has a column of that name, in any case (`t` is `T` to
+    /// engines that fold case), or makes such names from the data: `category_share_<category>`,
+    /// and `events_<name>_<w>d` for each window `w`. `None` when the name is free.
+    pub fn column_taken(&self, name: &str) -> Option<String> {
+        let lower = name.to_lowercase();
+        let windowed = self
+            .windows
+            .iter()
+            .flat_map(|w| [format!("orders_{w}d"), format!("spend_{w}d")]);
+        let fixed = FEATURE_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(windowed);
+        if let Some(c) = fixed.into_iter().find(|c| c.to_lowercase() == lower) {
+            return Some(format!("is already a column of the feature table (`{c}`)"));
+        }
+        if lower.starts_with("category_share_") {
+            return Some(
+                "is a name the feature table gives its category columns (`category_share_<category>`)"
+                    .to_string(),
+            );
+        }
+        let event_column = lower.strip_prefix("events_").is_some_and(|rest| {
+            self.windows
+                .iter()
+                .any(|w| rest.len() > format!("_{w}d").len() && rest.ends_with(&format!("_{w}d")))
+        });
+        event_column.then(|| {
+            "is a name the feature table gives its event columns (`events_<name>_<w>d`)".to_string()
+        })
+    }
+}
+
 impl Default for FeaturesConfig {
     fn default() -> Self {
         Self {
