@@ -82,7 +82,7 @@ impl Ctx<'_> {
         };
         // The customers' attributes are fields of the row segment rules see, beside the feature
         // table's columns: their names must differ.
-        let attributes: Vec<(String, std::ops::Range<usize>)> = s
+        let mut attributes: Vec<(String, std::ops::Range<usize>)> = s
             .customers
             .as_ref()
             .map(|c| {
@@ -90,6 +90,7 @@ impl Ctx<'_> {
                 names.map(|n| (n.get_ref().clone(), n.span())).collect()
             })
             .unwrap_or_default();
+        attributes.sort_by_key(|(_, span)| span.start);
         let mut out = Vec::new();
         for (kind, src) in
             SourceKind::ALL
