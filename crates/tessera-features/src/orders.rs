@@ -71,8 +71,10 @@ pub struct OrderFeatures {
     /// The summary at the end of the calibration period and the purchases in the holdout, when
     /// [`OrderParams::holdout_start`] is set and the customer bought before it.
     pub split: Option<Split>,
-    /// Purchase spend per category, indexed like `OrderParams::categories`.
-    pub category_spend: Vec<i64>,
+    /// Purchase spend in each category the customer bought in, as (index in
+    /// `OrderParams::categories`, spend), by index: a customer buys in a few of the categories,
+    /// which may be thousands. [`OrderFeatures::spend_in`] reads it.
+    pub category_spend: Vec<(u16, i64)>,
     /// The category with the most spend (ties: the lowest index).
     pub top_category: Option<u16>,
     /// The channel with the most purchases (ties: the lowest index).
@@ -409,7 +411,6 @@ fn features_of_customers(
     let empty = OrderFeatures {
         window_orders: vec![0; p.windows.len()],
         window_spend: vec![0; p.windows.len()],
-        category_spend: vec![0; p.categories],
         ..Default::default()
     };
     let mut out = vec![empty; groups.len()];
@@ -417,8 +418,8 @@ fn features_of_customers(
         .zip(groups.into_par_iter())
         .with_min_len(4096)
         .for_each_init(
-            || (Vec::new(), Vec::new(), vec![0u32; p.channels]),
-            |(orders, transactions, channel_orders), (slot, group)| {
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(orders, transactions, kinds), (slot, group)| {
                 if group.is_empty() {
                     return;
                 }
@@ -427,8 +428,7 @@ fn features_of_customers(
                     orders.sort_unstable_by_key(|f| f.day);
                 }
                 transactions.clear();
-                channel_orders.iter_mut().for_each(|c| *c = 0);
-                one_customer(orders, p, slot, transactions, channel_orders);
+                one_customer(orders, p, slot, transactions, kinds);
             },
         );
     out
@@ -439,7 +439,7 @@ fn one_customer(
     p: &OrderParams,
     f: &mut OrderFeatures,
     transactions: &mut Vec<Purchase>,
-    channel_orders: &mut [u32],
+    kinds: &mut Vec<(u16, i64)>,
 ) {
     let mut prev_purchase_day = None;
     for o in orders.iter().filter(|o| o.day < p.as_of) {
@@ -475,12 +475,6 @@ fn one_customer(
             f.purchase_days += 1;
             prev_purchase_day = Some(o.day);
         }
-        if let Some(spend) = f.category_spend.get_mut(usize::from(o.category)) {
-            *spend += o.amount;
-        }
-        if let Some(n) = channel_orders.get_mut(usize::from(o.channel)) {
-            *n += 1;
-        }
         f.first_purchase.get_or_insert(o.day);
         f.last_purchase = Some(o.day);
         for (k, w) in p.windows.iter().enumerate() {
@@ -505,19 +499,49 @@ fn one_customer(
             .ok()
             .filter(|s| s.calibration.is_some());
     }
+    let purchases = || orders.iter().filter(|o| o.day < p.as_of && o.amount > 0);
+    // Spend by category and purchases by channel, summed over the customer's own purchases.
+    kinds.clear();
+    kinds.extend(purchases().map(|o| (o.category, o.amount)));
+    f.category_spend = totals(kinds);
     f.top_category = arg_max(&f.category_spend);
-    f.preferred_channel = arg_max(channel_orders);
+    kinds.clear();
+    kinds.extend(purchases().map(|o| (o.channel, 1)));
+    f.preferred_channel = arg_max(&totals(kinds));
 }
 
-/// Index of the largest positive value, the first of equals; `None` if none is positive.
-fn arg_max<T: Copy + PartialOrd + Default>(values: &[T]) -> Option<u16> {
-    let mut best: Option<(usize, T)> = None;
-    for (i, &v) in values.iter().enumerate() {
-        if v > T::default() && best.is_none_or(|(_, b)| v > b) {
-            best = Some((i, v));
+/// The values of `pairs` summed by key, by key, leaving out [`NONE`].
+fn totals(pairs: &mut [(u16, i64)]) -> Vec<(u16, i64)> {
+    pairs.sort_unstable_by_key(|&(k, _)| k);
+    let mut out: Vec<(u16, i64)> = Vec::new();
+    for &(k, v) in pairs.iter().filter(|(k, _)| *k != NONE) {
+        match out.last_mut() {
+            Some((last, total)) if *last == k => *total += v,
+            _ => out.push((k, v)),
         }
     }
-    best.map(|(i, _)| i as u16)
+    out
+}
+
+/// The key of the largest positive total, the first of equals; `None` if none is positive.
+fn arg_max(totals: &[(u16, i64)]) -> Option<u16> {
+    let mut best: Option<(u16, i64)> = None;
+    for &(k, v) in totals {
+        if v > 0 && best.is_none_or(|(_, b)| v > b) {
+            best = Some((k, v));
+        }
+    }
+    best.map(|(k, _)| k)
+}
+
+impl OrderFeatures {
+    /// Purchase spend in category `k` (an index in `OrderParams::categories`).
+    pub fn spend_in(&self, k: u16) -> i64 {
+        match self.category_spend.binary_search_by_key(&k, |&(c, _)| c) {
+            Ok(i) => self.category_spend[i].1,
+            Err(_) => 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -171,11 +171,17 @@ impl<T: Copy> DictionaryMap<T> {
     }
 }
 
-/// Distinct strings of a column, numbered in order of appearance.
+/// Distinct strings of a column, numbered in order of appearance: at most [`MAX_NAMES`] of them,
+/// the numbers being 16 bits wide to keep each order small.
 #[derive(Default)]
 pub(crate) struct Names {
     index: HashMap<String, u16>,
+    /// The first value past the last number, if one came.
+    past: Option<String>,
 }
+
+/// The most distinct values [`Names`] numbers.
+pub(crate) const MAX_NAMES: usize = NONE as usize;
 
 impl Names {
     pub(crate) fn index(&mut self, col: &StringArray, i: usize) -> u16 {
@@ -190,9 +196,25 @@ impl Names {
         if let Some(&k) = self.index.get(v) {
             return k;
         }
-        let k = self.index.len().min(usize::from(NONE) - 1) as u16;
+        if self.index.len() == MAX_NAMES {
+            self.past.get_or_insert_with(|| v.to_string());
+            return NONE;
+        }
+        let k = self.index.len() as u16;
         self.index.insert(v.to_string(), k);
         k
+    }
+
+    /// Refuses a column of more distinct values than [`MAX_NAMES`]: they cannot be told apart.
+    pub(crate) fn all_numbered(&self, path: &Path, column: &str) -> Result<(), FeatureError> {
+        match &self.past {
+            None => Ok(()),
+            Some(value) => Err(FeatureError::TooManyNames {
+                path: path.to_path_buf(),
+                column: column.to_string(),
+                value: value.clone(),
+            }),
+        }
     }
 
     /// The names sorted, and for each appearance number its sorted position.
@@ -293,6 +315,7 @@ pub(crate) fn read_events(
             }
         }
     }
+    names.all_numbered(&path, "name")?;
     let (all, map) = names.sorted();
     // How often each name occurs before `as_of`: later events do not choose the columns of a
     // table that describes the customers as of then.
@@ -336,4 +359,29 @@ pub(crate) fn read_events(
     }
     let counts = event_counts(n, names.len(), &facts, p.as_of, &p.windows);
     Ok((names, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_past_the_last_number_are_refused_not_merged() {
+        let mut names = Names::default();
+        for k in 0..MAX_NAMES {
+            assert_eq!(usize::from(names.number(&format!("n{k}"))), k);
+        }
+        assert_eq!(names.number("n0"), 0);
+        names
+            .all_numbered(Path::new("orders.parquet"), "category")
+            .unwrap();
+        assert_eq!(names.number("one_more"), NONE);
+        assert_eq!(names.number("and_another"), NONE);
+        let err = names.all_numbered(Path::new("orders.parquet"), "category");
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "orders.parquet: more than 65535 distinct values of `category` (`one_more` is one too \
+             many); the feature table tells each apart: map a coarser column to `category`"
+        );
+    }
 }

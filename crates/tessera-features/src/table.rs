@@ -48,6 +48,16 @@ pub enum FeatureError {
         customer: String,
         what: &'static str,
     },
+    #[error(
+        "{path}: more than {} distinct values of `{column}` (`{value}` is one too many); the \
+         feature table tells each apart: map a coarser column to `{column}`",
+        crate::read::MAX_NAMES
+    )]
+    TooManyNames {
+        path: PathBuf,
+        column: String,
+        value: String,
+    },
 }
 
 /// What the feature table describes.
@@ -297,6 +307,8 @@ fn build_in_runs(
     drop(order_customers);
     // The batches read are freed; the memory is handed back before the features are worked out.
     crate::memory::release_unused();
+    categories.all_numbered(&orders_path, "category")?;
+    channels.all_numbered(&orders_path, "channel")?;
     let (categories, cat_map) = categories.sorted();
     let (channels, chan_map) = channels.sorted();
     let mut grouped = grouped.unwrap_or_else(|| ByCustomer::from_facts_in_runs(n, &facts, run));
@@ -662,7 +674,7 @@ fn assemble<'a>(parts: &'a Parts, p: &'a FeatureParams) -> RecordBatch {
     let shown = parts.shown.iter().map(|&k| parts.categories[k].as_str());
     for (&k, suffix) in parts.shown.iter().zip(column_suffixes(shown)) {
         let share = f.iter().map(move |x| {
-            (x.monetary_total > 0).then(|| x.category_spend[k] as f64 / x.monetary_total as f64)
+            (x.monetary_total > 0).then(|| x.spend_in(k as u16) as f64 / x.monetary_total as f64)
         });
         add(
             &format!("category_share_{suffix}"),

@@ -264,9 +264,9 @@ fn build_features(
     let mut built =
         table::build_keeping_rows(&out.join("clean"), &params, keep_rows, order_customers)
             .map_err(|e| match e {
-                table::FeatureError::Custom { .. } | table::FeatureError::Overflow { .. } => {
-                    Failure::Input(e.into())
-                }
+                table::FeatureError::Custom { .. }
+                | table::FeatureError::Overflow { .. }
+                | table::FeatureError::TooManyNames { .. } => Failure::Input(e.into()),
                 e => Failure::Other(e.into()),
             })?;
     built.table = crate::stages::with_rfm(&built.table, &config.rfm)?;

@@ -271,3 +271,39 @@ fn sums_beyond_what_an_amount_holds_stop_the_run_naming_the_customer() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn more_categories_than_the_table_tells_apart_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer_id\na\n").unwrap();
+    // 65,536 distinct categories: one more than the feature table numbers.
+    let mut orders = String::from("order_id,customer_id,ordered_at,amount,category\n");
+    for k in 0..65_536 {
+        orders.push_str(&format!("{k},a,2025-12-01,1.00,c{k}\n"));
+    }
+    std::fs::write(dir.path().join("orders.csv"), orders).unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "--quiet",
+            "features",
+            "--out",
+            "out",
+            "--as-of",
+            "2026-01-01",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("more than 65535 distinct values of `category`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/features.parquet").exists());
+}
