@@ -503,24 +503,26 @@ fn one_customer(
     // Spend by category and purchases by channel, summed over the customer's own purchases.
     kinds.clear();
     kinds.extend(purchases().map(|o| (o.category, o.amount)));
-    f.category_spend = totals(kinds);
-    f.top_category = arg_max(&f.category_spend);
+    total_by_key(kinds);
+    f.category_spend = kinds.clone();
+    f.top_category = arg_max(kinds);
     kinds.clear();
     kinds.extend(purchases().map(|o| (o.channel, 1)));
-    f.preferred_channel = arg_max(&totals(kinds));
+    total_by_key(kinds);
+    f.preferred_channel = arg_max(kinds);
 }
 
-/// The values of `pairs` summed by key, by key, leaving out [`NONE`].
-fn totals(pairs: &mut [(u16, i64)]) -> Vec<(u16, i64)> {
+/// Sums the values of `pairs` by key, in place, leaving them by key and leaving out [`NONE`].
+fn total_by_key(pairs: &mut Vec<(u16, i64)>) {
+    pairs.retain(|&(k, _)| k != NONE);
     pairs.sort_unstable_by_key(|&(k, _)| k);
-    let mut out: Vec<(u16, i64)> = Vec::new();
-    for &(k, v) in pairs.iter().filter(|(k, _)| *k != NONE) {
-        match out.last_mut() {
-            Some((last, total)) if *last == k => *total += v,
-            _ => out.push((k, v)),
+    pairs.dedup_by(|(k, v), (first_k, total)| {
+        let same = k == first_k;
+        if same {
+            *total += *v;
         }
-    }
-    out
+        same
+    });
 }
 
 /// The key of the largest positive total, the first of equals; `None` if none is positive.
