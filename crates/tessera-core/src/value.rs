@@ -121,8 +121,12 @@ pub fn parse_money(text: &str, fmt: MoneyFormat) -> Result<i64, ValueError> {
 
 /// Converts a binary float amount (from Parquet or JSON) to minor units.
 ///
-/// A float like `29.33` is stored as 29.329999…; it is accepted when it is within a billionth of
-/// a minor unit of a whole number of minor units, which no genuine extra decimal place is.
+/// A float like `29.33` is stored as 29.329999…: it is accepted when it is within a billionth of
+/// a minor unit of a whole number of minor units, which no genuine extra decimal place is. A
+/// larger amount such as `12345678.91` is further from its minor units than that (the float has
+/// too few bits left for the fraction): it is accepted when the shortest decimal that reads back
+/// as the same float, `12345678.91`, has at most `decimals` places, and taken exactly from it.
+/// Anything else (`12345.678`, `0.000000001` with 2 decimals) is refused, not rounded.
 pub fn money_from_f64(value: f64, decimals: u8) -> Result<i64, ValueError> {
     if !value.is_finite() {
         return Err(ValueError::NotFinite(value.to_string()));
@@ -132,16 +136,26 @@ pub fn money_from_f64(value: f64, decimals: u8) -> Result<i64, ValueError> {
     if rounded.abs() >= 9.0e18 {
         return Err(ValueError::MoneyOverflow(value.to_string()));
     }
-    if (scaled - rounded).abs() > 1e-6 * rounded.abs().max(1.0) {
-        let text = value.to_string();
-        let places = text.split('.').nth(1).map_or(0, str::len);
+    if (scaled - rounded).abs() <= 1e-9 {
+        return Ok(rounded as i64);
+    }
+    // Rust writes a float as the shortest decimal that reads back as it, without an exponent.
+    let text = value.to_string();
+    let places = text.split('.').nth(1).map_or(0, str::len);
+    if places > usize::from(decimals) {
         return Err(ValueError::MoneyPrecision {
             text,
             places,
             decimals,
         });
     }
-    Ok(rounded as i64)
+    parse_money(
+        &text,
+        MoneyFormat {
+            decimals,
+            ..MoneyFormat::default()
+        },
+    )
 }
 
 /// Converts a decimal with `scale` fractional digits (Parquet DECIMAL) to minor units.
@@ -631,6 +645,26 @@ mod tests {
     #[test]
     fn float_and_decimal_money() {
         assert_eq!(money_from_f64(29.33, 2), Ok(2933));
+        // Too large for a billionth of a cent, still read as written.
+        assert_eq!(money_from_f64(12_345_678.91, 2), Ok(1_234_567_891));
+        assert_eq!(
+            money_from_f64(123_456_789_012.34, 2),
+            Ok(12_345_678_901_234)
+        );
+        // Sums done in floats, a billionth of a cent off.
+        assert_eq!(money_from_f64(0.1 + 0.2, 2), Ok(30));
+        // More places than money_decimals, refused at any size.
+        for (value, places) in [(12_345.678, 3), (999_999.999, 3), (0.000_000_001, 9)] {
+            assert_eq!(
+                money_from_f64(value, 2),
+                Err(ValueError::MoneyPrecision {
+                    text: value.to_string(),
+                    places,
+                    decimals: 2
+                }),
+                "{value}"
+            );
+        }
         assert_eq!(money_from_f64(-0.1, 2), Ok(-10));
         assert!(money_from_f64(29.335, 2).is_err());
         assert!(money_from_f64(f64::NAN, 2).is_err());

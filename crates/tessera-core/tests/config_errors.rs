@@ -335,6 +335,35 @@ fn attributes_and_custom_features_cannot_take_the_feature_tables_names() {
         with("vip", "[features.custom]\nvip = \"count(*)\"\n"),
         "shop/tessera.toml:3:12: attribute `vip` is the name of a custom feature (`vip`); segment rules could not tell them apart"
     );
+    // Attributes are told apart from the fields beside them in any case.
+    assert_eq!(
+        with("Signed_Up_At", ""),
+        "shop/tessera.toml:3:12: attribute `Signed_Up_At` has the name of a canonical field of customers (`signed_up_at`)"
+    );
+    assert_eq!(
+        err(
+            "[sources.customers]\npath = \"c.csv\"\nattributes.age = { type = \"int\" }\nattributes.Age = { type = \"int\" }\n"
+        ),
+        "shop/tessera.toml:4:12: attribute `Age` differs from the attribute `age` only in case"
+    );
+    // Columns Tessera adds to orders and events are no attribute's.
+    let order_attribute = |source: &str, attribute: &str| {
+        err(&format!(
+            "[sources.customers]\npath = \"c.csv\"\n[sources.{source}]\npath = \"o.csv\"\nattributes.{attribute} = {{ type = \"int\" }}\n"
+        ))
+    };
+    assert_eq!(
+        order_attribute("orders", "is_refund"),
+        "shop/tessera.toml:5:12: attribute `is_refund` has the name of a column Tessera adds to orders (`is_refund`); choose another name"
+    );
+    assert_eq!(
+        order_attribute("orders", "Day"),
+        "shop/tessera.toml:5:12: attribute `Day` has the name of a column Tessera adds to orders (`day`); choose another name"
+    );
+    assert_eq!(
+        order_attribute("events", "age_days"),
+        "shop/tessera.toml:5:12: attribute `age_days` has the name of a column Tessera adds to events (`age_days`); choose another name"
+    );
     // With the default windows, `spend_7d` is free.
     assert!(
         Config::from_toml(

@@ -987,18 +987,33 @@ impl Ctx<'_> {
         // In the order the file lists them, which is the order of the output columns.
         let mut attributes: Vec<_> = src.attributes.iter().collect();
         attributes.sort_by_key(|(name, _)| name.span().start);
+        let canonical = fields.len();
         for (name, spec) in attributes {
             let n = name.get_ref();
-            if fields.iter().any(|f| &f.name == n) {
-                return Err(self.at(
-                    name.span(),
-                    format!("attribute `{n}` has the name of a canonical field of {kind}"),
-                ));
+            // In any case: SQL engines fold the case of names (DuckDB takes `"Age"` for `age`).
+            if let Some(k) = fields.iter().position(|f| f.name.eq_ignore_ascii_case(n)) {
+                let other = &fields[k].name;
+                let what = match k < canonical {
+                    true => format!("has the name of a canonical field of {kind} (`{other}`)"),
+                    false => format!("differs from the attribute `{other}` only in case"),
+                };
+                return Err(self.at(name.span(), format!("attribute `{n}` {what}")));
             }
             if !is_identifier(n) {
                 return Err(self.at(name.span(), format!(
                     "attribute name `{n}` must start with a letter and hold only letters, digits and `_`"
                 )));
+            }
+            if let Some(taken) = added_columns(kind)
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(n))
+            {
+                return Err(self.at(
+                    name.span(),
+                    format!(
+                        "attribute `{n}` has the name of a column Tessera adds to {kind} (`{taken}`); choose another name"
+                    ),
+                ));
             }
             let t = spec.get_ref().0.ty.as_ref().ok_or_else(|| {
                 self.at(
@@ -1218,6 +1233,16 @@ fn parse_user_type(s: &str) -> Option<FieldType> {
         "list" => FieldType::List,
         _ => return None,
     })
+}
+
+/// Columns that the rows of a source get beside their fields: the refund flag of clean orders,
+/// and the local `day` and its `age_days` that custom features read in orders and events.
+fn added_columns(kind: SourceKind) -> &'static [&'static str] {
+    match kind {
+        SourceKind::Orders => &["is_refund", "day", "age_days"],
+        SourceKind::Events => &["day", "age_days"],
+        _ => &[],
+    }
 }
 
 fn is_identifier(s: &str) -> bool {
