@@ -303,6 +303,10 @@ fn custom_features_and_event_names() {
             .contains("unknown variant `feedback`"),
     );
     assert_eq!(
+        bad("[features]\nevents = [\"a\", \" \"]\n"),
+        "shop/tessera.toml:4:10: features.events lists an empty name; events without a name are rejected as they are read"
+    );
+    assert_eq!(
         bad("[features]\nevents = [\"a\", \"a\"]\n"),
         "shop/tessera.toml:4:10: features.events lists `a` twice"
     );

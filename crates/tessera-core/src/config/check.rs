@@ -581,6 +581,12 @@ impl Ctx<'_> {
                     "features.events must list 1 to 64 event names",
                 ));
             }
+            if list.iter().any(|n| n.trim().is_empty()) {
+                return Err(self.at(
+                    names.span(),
+                    "features.events lists an empty name; events without a name are rejected as they are read",
+                ));
+            }
             if let Some(dup) = list.iter().find(|n| !seen.insert(n.as_str())) {
                 return Err(self.at(names.span(), format!("features.events lists `{dup}` twice")));
             }
