@@ -235,18 +235,7 @@ fn sums_beyond_what_an_amount_holds_stop_the_run_naming_the_customer() {
             format!("order_id,customer_id,ordered_at,amount\n{orders}"),
         )
         .unwrap();
-        std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args([
-                "--quiet",
-                "features",
-                "--out",
-                "out",
-                "--as-of",
-                "2026-01-01",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
+        common::features_output(dir.path(), "2026-01-01")
     };
     // 5e9 at 9 decimals is 5e18 minor units; two of them exceed 2^63 - 1 (9.22e18).
     let out = run("1,b,2025-12-01,1\n2,a,2025-12-01,5000000000\n3,a,2025-12-02,5000000000\n");
@@ -287,18 +276,7 @@ fn more_categories_than_the_table_tells_apart_stop_the_run() {
         "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "--quiet",
-            "features",
-            "--out",
-            "out",
-            "--as-of",
-            "2026-01-01",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = common::features_output(dir.path(), "2026-01-01");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -32,6 +32,16 @@ pub fn features_csv(dir: &Path, as_of: &str) -> Vec<HashMap<String, String>> {
     csv_maps(&dir.join("out/features.csv"))
 }
 
+/// Runs `tessera features` on `dir/tessera.toml` into `dir/out` as of `as_of`, whether it
+/// succeeds or not.
+pub fn features_output(dir: &Path, as_of: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["--quiet", "features", "--out", "out", "--as-of", as_of])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
 /// A CSV file's rows, each a map from column name to value.
 pub fn csv_maps(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
