@@ -39,9 +39,8 @@ pub struct OrderParams {
     /// customer's purchases are also split there ([`OrderFeatures::split`]) for validating
     /// lifetime-value models.
     pub holdout_start: Option<i32>,
-    /// Number of distinct categories and channels the facts refer to.
+    /// Number of distinct categories the facts refer to.
     pub categories: usize,
-    pub channels: usize,
 }
 
 /// One customer's order features; `None` and zeros for a customer without orders.

@@ -320,7 +320,6 @@ fn build_in_runs(
         unit: p.unit,
         holdout_start: p.holdout_days.map(|d| p.as_of - d as i32),
         categories: categories.len(),
-        channels: channels.len(),
     };
     // Categories with a share column: those with the most purchase spend overall. A category
     // without a purchase before `as_of` (only refunds, or only later orders) gets none.

@@ -121,7 +121,7 @@ proptest! {
         let none = |v: u16, n: u16| if v == n { NONE } else { v };
         let facts: Vec<OrderFact> = raw.iter().map(|&(customer, day, amount, category, channel)| OrderFact { customer, day, amount: if amount > 1500 { 0 } else { amount }, category: none(category, 3), channel: none(channel, 2) }).collect();
         let original = facts.clone();
-        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, holdout_start: None, categories: 3, channels: 2 };
+        let p = OrderParams { as_of, windows: vec![7, 30], unit: TimeUnit::Weeks, holdout_start: None, categories: 3 };
         let got = order_features(12, &facts, &p);
         // Placed as they are read, with room counted beforehand for a few orders that make no
         // fact (and for customers beyond the table, left out): the same features.
