@@ -87,8 +87,9 @@ impl Frame {
         let config = SessionConfig::new()
             .with_target_partitions(threads)
             .with_information_schema(false);
-        let ctx = SessionContext::new_with_config(config);
+        let mut ctx = SessionContext::new_with_config(config);
         ctx.register_udf(ScalarUDF::from(LocalDay::new(self.time_zone)));
+        crate::checked::register(&mut ctx).expect("a new session takes a planner");
         ctx
     }
 
@@ -265,6 +266,8 @@ fn engine_message(e: &datafusion::error::DataFusionError) -> String {
         "SQL error: ",
         "This feature is not implemented: ",
         "Optimizer rule 'optimize_projections' failed\ncaused by\n",
+        "Execution error: ",
+        "Arrow error: ",
     ] {
         s = s.strip_prefix(prefix).unwrap_or(s);
     }

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod btyd;
+mod checked;
 pub mod custom;
 pub mod events;
 pub mod feedback;

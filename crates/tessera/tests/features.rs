@@ -262,6 +262,55 @@ fn sums_beyond_what_an_amount_holds_stop_the_run_naming_the_customer() {
 }
 
 #[test]
+fn custom_features_stop_the_run_where_integers_would_wrap_past_64_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer_id\na\nb\n").unwrap();
+    // At 2 decimals, 1e16 and 4e16 are 1e18 and 4e18 minor units: their sum, 5e18, fits in
+    // 2^63 - 1 (9.22e18); ten times one of them, or the sum of each doubled (1e19), does not.
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount\n\
+         1,a,2025-12-01,10000000000000000\n2,a,2025-12-02,40000000000000000\n3,b,2025-12-02,1\n",
+    )
+    .unwrap();
+    let run = |expr: &str| {
+        std::fs::write(
+            dir.path().join("tessera.toml"),
+            format!(
+                "[sources.customers]\npath = \"customers.csv\"\n\
+                 [sources.orders]\npath = \"orders.csv\"\n\
+                 [features.custom]\nbig = \"{expr}\"\n"
+            ),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        common::features_output(dir.path(), "2026-01-01")
+    };
+    for (expr, says) in [
+        ("sum(amount * 10)", "Overflow happened on: 1000000000000000000 * 10"),
+        ("sum(amount) * 2", "Overflow happened on: 5000000000000000000 * 2"),
+        ("sum(amount + amount)", "add up to more than a 64-bit integer holds"),
+        ("sum(distinct amount * 2)", "add up to more than a 64-bit integer holds"),
+    ] {
+        let out = run(expr);
+        assert_eq!(out.status.code(), Some(2), "{expr}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("tessera.toml:6:7: features.custom.big: over"), "{err}");
+        assert!(err.contains(says), "{expr}: {err}");
+        assert!(!dir.path().join("out/features.parquet").exists(), "{expr}");
+    }
+    // Up to the limit the arithmetic is exact: a's 1e18 + 4e18 plus 2 orders, b's 100 plus 1.
+    run("sum(amount) + count(*)");
+    let rows = common::features_csv(dir.path(), "2026-01-01");
+    let big: HashMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r["customer_id"].as_str(), r["big"].as_str()))
+        .collect();
+    assert_eq!(big["a"], "5000000000000000002");
+    assert_eq!(big["b"], "101");
+}
+
+#[test]
 fn more_categories_than_the_table_tells_apart_stop_the_run() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("customers.csv"), "customer_id\na\n").unwrap();
