@@ -212,6 +212,7 @@ impl Names {
             Some(value) => Err(FeatureError::TooManyNames {
                 path: path.to_path_buf(),
                 column: column.to_string(),
+                field: column.to_string(),
                 value: value.clone(),
             }),
         }

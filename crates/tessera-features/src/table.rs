@@ -48,16 +48,56 @@ pub enum FeatureError {
         customer: String,
         what: &'static str,
     },
+    /// `path` and `column` name the clean table; [`FeatureError::in_input`] names the input.
     #[error(
         "{path}: more than {} distinct values of `{column}` (`{value}` is one too many); the \
-         feature table tells each apart: map a coarser column to `{column}`",
+         feature table tells each apart: map a coarser column to `{field}`",
         crate::read::MAX_NAMES
     )]
     TooManyNames {
         path: PathBuf,
         column: String,
+        /// The canonical field the column is read as.
+        field: String,
         value: String,
     },
+}
+
+impl FeatureError {
+    /// The error with the clean table it names replaced by the config's source that table was
+    /// made from: its path as written and the column read as the field. Other errors as they are.
+    pub fn in_input(self, config: &tessera_core::Config) -> Self {
+        let FeatureError::TooManyNames {
+            path,
+            column,
+            field,
+            value,
+        } = self
+        else {
+            return self;
+        };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
+        let source = config
+            .sources
+            .iter()
+            .find(|s| stem.as_deref() == Some(s.kind.name()));
+        let Some(source) = source else {
+            return FeatureError::TooManyNames {
+                path,
+                column,
+                field,
+                value,
+            };
+        };
+        FeatureError::TooManyNames {
+            path: PathBuf::from(&source.path),
+            column: source
+                .field(&field)
+                .map_or(column, |f| f.column.to_string()),
+            field,
+            value,
+        }
+    }
 }
 
 /// What the feature table describes.

@@ -263,10 +263,10 @@ fn build_features(
         .filter(|&d| d > 0);
     let mut built =
         table::build_keeping_rows(&out.join("clean"), &params, keep_rows, order_customers)
-            .map_err(|e| match e {
-                table::FeatureError::Custom { .. }
+            .map_err(|e| match e.in_input(config) {
+                e @ (table::FeatureError::Custom { .. }
                 | table::FeatureError::Overflow { .. }
-                | table::FeatureError::TooManyNames { .. } => Failure::Input(e.into()),
+                | table::FeatureError::TooManyNames { .. }) => Failure::Input(e.into()),
                 e => Failure::Other(e.into()),
             })?;
     built.table = crate::stages::with_rfm(&built.table, &config.rfm)?;

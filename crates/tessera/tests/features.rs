@@ -315,22 +315,25 @@ fn more_categories_than_the_table_tells_apart_stop_the_run() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("customers.csv"), "customer_id\na\n").unwrap();
     // 65,536 distinct categories: one more than the feature table numbers.
-    let mut orders = String::from("order_id,customer_id,ordered_at,amount,category\n");
+    let mut orders = String::from("order_id,customer_id,ordered_at,amount,Dept\n");
     for k in 0..65_536 {
         orders.push_str(&format!("{k},a,2025-12-01,1.00,c{k}\n"));
     }
     std::fs::write(dir.path().join("orders.csv"), orders).unwrap();
     std::fs::write(
         dir.path().join("tessera.toml"),
-        "[sources.customers]\npath = \"customers.csv\"\n[sources.orders]\npath = \"orders.csv\"\n",
+        "[sources.customers]\npath = \"customers.csv\"\n\
+         [sources.orders]\npath = \"orders.csv\"\ncolumns = { category = \"Dept\" }\n",
     )
     .unwrap();
     let out = common::features_output(dir.path(), "2026-01-01");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
+    // The message names the user's file and column, not the clean table made from them.
     assert!(
-        err.contains("more than 65535 distinct values of `category`"),
+        err.contains("error: orders.csv: more than 65535 distinct values of `Dept` (`c"),
         "{err}"
     );
+    assert!(err.contains("map a coarser column to `category`"), "{err}");
     assert!(!dir.path().join("out/features.parquet").exists());
 }
