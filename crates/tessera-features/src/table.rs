@@ -76,24 +76,19 @@ impl FeatureError {
         else {
             return self;
         };
-        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
-        let source = config
-            .sources
-            .iter()
-            .find(|s| stem.as_deref() == Some(s.kind.name()));
-        let Some(source) = source else {
-            return FeatureError::TooManyNames {
-                path,
-                column,
-                field,
-                value,
-            };
+        let source = path
+            .file_stem()
+            .and_then(|stem| config.sources.iter().find(|s| stem == s.kind.name()));
+        let (path, column) = match source {
+            Some(s) => (
+                PathBuf::from(&s.path),
+                s.field(&field).map_or(column, |f| f.column.to_string()),
+            ),
+            None => (path, column),
         };
         FeatureError::TooManyNames {
-            path: PathBuf::from(&source.path),
-            column: source
-                .field(&field)
-                .map_or(column, |f| f.column.to_string()),
+            path,
+            column,
             field,
             value,
         }

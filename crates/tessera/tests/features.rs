@@ -287,15 +287,30 @@ fn custom_features_stop_the_run_where_integers_would_wrap_past_64_bits() {
         common::features_output(dir.path(), "2026-01-01")
     };
     for (expr, says) in [
-        ("sum(amount * 10)", "Overflow happened on: 1000000000000000000 * 10"),
-        ("sum(amount) * 2", "Overflow happened on: 5000000000000000000 * 2"),
-        ("sum(amount + amount)", "add up to more than a 64-bit integer holds"),
-        ("sum(distinct amount * 2)", "add up to more than a 64-bit integer holds"),
+        (
+            "sum(amount * 10)",
+            "Overflow happened on: 1000000000000000000 * 10",
+        ),
+        (
+            "sum(amount) * 2",
+            "Overflow happened on: 5000000000000000000 * 2",
+        ),
+        (
+            "sum(amount + amount)",
+            "add up to more than a 64-bit integer holds",
+        ),
+        (
+            "sum(distinct amount * 2)",
+            "add up to more than a 64-bit integer holds",
+        ),
     ] {
         let out = run(expr);
         assert_eq!(out.status.code(), Some(2), "{expr}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("tessera.toml:6:7: features.custom.big: over"), "{err}");
+        assert!(
+            err.contains("tessera.toml:6:7: features.custom.big: over"),
+            "{err}"
+        );
         assert!(err.contains(says), "{expr}: {err}");
         assert!(!dir.path().join("out/features.parquet").exists(), "{expr}");
     }
