@@ -632,9 +632,10 @@ impl FeaturesConfig {
             );
         }
         let event_column = lower.strip_prefix("events_").is_some_and(|rest| {
-            self.windows
-                .iter()
-                .any(|w| rest.len() > format!("_{w}d").len() && rest.ends_with(&format!("_{w}d")))
+            self.windows.iter().any(|w| {
+                let suffix = format!("_{w}d");
+                rest.len() > suffix.len() && rest.ends_with(&suffix)
+            })
         });
         event_column.then(|| {
             "is a name the feature table gives its event columns (`events_<name>_<w>d`)".to_string()
